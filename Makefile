@@ -1,0 +1,93 @@
+# Makefile - the one entry point: build, test, demo, deps, install, san, bench.
+#
+# Parts of the project add their own rules in mk/*.mk (included below); each
+# adds its test runner to TEST_TARGETS and its sanitizer runs to SAN_TARGETS.
+
+CC      ?= gcc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+PKGS    := libunwind capstone
+# Extra flags for sanitizer builds (set by `make san`).
+SANITIZE ?=
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+WARN     := -Wall -Wextra -Wno-unused-parameter
+CFLAGS   ?= -g -O2
+CFLAGS   += -std=gnu11 -fno-omit-frame-pointer -pthread $(WARN) $(SANITIZE)
+CPPFLAGS += -Iruntime/include $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -pthread -ldl
+
+LIB_SRCS := $(sort $(wildcard runtime/src/*.c))
+LIB_OBJS := $(LIB_SRCS:runtime/src/%.c=$(BUILD)/obj/%.o)
+LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h runtime/src/*.h)
+LIB_A    := $(BUILD)/libasynctrace.a
+LIB_SO   := $(BUILD)/libasynctrace.so
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+TEST_TARGETS :=
+SAN_TARGETS  :=
+ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS)
+
+.PHONY: all lib test test-unit demo deps install san bench clean unit-bins
+.DEFAULT_GOAL := all
+
+-include mk/*.mk
+
+all: $(ALL_TARGETS)
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/obj/%.o: runtime/src/%.c $(LIB_HDRS) | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/tests:
+	@mkdir -p $@
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libasynctrace.so -o $@ $^ $(LDLIBS)
+
+# Unit tests link the static library so they need no LD_LIBRARY_PATH.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/cunit_main.h $(LIB_A) | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< -o $@ $(LIB_A) $(CUNIT_LIBS) $(LDLIBS)
+
+unit-bins: $(UNIT_BINS)
+
+# Every unit test binary runs; a failing one fails the target after all ran.
+test-unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+	  echo "== $$t"; timeout 300 $$t || { echo "FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-unit $(TEST_TARGETS)
+
+deps:
+	@sh mk/deps.sh
+
+# Sanitizers: the unit suite under ASan+UBSan, then each part's extra runs.
+san: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan \
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" test-unit
+	@$(MAKE) --no-print-directory $(SAN_TARGETS)
+
+install: $(LIB_A) $(LIB_SO)
+	install -d $(DESTDIR)$(PREFIX)/include/asynctrace $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 runtime/include/asynctrace.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 runtime/include/asynctrace/*.h $(DESTDIR)$(PREFIX)/include/asynctrace/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' mk/asynctrace.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asynctrace.pc
+
+clean:
+	rm -rf build

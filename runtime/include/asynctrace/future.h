@@ -1,0 +1,221 @@
+/* asynctrace/future.h - futures, the poll context, wakers, and the macros
+ * that write async functions as stackless state machines.
+ *
+ * A future is a state struct whose first member is an at_frame (or, for a
+ * runtime primitive, an at_leaf).  Its poll function returns AT_READY or
+ * AT_PENDING; on AT_PENDING something has kept a waker and will wake the task.
+ *
+ * Writing an async function
+ * -------------------------
+ *
+ *     typedef struct {
+ *         AT_FRAME;                  // must be the first member
+ *         int n, result;             // arguments, locals and the result
+ *         union { at_sleep_fut sleep; child_state child; } aw; // children
+ *     } countdown_state;
+ *
+ *     AT_ASYNC_FN(countdown, countdown_state)
+ *     {
+ *         AT_BEGIN(countdown_state);
+ *         while (self->n > 0) {
+ *             AT_AWAIT(at_sleep(&self->aw.sleep, 10 * AT_MS));
+ *             self->n--;
+ *         }
+ *         self->result = 42;
+ *         AT_END;
+ *     }
+ *
+ *     // The constructor: set the arguments, then start the frame.
+ *     at_frame *countdown(countdown_state *s, int n) { s->n = n; return AT_START(s, countdown); }
+ *
+ * Inside the body `self` is the state.  AT_AWAIT(expr) takes an at_frame *
+ * (what every constructor returns), links it under this frame, and polls it;
+ * the function resumes at that await when the task is polled again.
+ *
+ * Pitfalls (read these):
+ *  - Locals of the C function do not survive an await.  Keep everything that
+ *    must live across an await in the state struct (`self->...`).
+ *  - Resumption uses GCC's labels-as-values (`&&label`), so a `switch`
+ *    around an await is fine, and several awaits per line are fine.  Jumping
+ *    back into the middle of a block skips the initialisers of its C locals
+ *    (see the first point); GCC warns with -Wjump-misses-init.
+ *  - The child futures' states must live in the state struct (usually a
+ *    union of the children awaited at different points), never on the C
+ *    stack: the child is polled again after this function returned.
+ *  - Do not `return` from the body; use AT_END or AT_RETURN.  Falling off the
+ *    end without AT_END is a warning (-Wreturn-type; make it an error).
+ *  - AT_BEGIN(type) must name the same type as AT_ASYNC_FN(name, type).
+ *  - A state type that does not start with an at_frame named `at_frame` is a
+ *    compile-time error (AT_ASYNC_FN checks it).
+ *  - Poll functions are never inlined (AT_ASYNC_FN marks them noinline), so a
+ *    native stack during a poll has exactly one frame per await frame.
+ */
+#ifndef ASYNCTRACE_FUTURE_H
+#define ASYNCTRACE_FUTURE_H
+
+#include "asynctrace/abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AT_NOINLINE __attribute__((noinline, noclone))
+
+/* Error codes: 0 is success, failures are negative. */
+#define AT_OK 0
+#define AT_EINVAL (-22)      /* bad argument, or a handle used twice */
+#define AT_ENOMEM (-12)
+#define AT_ECLOSED (-32)     /* the other side of a channel is gone */
+#define AT_ECANCELED (-125)  /* the task was aborted */
+#define AT_ETIMEDOUT (-110)
+#define AT_ESHUTDOWN (-108)  /* the runtime is shut down */
+#define AT_EBUSY (-16)       /* e.g. a dump already in progress */
+#define AT_EAGAIN (-11)      /* try_* would block */
+
+/* Time units, in nanoseconds. */
+#define AT_NS 1ull
+#define AT_US 1000ull
+#define AT_MS 1000000ull
+#define AT_SEC 1000000000ull
+
+/* The poll context: which task is being polled, on which thread. */
+struct at_context {
+    at_task *task;            /* the task being polled */
+    at_trace_context *thread; /* the polling thread's context */
+};
+
+/* The task being polled, and a waker for it (the clone holds a reference). */
+at_waker at_waker_clone(at_context *cx);
+/* Wake and release: schedules the task (from any thread). */
+void at_waker_wake(at_waker *w);
+/* Wake without releasing the reference. */
+void at_waker_wake_by_ref(const at_waker *w);
+/* Release without waking.  Safe on an empty waker. */
+void at_waker_drop(at_waker *w);
+
+/* The id of the task being polled by this thread, 0 outside tasks. */
+uint64_t at_current_task_id(void);
+/* Monotonic clock in nanoseconds. */
+uint64_t at_now_ns(void);
+
+/* Called first by every leaf future's poll.  Returns 1 when the task is being
+ * traced: the leaf must then return AT_PENDING at once, touching nothing.
+ * Otherwise returns 0 (a load and a branch). */
+AT_NOINLINE int at_trace_leaf(at_context *cx);
+
+/* ---- Frames ---------------------------------------------------------------- */
+
+/* Initialise a frame for its site; returns it.  Used by AT_START and by
+ * primitives' constructors. */
+static inline at_frame *at_frame_init(at_frame *f, const at_site *site)
+{
+    f->site = site;
+    f->parent = 0;
+    f->child = 0;
+    f->sibling = 0;
+    f->resume_addr = 0;
+    f->resume_line = 0;
+    f->flags = 0;
+    return f;
+}
+
+/* Poll a future directly (used by combinators and the scheduler). */
+static inline at_poll_result at_poll(at_frame *f, at_context *cx)
+{
+    return f->site->poll(f, cx);
+}
+
+/* Drop a future that will not be polled again: runs the drop hooks of its
+ * whole await tree, innermost first, and unlinks it from its parent. */
+void at_frame_drop(at_frame *f);
+
+/* Link `child` as the single awaited child of `parent`. */
+static inline void at__await_link(at_frame *parent, at_frame *child,
+                                  uint32_t line, void *resume)
+{
+    child->parent = parent;
+    child->sibling = 0;
+    __atomic_store_n(&parent->resume_line, line, __ATOMIC_RELAXED);
+    parent->resume_addr = resume;
+    /* Publish the fully initialised child last (debugger ordering rule). */
+    __atomic_store_n(&parent->child, child, __ATOMIC_RELEASE);
+}
+
+static inline void at__await_unlink(at_frame *parent)
+{
+    __atomic_store_n(&parent->child, (at_frame *)0, __ATOMIC_RELEASE);
+    parent->resume_addr = 0;
+    parent->resume_line = 0;
+}
+
+/* ---- Async function macros ------------------------------------------------- */
+
+#define AT__CAT2(a, b) a##b
+#define AT__CAT(a, b) AT__CAT2(a, b)
+
+/* First member of every async state struct. */
+#define AT_FRAME at_frame at_frame
+
+#define AT__CHECK_STATE(type)                                                  \
+    _Static_assert(__builtin_offsetof(type, at_frame) == 0,                    \
+                   #type " must start with AT_FRAME");                         \
+    _Static_assert(__builtin_types_compatible_p(                               \
+                       __typeof__(((type *)0)->at_frame), at_frame),           \
+                   #type ".at_frame must be an at_frame")
+
+/* Site record name for an async function. */
+#define AT_SITE_OF(name) AT__CAT(name, __at_site)
+
+/* Declare an async function (for headers): its poll function and site. */
+#define AT_ASYNC_DECLARE(name)                                                 \
+    extern const at_site AT_SITE_OF(name);                                     \
+    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *, at_context *)
+
+/* Define an async function; the body follows in braces and must use
+ * AT_BEGIN ... AT_END.  Optional drop hook: AT_ASYNC_FN_DROP. */
+#define AT_ASYNC_FN(name, type) AT_ASYNC_FN_DROP(name, type, 0)
+#define AT_ASYNC_FN_DROP(name, type, drop_fn)                                  \
+    AT__CHECK_STATE(type);                                                     \
+    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *, at_context *); \
+    __attribute__((used)) const at_site AT_SITE_OF(name) = {                   \
+        AT_SITE_MAGIC, AT_KIND_ASYNC, #name, __FILE__, __LINE__, 0,            \
+        AT__CAT(name, _poll), (drop_fn)};                                      \
+    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *at__frame,       \
+                                                    at_context *at__cx)
+
+/* Start the frame of state `s` for async function `name`. */
+#define AT_START(s, name) at_frame_init(&(s)->at_frame, &AT_SITE_OF(name))
+
+/* Opens the body: declares `self` (a pointer to the state type) and jumps to
+ * the current await. */
+#define AT_BEGIN(type)                                                         \
+    type *const self = (type *)at__frame;                                      \
+    (void)self;                                                                \
+    (void)at__cx;                                                              \
+    if (at__frame->resume_addr)                                                \
+        goto *at__frame->resume_addr
+
+/* Await a future (an at_frame * expression). */
+#define AT_AWAIT(expr) AT__AWAIT((expr), AT__CAT(at__resume_, __COUNTER__))
+#define AT__AWAIT(expr, label)                                                 \
+    do {                                                                       \
+        at__await_link(at__frame, (expr), __LINE__, &&label);                  \
+    label:                                                                     \
+        if (at_poll(at__frame->child, at__cx) == AT_PENDING)                   \
+            return AT_PENDING;                                                 \
+        at__await_unlink(at__frame);                                           \
+    } while (0)
+
+/* Finish: the function's result must already be in the state. */
+#define AT_RETURN                                                              \
+    do {                                                                       \
+        at__frame->resume_addr = 0;                                            \
+        return AT_READY;                                                       \
+    } while (0)
+
+#define AT_END AT_RETURN
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNCTRACE_FUTURE_H */

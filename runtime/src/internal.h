@@ -1,0 +1,122 @@
+/* internal.h - private to the runtime's implementation; never installed.
+ *
+ * Shared helpers for the scheduler and the primitives: spin locks, wait
+ * queues of at_waiter nodes, leaf set-up, the thread context, clocks. */
+#ifndef AT_INTERNAL_H
+#define AT_INTERNAL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "asynctrace.h"
+
+/* ---- Spin lock (primitives hold it for a few instructions only) ---- */
+static inline void at__spin_lock(_Atomic uint32_t *l)
+{
+    for (;;) {
+        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
+            return;
+        while (atomic_load_explicit(l, memory_order_relaxed))
+            __builtin_ia32_pause();
+    }
+}
+static inline void at__spin_unlock(_Atomic uint32_t *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
+}
+
+/* ---- Wait queues: doubly linked lists of at_waiter, FIFO ---- */
+static inline void at__waitq_push(at_waiter **head, at_waiter **tail, at_waiter *w)
+{
+    w->next = 0;
+    w->prev = *tail;
+    if (*tail)
+        (*tail)->next = w;
+    else
+        *head = w;
+    *tail = w;
+}
+static inline void at__waitq_remove(at_waiter **head, at_waiter **tail, at_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        *head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        *tail = w->prev;
+    w->next = w->prev = 0;
+}
+static inline at_waiter *at__waitq_pop(at_waiter **head, at_waiter **tail)
+{
+    at_waiter *w = *head;
+    if (w)
+        at__waitq_remove(head, tail, w);
+    return w;
+}
+
+/* ---- Leaves ---- */
+
+/* A static site record for a primitive's leaf poll function. */
+#define AT__LEAF_SITE(var, fname, poll_fn, drop_fn)                            \
+    static const at_site var = {AT_SITE_MAGIC, AT_KIND_LEAF, fname, __FILE__,  \
+                                __LINE__, 0, (poll_fn), (drop_fn)}
+
+/* A static site record for a combinator. */
+#define AT__COMBINATOR_SITE(var, kind, fname, poll_fn, drop_fn)                \
+    static const at_site var = {AT_SITE_MAGIC, (kind), fname, __FILE__,        \
+                                __LINE__, 0, (poll_fn), (drop_fn)}
+
+/* Initialise a leaf's frame and wait record (not yet waiting). */
+static inline at_frame *at__leaf_init(at_leaf *l, const at_site *site,
+                                      uint32_t kind, const void *object)
+{
+    at_frame_init(&l->frame, site);
+    l->wait.kind = kind;
+    l->wait.flags = 0;
+    l->wait.object = object;
+    l->wait.since_ns = 0;
+    l->wait.detail[0] = l->wait.detail[1] = l->wait.detail[2] = 0;
+    return &l->frame;
+}
+
+/* Mark the start of a wait (first Pending); keeps the first time. */
+static inline void at__leaf_waiting(at_leaf *l)
+{
+    if (!l->wait.since_ns)
+        l->wait.since_ns = at_now_ns();
+}
+
+/* ---- Thread context ---- */
+
+/* This thread's trace context, created and registered on first use
+ * (NULL only if out of memory). */
+at_trace_context *at__thread_context(void);
+/* This thread's context if it has one, without creating it. */
+extern __thread at_trace_context *at__tls_context;
+
+/* Record a clock reading in the descriptor (for cores). */
+void at__record_clock(uint64_t now);
+
+/* Bump the descriptor's generation (structural change). */
+void at__generation_bump(void);
+
+/* Descriptor lock: guards the runtime and thread lists. */
+void at__registry_lock(void);
+void at__registry_unlock(void);
+
+/* Task reference counting (scheduler.c). */
+void at__task_ref(at_task *t);
+void at__task_unref(at_task *t);
+/* Schedule a task (wake).  From any thread. */
+void at__task_wake(at_task *t);
+
+/* Timers (time.c): fire expired timers of rt, return the earliest pending
+ * deadline or UINT64_MAX. */
+uint64_t at__timers_fire(at_runtime *rt, uint64_t now);
+/* Cancel every timer of a runtime being freed. */
+void at__timers_free(at_runtime *rt);
+
+#endif
