@@ -119,4 +119,30 @@ uint64_t at__timers_fire(at_runtime *rt, uint64_t now);
 /* Cancel every timer of a runtime being freed. */
 void at__timers_free(at_runtime *rt);
 
+/* ---- Scheduler hooks used by live dumps (scheduler.c) ---- */
+
+/* Poll task t once on this thread through at_root_poll, with every state
+ * transition (RUNNING, then IDLE / SCHEDULED again if woken meanwhile /
+ * COMPLETE / CANCELLED).  The caller has taken t out of any run queue and
+ * moved it to AT_TASK_SCHEDULED.  A live dump calls it with
+ * tcx->collector set and AT_TF_TRACING on the task. */
+at_poll_result at__task_run(at_trace_context *tcx, at_task *t);
+
+/* Run queue of a current-thread runtime (local queue, then the injection
+ * queue of wakes from other threads).  Pop returns NULL when empty. */
+at_task *at__runq_pop(at_runtime *rt);
+void at__runq_push(at_runtime *rt, at_task *t);
+
+/* Called by the scheduler loop between two polls (a safe point) whenever
+ * rt->dump_state is not NULL.  Implemented by the live-dump module. */
+void at__dump_safe_point(at_runtime *rt);
+
+/* The snapshot walk over trusted memory (no checked reads): for live
+ * dumps, taken while the runtime is stopped at a safe point. */
+at_dump *at__snapshot_direct(void);
+
+/* Wake a runtime's thread if it is parked (after setting rt->dump_state
+ * from another thread, for example). */
+void at__runtime_unpark(at_runtime *rt);
+
 #endif

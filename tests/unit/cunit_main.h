@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    const char *suite_name = __FILE__;
+    const char *suite_name = argv[0];
     const char *slash = strrchr(suite_name, '/');
     CU_pSuite suite = CU_add_suite(slash ? slash + 1 : suite_name, NULL, NULL);
     if (!suite)

@@ -32,7 +32,7 @@ extern "C" {
 
 #define AT_ABI_VERSION 1u
 #define AT_DEBUG_MAGIC "ATDEBUG" /* 7 chars + NUL = 8 bytes */
-#define AT_DEBUG_SECTION "asynctrace_debug"
+#define AT_DEBUG_SECTION ".asynctrace_debug" /* ELF section holding the descriptor */
 
 /* Record magics: random-looking words so a reader can tell a live record from
  * garbage, and a freed record (magic poisoned) from a live one. */
@@ -260,6 +260,8 @@ struct at_task {
     at_waker join_waker;      /* the task joining this one, if any */
     void *state_mem;          /* future state (in this allocation) or NULL */
     void *sched_data;         /* scheduler-private */
+    _Atomic uint32_t join_lock; /* guards join_waker */
+    uint32_t pad;
     _Alignas(16) unsigned char state_storage[];
 };
 
@@ -294,6 +296,9 @@ struct at_runtime {
     at_task *inject_head, *inject_tail; /* wakes from other threads */
     int parked;
     int in_block_on;
+    at_trace_context *owner;  /* thread driving a current-thread runtime */
+    uint32_t polls_since_check;
+    uint32_t pad;
     struct at__timer_heap {
         struct at_sleep_fut **entries;
         size_t len, cap;

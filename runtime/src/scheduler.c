@@ -1,0 +1,368 @@
+/* scheduler.c - the current-thread scheduler: runtime creation and
+ * shutdown, at_block_on's run loop, waking, the run queues, and
+ * at_root_poll.
+ *
+ * Task state machine (atomic, see docs/runtime.md):
+ *
+ *   spawn -> SCHEDULED -> RUNNING -> IDLE -> (wake) SCHEDULED -> ...
+ *                            |  \-> COMPLETE          (future Ready)
+ *                            \----> CANCELLED         (abort observed)
+ *
+ * A wake of a RUNNING task sets AT_TF_NOTIFIED; the poller re-schedules the
+ * task when the poll returns Pending.  Only a successful IDLE -> SCHEDULED
+ * compare-and-swap queues a task, so a task is never queued twice and never
+ * polled by two threads at once. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "sched.h"
+
+static uint64_t at__next_runtime_id = 1;
+
+/* ---- Runtime list in the descriptor ---- */
+
+static void at__runtime_register(at_runtime *rt)
+{
+    at__registry_lock();
+    rt->id = at__next_runtime_id++;
+    rt->prev = NULL;
+    rt->next = asynctrace_debug.runtimes;
+    if (rt->next)
+        rt->next->prev = rt;
+    __atomic_store_n(&asynctrace_debug.runtimes, rt, __ATOMIC_RELEASE);
+    at__generation_bump();
+    at__registry_unlock();
+}
+
+static void at__runtime_unregister(at_runtime *rt)
+{
+    at__registry_lock();
+    if (rt->prev)
+        __atomic_store_n(&rt->prev->next, rt->next, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&asynctrace_debug.runtimes, rt->next, __ATOMIC_RELEASE);
+    if (rt->next)
+        rt->next->prev = rt->prev;
+    at__generation_bump();
+    at__registry_unlock();
+}
+
+/* Optional hooks provided by other modules (live dumps, I/O, multi-thread).
+ * Weak defaults keep the core usable on its own. */
+__attribute__((weak)) void at__dump_safe_point(at_runtime *rt) { (void)rt; }
+__attribute__((weak)) void at__dump_signal_from_env(at_runtime *rt) { (void)rt; }
+
+at_runtime *at_runtime_new(const at_runtime_options *opts)
+{
+    at_flavor flavor = opts ? opts->flavor : AT_FLAVOR_CURRENT_THREAD;
+    if (flavor != AT_FLAVOR_CURRENT_THREAD)
+        return NULL; /* the multi-thread flavor is not built in */
+    at_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return NULL;
+    rt->flavor = flavor;
+    rt->workers = 1;
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->park, &ca);
+    pthread_condattr_destroy(&ca);
+    rt->now_ns = at_now_ns();
+    rt->magic = AT_RUNTIME_MAGIC;
+    at__runtime_register(rt);
+    at__dump_signal_from_env(rt);
+    return rt;
+}
+
+/* ---- Run queues ---- */
+
+void at__runq_push(at_runtime *rt, at_task *t)
+{
+    t->run_next = NULL;
+    if (rt->run_tail)
+        rt->run_tail->run_next = t;
+    else
+        rt->run_head = t;
+    rt->run_tail = t;
+}
+
+static void at__runq_drain_inject(at_runtime *rt)
+{
+    if (!__atomic_load_n(&rt->inject_head, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&rt->lock);
+    at_task *h = rt->inject_head, *tl = rt->inject_tail;
+    rt->inject_head = rt->inject_tail = NULL;
+    pthread_mutex_unlock(&rt->lock);
+    if (!h)
+        return;
+    if (rt->run_tail)
+        rt->run_tail->run_next = h;
+    else
+        rt->run_head = h;
+    rt->run_tail = tl;
+}
+
+at_task *at__runq_pop(at_runtime *rt)
+{
+    if (!rt->run_head)
+        at__runq_drain_inject(rt);
+    at_task *t = rt->run_head;
+    if (t) {
+        rt->run_head = t->run_next;
+        if (!rt->run_head)
+            rt->run_tail = NULL;
+        t->run_next = NULL;
+    }
+    return t;
+}
+
+void at__runtime_unpark(at_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (rt->parked)
+        pthread_cond_signal(&rt->park);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void at__sched_enqueue(at_runtime *rt, at_task *t)
+{
+    at_trace_context *c = at__tls_context;
+    if (c && rt->owner == c) {
+        at__runq_push(rt, t);
+        return;
+    }
+    /* From another thread (or before block_on runs): inject and unpark. */
+    pthread_mutex_lock(&rt->lock);
+    t->run_next = NULL;
+    if (rt->inject_tail)
+        rt->inject_tail->run_next = t;
+    else
+        __atomic_store_n(&rt->inject_head, t, __ATOMIC_RELEASE);
+    rt->inject_tail = t;
+    if (rt->parked)
+        pthread_cond_signal(&rt->park);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void at__task_wake(at_task *t)
+{
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (s == AT_TASK_IDLE) {
+            if (atomic_compare_exchange_weak(&t->state, &s, AT_TASK_SCHEDULED)) {
+                t->state_ns = at_now_ns();
+                at_runtime *rt = t->runtime;
+                if (rt)
+                    at__sched_enqueue(rt, t);
+                return;
+            }
+            continue;
+        }
+        if (s == AT_TASK_RUNNING) {
+            atomic_fetch_or(&t->flags, AT_TF_NOTIFIED);
+            if (atomic_load_explicit(&t->state, memory_order_acquire) == AT_TASK_RUNNING)
+                return;
+            continue; /* it went idle meanwhile: schedule it ourselves */
+        }
+        return; /* scheduled already, or finished */
+    }
+}
+
+/* ---- Polling ---- */
+
+AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t)
+{
+    at_root_frame rf;
+    rf.inner_addr = (void *)at_root_poll;
+    rf.parent = tcx->active;
+    rf.task = t;
+    __atomic_store_n(&tcx->active, &rf, __ATOMIC_RELEASE);
+    at_context cx = {t, tcx};
+    at_poll_result r = at_poll(t->root, &cx);
+    __atomic_store_n(&tcx->active, rf.parent, __ATOMIC_RELEASE);
+    /* Keep rf alive (and this frame a real frame) until here. */
+    __asm__ volatile("" : : "r"(&rf) : "memory");
+    return r;
+}
+
+static void at__task_finish(at_task *t, uint32_t final_state, int result)
+{
+    t->result = result;
+    t->state_ns = at_now_ns();
+    atomic_store_explicit(&t->state, final_state, memory_order_release);
+    at__task_notify_joiner(t);
+    at__task_unref(t); /* the runtime's reference */
+}
+
+static void at__task_cancel(at_task *t)
+{
+    if (t->root)
+        at_frame_drop(t->root);
+    at__task_finish(t, AT_TASK_CANCELLED, AT_ECANCELED);
+}
+
+at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
+{
+    if (atomic_load(&t->flags) & AT_TF_ABORT) {
+        at__task_cancel(t);
+        return AT_READY;
+    }
+    uint64_t start = at_now_ns();
+    atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED);
+    t->poll_start_ns = start;
+    t->state_ns = start;
+    t->poll_count++;
+    atomic_store_explicit(&t->worker, tcx->worker < 0 ? 0 : tcx->worker, memory_order_relaxed);
+    atomic_store_explicit(&t->state, AT_TASK_RUNNING, memory_order_release);
+
+    at_task *prev = tcx->current;
+    uint64_t prev_start = tcx->poll_start_ns;
+    tcx->poll_start_ns = start;
+    __atomic_store_n(&tcx->current, t, __ATOMIC_RELEASE);
+    at_poll_result r = at_root_poll(tcx, t);
+    __atomic_store_n(&tcx->current, prev, __ATOMIC_RELEASE);
+    tcx->poll_start_ns = prev_start;
+
+    uint64_t end = at_now_ns();
+    t->poll_end_ns = end;
+    if (r == AT_READY) {
+        at__task_finish(t, AT_TASK_COMPLETE, 0);
+        return AT_READY;
+    }
+    t->state_ns = end;
+    atomic_store_explicit(&t->state, AT_TASK_IDLE, memory_order_release);
+    if ((atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED) & AT_TF_NOTIFIED) ||
+        (atomic_load(&t->flags) & AT_TF_ABORT))
+        at__task_wake(t);
+    return AT_PENDING;
+}
+
+/* ---- block_on ---- */
+
+static void at__park(at_runtime *rt, uint64_t deadline)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->inject_head && !rt->dump_state) {
+        rt->parked = 1;
+        if (deadline == UINT64_MAX) {
+            pthread_cond_wait(&rt->park, &rt->lock);
+        } else {
+            struct timespec ts = {(time_t)(deadline / AT_SEC), (long)(deadline % AT_SEC)};
+            pthread_cond_timedwait(&rt->park, &rt->lock, &ts);
+        }
+        rt->parked = 0;
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static int at__task_done(at_task *t)
+{
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    return s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED;
+}
+
+int at__block_on(at_runtime *rt, at_frame *future, const char *name,
+                 const at_site *site)
+{
+    if (!rt || !future)
+        return AT_EINVAL;
+    if (__atomic_load_n(&rt->flags, __ATOMIC_ACQUIRE) & AT_RTF_SHUTDOWN)
+        return AT_ESHUTDOWN;
+    if (rt->in_block_on)
+        return AT_EINVAL;
+    at_trace_context *tcx = at__thread_context();
+    if (!tcx)
+        return AT_ENOMEM;
+
+    at_runtime *saved_rt = tcx->runtime;
+    at_runtime *saved_owner_rt = rt->owner ? rt->owner->runtime : NULL;
+    (void)saved_owner_rt;
+    rt->in_block_on = 1;
+    rt->owner = tcx;
+    tcx->runtime = rt;
+
+    at_join_handle h = at__spawn_frame(rt, future, name, site);
+    if (!h.task) {
+        rt->in_block_on = 0;
+        rt->owner = NULL;
+        tcx->runtime = saved_rt;
+        return AT_ENOMEM;
+    }
+    atomic_fetch_or(&h.task->flags, AT_TF_BLOCK_ON);
+
+    while (!at__task_done(h.task)) {
+        at_task *t = at__runq_pop(rt);
+        if (t) {
+            at__task_run(tcx, t);
+            if (rt->dump_state)
+                at__dump_safe_point(rt);
+            if (++rt->polls_since_check < 61)
+                continue;
+        }
+        rt->polls_since_check = 0;
+        uint64_t now = at_now_ns();
+        rt->now_ns = now;
+        at__record_clock(now);
+        uint64_t next = at__timers_fire(rt, now);
+        if (rt->dump_state)
+            at__dump_safe_point(rt);
+        if (t || rt->run_head || at__task_done(h.task))
+            continue;
+        at__runq_drain_inject(rt);
+        if (rt->run_head)
+            continue;
+        at__park(rt, next);
+    }
+    int result = h.task->result;
+    rt->in_block_on = 0;
+    rt->owner = NULL;
+    tcx->runtime = saved_rt;
+    at_join_handle_release(&h);
+    return result == AT_ECANCELED ? AT_ECANCELED : 0;
+}
+
+/* ---- Shutdown ---- */
+
+void at_runtime_free(at_runtime *rt)
+{
+    if (!rt)
+        return;
+    __atomic_or_fetch(&rt->flags, AT_RTF_SHUTDOWN, __ATOMIC_RELEASE);
+    /* Cancel every unfinished task (drop hooks run; joiners are woken and
+     * see AT_ECANCELED).  Cancelling can free tasks, so restart the scan
+     * after each one. */
+    for (;;) {
+        at_task *victim = NULL;
+        pthread_mutex_lock(&rt->lock);
+        for (at_task *t = rt->owned_head; t; t = t->owned_next)
+            if (!at__task_done(t)) {
+                victim = t;
+                at__task_ref(victim);
+                break;
+            }
+        pthread_mutex_unlock(&rt->lock);
+        if (!victim)
+            break;
+        at__task_cancel(victim);
+        at__task_unref(victim);
+    }
+    at__timers_free(rt);
+    /* Tasks still referenced by handles or wakers outlive the runtime:
+     * detach them from it. */
+    pthread_mutex_lock(&rt->lock);
+    while (rt->owned_head) {
+        at_task *t = rt->owned_head;
+        at__owned_unlink_locked(rt, t);
+        t->runtime = NULL;
+    }
+    rt->run_head = rt->run_tail = NULL;
+    rt->inject_head = rt->inject_tail = NULL;
+    pthread_mutex_unlock(&rt->lock);
+    at__runtime_unregister(rt);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->park);
+    rt->magic = AT_DEAD_MAGIC;
+    free(rt);
+}

@@ -1,0 +1,494 @@
+/* test_runtime.c - the core: tasks, spawn/join/abort/detach, block_on,
+ * timers, yield, timeouts, await frames and the snapshot walker. */
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asynctrace.h"
+#include "cunit_main.h"
+
+/* ---- A leaf chain: f1 -> f2 -> f3 -> sleep ---- */
+
+typedef struct {
+    AT_FRAME;
+    uint64_t ns;
+    at_sleep_fut sleep;
+} f3_state;
+
+AT_ASYNC_FN(f3, f3_state)
+{
+    AT_BEGIN(f3_state);
+    AT_AWAIT(at_sleep(&self->sleep, self->ns)); /* F3_LINE */
+    AT_END;
+}
+#define F3_LINE 23
+static at_frame *f3(f3_state *s, uint64_t ns) { s->ns = ns; return AT_START(s, f3); }
+
+typedef struct {
+    AT_FRAME;
+    uint64_t ns;
+    f3_state child;
+} f2_state;
+
+AT_ASYNC_FN(f2, f2_state)
+{
+    AT_BEGIN(f2_state);
+    AT_AWAIT(f3(&self->child, self->ns)); /* F2_LINE */
+    AT_END;
+}
+#define F2_LINE 38
+static at_frame *f2(f2_state *s, uint64_t ns) { s->ns = ns; return AT_START(s, f2); }
+
+typedef struct {
+    AT_FRAME;
+    uint64_t ns;
+    int done;
+    f2_state child;
+} f1_state;
+
+AT_ASYNC_FN(f1, f1_state)
+{
+    AT_BEGIN(f1_state);
+    AT_AWAIT(f2(&self->child, self->ns)); /* F1_LINE */
+    self->done = 1;
+    AT_END;
+}
+#define F1_LINE 54
+static at_frame *f1(f1_state *s, uint64_t ns) { s->ns = ns; s->done = 0; return AT_START(s, f1); }
+
+/* ---- A test driver task that runs a callback between steps ---- */
+
+typedef struct {
+    AT_FRAME;
+    int step;
+    at_join_handle h[4];
+    union {
+        at_join_fut join;
+        at_yield_fut yield;
+        at_sleep_fut sleep;
+        at_timeout_fut timeout;
+    } aw;
+    f3_state inner;
+    int results[4];
+    at_dump *snap;
+    uint64_t t0;
+} driver_state;
+
+/* Spawn a sleeper 3 deep, yield so it suspends, snapshot, then join it. */
+AT_ASYNC_FN(snapshot_driver, driver_state)
+{
+    AT_BEGIN(driver_state);
+    self->h[0] = AT_SPAWN(NULL, "sleeper", f1_state, f1, 30 * AT_MS);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(self->h[0].task);
+    AT_AWAIT(at_yield(&self->aw.yield));
+    self->snap = at_snapshot_take();
+    AT_AWAIT(at_join(&self->aw.join, self->h[0]));
+    self->results[0] = self->aw.join.status;
+    self->results[1] = ((f1_state *)at_join_handle_state(self->h[0]))->done;
+    at_join_handle_release(&self->h[0]);
+    AT_END;
+}
+static at_frame *snapshot_driver(driver_state *s) { memset(s, 0, sizeof *s); return AT_START(s, snapshot_driver); }
+
+static const at_dump_task *find_named(const at_dump *d, const char *name)
+{
+    for (size_t r = 0; r < d->nruntimes; r++)
+        for (size_t i = 0; i < d->runtimes[r].ntasks; i++)
+            if (!strcmp(d->runtimes[r].tasks[i].name, name))
+                return &d->runtimes[r].tasks[i];
+    return NULL;
+}
+
+AT_TEST(snapshot_shows_three_deep_sleep_chain)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+    driver_state st;
+    AT_ASSERT_EQ_INT(at_block_on(rt, snapshot_driver(&st), "driver"), 0);
+    AT_ASSERT_EQ_INT(st.results[0], 0);
+    AT_ASSERT_EQ_INT(st.results[1], 1);
+
+    at_dump *d = st.snap;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    AT_ASSERT_EQ_U64(d->nerrors, 0);
+    const at_dump_task *drv = find_named(d, "driver");
+    const at_dump_task *t = find_named(d, "sleeper");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(drv);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    AT_ASSERT_EQ_INT(drv->state, AT_TASK_RUNNING);
+    AT_ASSERT_EQ_U64(t->id, drv->id + 1);
+    AT_ASSERT_EQ_U64(t->parent_id, drv->id);
+    AT_ASSERT_EQ_INT(t->state, AT_TASK_IDLE);
+    AT_ASSERT_EQ_U64(t->polls, 1);
+    AT_ASSERT_EQ_STR(t->spawn_function, "snapshot_driver_poll");
+    AT_ASSERT_EQ_INT(t->spawn_kind, AT_KIND_SPAWN);
+    AT_ASSERT_EQ_STR(drv->spawn_function, "snapshot_shows_three_deep_sleep_chain");
+    AT_ASSERT_EQ_INT(drv->spawn_kind, AT_KIND_BLOCK_ON);
+    /* The chain: f1 (line) -> f2 -> f3 -> at_sleep leaf. */
+    const at_dump_frame *f = t->await;
+    const char *names[] = {"f1", "f2", "f3", "at_sleep"};
+    const unsigned lines[] = {F1_LINE, F2_LINE, F3_LINE, 0};
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        AT_ASSERT_EQ_STR(f->function, names[i]);
+        if (lines[i])
+            AT_ASSERT_EQ_U64(f->line, lines[i]);
+        CU_ASSERT_PTR_NULL(f->error);
+        if (i < 3) {
+            AT_ASSERT_EQ_INT(f->kind, AT_KIND_ASYNC);
+            AT_ASSERT_EQ_U64(f->nchildren, 1);
+            f = &f->children[0];
+        }
+    }
+    AT_ASSERT_EQ_INT(f->kind, AT_KIND_LEAF);
+    CU_ASSERT_TRUE(f->has_resource);
+    AT_ASSERT_EQ_INT(f->resource.kind, AT_RES_SLEEP);
+    CU_ASSERT_TRUE(f->resource.since_ns > 0);
+    CU_ASSERT_TRUE(f->resource.detail[0] > f->resource.since_ns);
+    AT_ASSERT_EQ_U64(f->nchildren, 0);
+    /* The snapshot thread list names this thread polling the driver. */
+    AT_ASSERT_EQ_U64(drv->thread != 0, 1);
+    at_dump_free(d);
+    at_runtime_free(rt);
+}
+
+/* ---- Spawn / join / abort / detach ---- */
+
+typedef struct {
+    AT_FRAME;
+    int *counter;
+    int value;
+    at_yield_fut y;
+} bump_state;
+
+AT_ASYNC_FN(bump, bump_state)
+{
+    AT_BEGIN(bump_state);
+    AT_AWAIT(at_yield(&self->y));
+    (*self->counter)++;
+    self->value = 7;
+    AT_END;
+}
+static at_frame *bump(bump_state *s, int *counter) { s->counter = counter; return AT_START(s, bump); }
+
+typedef struct {
+    AT_FRAME;
+    int counter;
+    int i;
+    at_join_handle h[3];
+    at_join_fut join;
+    int status[4];
+    f1_state *never;
+} spawn_driver_state;
+
+AT_ASYNC_FN(spawn_driver, spawn_driver_state)
+{
+    AT_BEGIN(spawn_driver_state);
+    self->h[0] = AT_SPAWN(NULL, "bump-a", bump_state, bump, &self->counter);
+    self->h[1] = AT_SPAWN(NULL, "long-sleeper", f1_state, f1, 60 * AT_SEC);
+    self->h[2] = AT_SPAWN(NULL, "bump-detached", bump_state, bump, &self->counter);
+    at_task_detach(&self->h[2]);
+    AT_AWAIT(at_join(&self->join, self->h[0]));
+    self->status[0] = self->join.status;
+    /* Joining the same task again is an error, not a hang. */
+    AT_AWAIT(at_join(&self->join, self->h[0]));
+    self->status[1] = self->join.status;
+    at_task_abort(self->h[1]);
+    AT_AWAIT(at_join(&self->join, self->h[1]));
+    self->status[2] = self->join.status;
+    self->status[3] = (int)atomic_load(&self->h[1].task->state);
+    at_join_handle_release(&self->h[0]);
+    at_join_handle_release(&self->h[1]);
+    AT_END;
+}
+static at_frame *spawn_driver(spawn_driver_state *s) { memset(s, 0, sizeof *s); return AT_START(s, spawn_driver); }
+
+AT_TEST(spawn_join_abort_detach)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    spawn_driver_state st;
+    uint64_t t0 = at_now_ns();
+    AT_ASSERT_EQ_INT(at_block_on(rt, spawn_driver(&st), "driver"), 0);
+    CU_ASSERT_TRUE(at_now_ns() - t0 < 10 * AT_SEC); /* the abort did not wait 60 s */
+    AT_ASSERT_EQ_INT(st.counter, 2);
+    AT_ASSERT_EQ_INT(st.status[0], 0);
+    AT_ASSERT_EQ_INT(st.status[1], AT_EINVAL);
+    AT_ASSERT_EQ_INT(st.status[2], AT_ECANCELED);
+    AT_ASSERT_EQ_INT(st.status[3], AT_TASK_CANCELLED);
+    /* Everything was freed: no task left in the owned list. */
+    AT_ASSERT_EQ_U64(rt->task_count, 0);
+    at_runtime_free(rt);
+}
+
+AT_TEST(spawn_on_shut_down_runtime_fails_cleanly)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    int counter = 0;
+    at_join_handle h = AT_SPAWN(rt, "before", bump_state, bump, &counter);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h.task);
+    AT_ASSERT_EQ_INT(atomic_load(&h.task->state), AT_TASK_SCHEDULED);
+    at_runtime_free(rt); /* cancels the task; the handle keeps it readable */
+    AT_ASSERT_EQ_INT(atomic_load(&h.task->state), AT_TASK_CANCELLED);
+    AT_ASSERT_EQ_INT(h.task->result, AT_ECANCELED);
+    at_join_handle_release(&h);
+    AT_ASSERT_EQ_INT(counter, 0);
+}
+
+AT_TEST(block_on_reentrant_and_bad_arguments)
+{
+    AT_ASSERT_EQ_INT(at_block_on(NULL, NULL, "x"), AT_EINVAL);
+    at_runtime *rt = at_runtime_new(NULL);
+    AT_ASSERT_EQ_INT(at_block_on(rt, NULL, "x"), AT_EINVAL);
+    at_runtime_free(rt);
+    at_runtime_options mt = {.flavor = (at_flavor)99};
+    CU_ASSERT_PTR_NULL(at_runtime_new(&mt));
+}
+
+/* ---- Timers ---- */
+
+typedef struct {
+    AT_FRAME;
+    at_timeout_fut to;
+    f3_state slow;
+    f3_state fast;
+    int status[2];
+    uint64_t elapsed[2];
+    uint64_t t0;
+} timeout_state;
+
+AT_ASYNC_FN(timeout_driver, timeout_state)
+{
+    AT_BEGIN(timeout_state);
+    self->t0 = at_now_ns();
+    AT_AWAIT(at_timeout(&self->to, f3(&self->slow, 10 * AT_SEC), 20 * AT_MS));
+    self->status[0] = self->to.status;
+    self->elapsed[0] = at_now_ns() - self->t0;
+    self->t0 = at_now_ns();
+    AT_AWAIT(at_timeout(&self->to, f3(&self->fast, 5 * AT_MS), 10 * AT_SEC));
+    self->status[1] = self->to.status;
+    self->elapsed[1] = at_now_ns() - self->t0;
+    AT_END;
+}
+static at_frame *timeout_driver(timeout_state *s) { memset(s, 0, sizeof *s); return AT_START(s, timeout_driver); }
+
+AT_TEST(timeout_fires_and_inner_wins)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    timeout_state st;
+    AT_ASSERT_EQ_INT(at_block_on(rt, timeout_driver(&st), "timeouts"), 0);
+    AT_ASSERT_EQ_INT(st.status[0], AT_ETIMEDOUT);
+    CU_ASSERT_TRUE(st.elapsed[0] >= 20 * AT_MS && st.elapsed[0] < 5 * AT_SEC);
+    AT_ASSERT_EQ_INT(st.status[1], 0);
+    CU_ASSERT_TRUE(st.elapsed[1] >= 5 * AT_MS && st.elapsed[1] < 5 * AT_SEC);
+    /* The dropped 10 s timers are gone from the heap. */
+    AT_ASSERT_EQ_U64(rt->timers.len, 0);
+    at_runtime_free(rt);
+}
+
+/* Many sleepers with shuffled deadlines wake in deadline order. */
+typedef struct {
+    AT_FRAME;
+    int idx;
+    int *order;
+    int *pos;
+    at_sleep_fut s;
+} ordered_sleep_state;
+
+AT_ASYNC_FN(ordered_sleep, ordered_sleep_state)
+{
+    AT_BEGIN(ordered_sleep_state);
+    AT_AWAIT(at_sleep(&self->s, (uint64_t)(self->idx + 1) * 2 * AT_MS));
+    self->order[(*self->pos)++] = self->idx;
+    AT_END;
+}
+static at_frame *ordered_sleep(ordered_sleep_state *s, int idx, int *order, int *pos)
+{
+    s->idx = idx;
+    s->order = order;
+    s->pos = pos;
+    return AT_START(s, ordered_sleep);
+}
+
+typedef struct {
+    AT_FRAME;
+    int order[50];
+    int pos;
+    int i;
+    at_join_handle h[50];
+    at_join_fut j;
+} sleep_many_state;
+
+AT_ASYNC_FN(sleep_many, sleep_many_state)
+{
+    AT_BEGIN(sleep_many_state);
+    for (self->i = 0; self->i < 50; self->i++) {
+        int idx = (self->i * 17) % 50; /* a permutation of 0..49 */
+        self->h[self->i] = AT_SPAWN(NULL, NULL, ordered_sleep_state, ordered_sleep, idx,
+                                    self->order, &self->pos);
+    }
+    for (self->i = 0; self->i < 50; self->i++) {
+        AT_AWAIT(at_join(&self->j, self->h[self->i]));
+        at_join_handle_release(&self->h[self->i]);
+    }
+    AT_END;
+}
+static at_frame *sleep_many(sleep_many_state *s) { memset(s, 0, sizeof *s); return AT_START(s, sleep_many); }
+
+AT_TEST(timers_fire_in_deadline_order)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    sleep_many_state st;
+    AT_ASSERT_EQ_INT(at_block_on(rt, sleep_many(&st), "sleep-many"), 0);
+    AT_ASSERT_EQ_INT(st.pos, 50);
+    for (int i = 0; i < 50; i++)
+        AT_ASSERT_EQ_INT(st.order[i], i);
+    at_runtime_free(rt);
+}
+
+/* ---- Wakes from another thread ---- */
+
+typedef struct {
+    AT_FRAME;
+    _Atomic int stage;
+    at_waker w;
+    int polls;
+} foreign_state;
+
+/* A hand-written leaf-like future woken by a foreign thread. */
+static at_poll_result foreign_wait_poll(at_frame *f, at_context *cx);
+static const at_site foreign_site = {AT_SITE_MAGIC, AT_KIND_ASYNC, "foreign_wait", __FILE__,
+                                     __LINE__, 0, foreign_wait_poll, NULL};
+AT_NOINLINE static at_poll_result foreign_wait_poll(at_frame *f, at_context *cx)
+{
+    foreign_state *s = (foreign_state *)f;
+    s->polls++;
+    if (atomic_load(&s->stage) == 2)
+        return AT_READY;
+    if (!s->w.task) {
+        s->w = at_waker_clone(cx);
+        atomic_store(&s->stage, 1);
+    }
+    return AT_PENDING;
+}
+
+static void *foreign_waker(void *arg)
+{
+    foreign_state *s = arg;
+    while (atomic_load(&s->stage) != 1)
+        sched_yield();
+    usleep(20000);
+    atomic_store(&s->stage, 2);
+    at_waker_wake(&s->w);
+    return NULL;
+}
+
+AT_TEST(wake_from_foreign_thread)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    foreign_state st;
+    memset(&st, 0, sizeof st);
+    at_frame_init(&st.at_frame, &foreign_site);
+    pthread_t th;
+    pthread_create(&th, NULL, foreign_waker, &st);
+    AT_ASSERT_EQ_INT(at_block_on(rt, &st.at_frame, "foreign"), 0);
+    pthread_join(th, NULL);
+    AT_ASSERT_EQ_INT(st.polls, 2);
+    at_runtime_free(rt);
+}
+
+/* ---- The ABI ---- */
+
+AT_TEST(layout_table_matches_offsetof)
+{
+    const at_debug_descriptor *d = &asynctrace_debug;
+    AT_ASSERT_EQ_INT(memcmp(d->magic, "ATDEBUG", 8), 0);
+    AT_ASSERT_EQ_U64(d->abi_version, AT_ABI_VERSION);
+    AT_ASSERT_EQ_U64(d->pointer_size, 8);
+    AT_ASSERT_EQ_U64(d->descriptor_size, sizeof(at_debug_descriptor));
+    int checked = 0;
+#define CHECK_FIELD(rec, type, field, off_, size_)                               \
+    do {                                                                       \
+        int found = 0;                                                         \
+        for (uint32_t i = 0; i < d->layout_count; i++) {                       \
+            const at_layout_record *r = &d->layouts[i];                        \
+            if (strcmp(r->name, #rec))                                         \
+                continue;                                                      \
+            AT_ASSERT_EQ_U64(r->size, sizeof(type));                           \
+            for (uint32_t j = 0; j < r->field_count; j++)                      \
+                if (!strcmp(r->fields[j].name, #field)) {                      \
+                    AT_ASSERT_EQ_U64(r->fields[j].offset, offsetof(type, field)); \
+                    AT_ASSERT_EQ_U64(r->fields[j].size, sizeof(((type *)0)->field)); \
+                    found = 1;                                                 \
+                }                                                              \
+        }                                                                      \
+        CU_ASSERT_TRUE(found);                                                 \
+        checked++;                                                             \
+    } while (0);
+#define CHECK_RECORD(rec, type, list) list(CHECK_FIELD)
+    AT_LAYOUT_RECORDS(CHECK_RECORD)
+    CU_ASSERT_TRUE(checked > 90);
+    /* Enum tables name every value. */
+    AT_ASSERT_EQ_U64(d->enum_count, 5);
+    AT_ASSERT_EQ_STR(d->enums[0].name, "task_state");
+    AT_ASSERT_EQ_U64(d->enums[0].count, AT_TASK_STATE_COUNT);
+    AT_ASSERT_EQ_STR(d->enums[0].names[AT_TASK_CANCELLED], "cancelled");
+    AT_ASSERT_EQ_STR(d->enums[2].names[AT_RES_CHAN_RECV], "channel-recv");
+    AT_ASSERT_EQ_STR(at_task_state_name(99), "?");
+}
+
+AT_TEST(snapshot_survives_bad_descriptors)
+{
+    /* A copy of the descriptor with a bad magic, a wrong version, and a
+     * runtime list pointing at garbage: clear notes, no crash. */
+    at_debug_descriptor bad = asynctrace_debug;
+    bad.magic[0] = 'X';
+    at_dump *d = at_snapshot_take_at(&bad);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    AT_ASSERT_EQ_U64(d->nerrors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->errors[0], "magic"));
+    at_dump_free(d);
+
+    bad = asynctrace_debug;
+    bad.abi_version = 77;
+    d = at_snapshot_take_at(&bad);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->errors[0], "ABI version 77"));
+    at_dump_free(d);
+
+    bad = asynctrace_debug;
+    bad.runtimes = (at_runtime *)(uintptr_t)0x10; /* unmapped */
+    d = at_snapshot_take_at(&bad);
+    AT_ASSERT_EQ_U64(d->nruntimes, 0);
+    AT_ASSERT_EQ_U64(d->nerrors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->errors[0], "corrupt: runtime 0x10"));
+    at_dump_free(d);
+
+    /* A runtime whose task list loops: the walk stops and says so. */
+    static at_task fake[2];
+    static at_runtime rt;
+    memset(fake, 0, sizeof fake);
+    memset(&rt, 0, sizeof rt);
+    rt.magic = AT_RUNTIME_MAGIC;
+    rt.id = 99;
+    rt.owned_head = &fake[0];
+    for (int i = 0; i < 2; i++) {
+        fake[i].magic = AT_TASK_MAGIC;
+        fake[i].id = 1000 + i;
+        fake[i].owned_next = &fake[(i + 1) % 2];
+        fake[i].owned_prev = i ? &fake[0] : NULL;
+        fake[i].spawn_site = (const at_site *)(uintptr_t)0x20; /* unreadable */
+        fake[i].root = (at_frame *)(uintptr_t)0x30;           /* unreadable */
+    }
+    bad = asynctrace_debug;
+    bad.runtimes = &rt;
+    bad.threads = NULL;
+    d = at_snapshot_take_at(&bad);
+    AT_ASSERT_EQ_U64(d->nruntimes, 1);
+    AT_ASSERT_EQ_U64(d->runtimes[0].ntasks, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->runtimes[0].error, "loops back"));
+    AT_ASSERT_EQ_U64(d->runtimes[0].tasks[0].id, 1000);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->runtimes[0].tasks[0].await->error, "corrupt: frame 0x30"));
+    CU_ASSERT_PTR_NULL(d->runtimes[0].tasks[0].spawn_function);
+    at_dump_free(d);
+}
