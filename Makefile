@@ -6,7 +6,7 @@
 CC      ?= gcc
 BUILD   ?= build
 PREFIX  ?= /usr/local
-PKGS    := libunwind capstone
+PKGS    := libunwind capstone libdw
 # Extra flags for sanitizer builds (set by `make san`).
 SANITIZE ?=
 
@@ -28,14 +28,17 @@ LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h runtim
 LIB_A    := $(BUILD)/libasynctrace.a
 LIB_SO   := $(BUILD)/libasynctrace.so
 
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 TEST_TARGETS :=
 SAN_TARGETS  :=
-ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS)
+ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS) $(EXAMPLE_BINS)
 
-.PHONY: all lib test test-unit demo deps install san bench clean unit-bins
+.PHONY: all lib test test-unit demo demo-run deps install san bench clean unit-bins
 .DEFAULT_GOAL := all
 
 -include mk/*.mk
@@ -46,7 +49,7 @@ lib: $(LIB_A) $(LIB_SO)
 $(BUILD)/obj/%.o: runtime/src/%.c $(LIB_HDRS) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/obj $(BUILD)/tests:
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@
 
 $(LIB_A): $(LIB_OBJS)
@@ -59,6 +62,9 @@ $(LIB_SO): $(LIB_OBJS)
 # Unit tests link the static library so they need no LD_LIBRARY_PATH.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/cunit_main.h $(LIB_A) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< -o $@ $(LIB_A) $(CUNIT_LIBS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
 
 unit-bins: $(UNIT_BINS)
 
@@ -74,6 +80,12 @@ test: deps
 
 deps:
 	@sh mk/deps.sh
+
+# The main job: a service that deadlocks, examined with GDB (mk/harness.mk
+# defines demo-run).
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory demo-run
 
 # Sanitizers: the unit suite under ASan+UBSan, then each part's extra runs.
 san: deps

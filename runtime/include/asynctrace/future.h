@@ -36,9 +36,9 @@
  *  - Locals of the C function do not survive an await.  Keep everything that
  *    must live across an await in the state struct (`self->...`).
  *  - Resumption uses GCC's labels-as-values (`&&label`), so a `switch`
- *    around an await is fine, and several awaits per line are fine.  Jumping
- *    back into the middle of a block skips the initialisers of its C locals
- *    (see the first point); GCC warns with -Wjump-misses-init.
+ *    around an await is fine, and several awaits per line are fine (they report
+ *    the same line).  Resuming skips the initialisers of C locals (see the
+ *    first point); no compiler warning catches it.
  *  - The child futures' states must live in the state struct (usually a
  *    union of the children awaited at different points), never on the C
  *    stack: the child is polled again after this function returned.

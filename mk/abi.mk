@@ -1,0 +1,5 @@
+# mk/abi.mk - checks that the debugger descriptor can be found from outside.
+TEST_TARGETS += test-abi
+.PHONY: test-abi
+test-abi: $(LIB_A) $(LIB_SO) | $(BUILD)/tests
+	@sh tests/abi/check_abi.sh $(BUILD)
