@@ -37,6 +37,14 @@ static int at__read(const at__reader *r, uint64_t addr, void *buf, size_t n)
 /* Read a NUL-terminated string of at most cap-1 bytes, page by page. */
 static int at__read_str(const at__reader *r, uint64_t addr, char *buf, size_t cap)
 {
+    if (r->direct) { /* trusted memory: never read past the terminator */
+        if (!addr)
+            return -1;
+        size_t n = strnlen((const char *)(uintptr_t)addr, cap - 1);
+        memcpy(buf, (const void *)(uintptr_t)addr, n);
+        buf[n] = 0;
+        return 0;
+    }
     size_t got = 0;
     while (got < cap - 1) {
         size_t page_left = 4096 - ((addr + got) & 4095);
