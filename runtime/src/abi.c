@@ -79,3 +79,7 @@ AT__NAME_FN(at_frame_kind_name, frame_kind)
 AT__NAME_FN(at_resource_kind_name, resource_kind)
 AT__NAME_FN(at_flavor_name, flavor)
 AT__NAME_FN(at_thread_role_name, thread_role)
+
+/* Keep the .debug_gdb_scripts entry (gdb_autoload.c) in static links. */
+extern const char at__gdb_autoload;
+__attribute__((used)) static const char *const at__keep_gdb_autoload = &at__gdb_autoload;

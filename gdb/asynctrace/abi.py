@@ -1,0 +1,280 @@
+"""The debugger ABI reader: find `asynctrace_debug`, check it, and read the
+layout table and the enum name tables it points to.
+
+Offsets of every field come from the layout table in the inferior, never from
+DWARF, so this works on stripped binaries.  Only the descriptor's head (magic,
+version, sizes, the layout pointer) and the shape of the table's own entries
+are fixed by the ABI version.
+"""
+
+import struct
+
+import gdb
+
+from . import constants as C
+from . import elf
+from .memory import ReadError
+
+# Fixed by the ABI version: the descriptor head and the table entry shapes.
+_DESC_HEAD = struct.Struct("<8sIIIIQ")  # magic, abi, ptr size, size, nlayout, layouts
+_LAYOUT_RECORD = struct.Struct("<QIIQ")  # name *, size, field_count, fields *
+_LAYOUT_FIELD = struct.Struct("<QII")  # name *, offset, size
+_ENUM_TABLE = struct.Struct("<QIIQ")  # name *, count, pad, names *
+MAX_RECORDS = 256
+MAX_FIELDS = 256
+MAX_ENUM_NAMES = 1024
+
+_CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
+          ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}
+
+
+class AbiError(Exception):
+    """The descriptor is missing, foreign or unreadable (one-sentence text)."""
+
+
+class Record(object):
+    """One record of the layout table: .size and .fields {name: (off, size)}."""
+
+    def __init__(self, name, size, fields):
+        self.name = name
+        self.size = size
+        self.fields = fields
+
+    def offset(self, field):
+        try:
+            return self.fields[field][0]
+        except KeyError:
+            raise AbiError("the layout table has no field %s.%s, which this "
+                           "extension needs" % (self.name, field))
+
+
+class Reader(object):
+    """A precompiled reader of chosen fields of a record.
+
+    unpack(mem, addr) returns a tuple in the order the fields were asked for.
+    """
+
+    def __init__(self, record, spec, base=0):
+        items = []
+        for name, kind in spec:
+            if name not in record.fields:
+                raise AbiError("the layout table has no field %s.%s, which this "
+                               "extension needs" % (record.name, name))
+            off, size = record.fields[name]
+            off -= base
+            if kind == "s":
+                code = "%ds" % size
+            else:
+                code = _CODES.get((kind, size))
+                if code is None:
+                    raise AbiError("field %s.%s has size %d, which this extension "
+                                   "cannot read" % (record.name, name, size))
+            items.append((off, size, code, len(items)))
+        by_offset = sorted(items)
+        fmt = ["<"]
+        pos = 0
+        for off, size, code, _ in by_offset:
+            if off < pos:
+                raise AbiError("fields of %s overlap in the layout table" % record.name)
+            if off > pos:
+                fmt.append("%dx" % (off - pos))
+            fmt.append(code)
+            pos = off + size
+        self.struct = struct.Struct("".join(fmt))
+        self.size = self.struct.size
+        order = [i for _, _, _, i in by_offset]
+        # position of requested field k inside the offset-ordered tuple
+        perm = [order.index(k) for k in range(len(items))]
+        self.reorder = None if perm == list(range(len(items))) else perm
+
+    def unpack(self, mem, address):
+        values = mem.unpack(self.struct, address)
+        if self.reorder is None:
+            return values
+        return tuple(values[i] for i in self.reorder)
+
+
+class Abi(object):
+    """A validated descriptor: its address, how it was found, the layout
+    records, the enum tables, and the head fields."""
+
+    def __init__(self, mem, address, found_by):
+        self.address = address
+        self.found_by = found_by
+        try:
+            head = mem.unpack(_DESC_HEAD, address)
+        except ReadError:
+            raise AbiError("the descriptor asynctrace_debug at 0x%x cannot be read "
+                           "(the core may not include that memory)" % address)
+        magic, version, ptr_size, desc_size, nlayout, layouts = head
+        if magic != C.DEBUG_MAGIC:
+            raise AbiError("asynctrace_debug at 0x%x does not start with the magic "
+                           "\"ATDEBUG\" (found %r), so it is not an asynctrace "
+                           "descriptor or its memory is corrupt" % (address, magic))
+        if version != C.ABI_VERSION:
+            raise AbiError("the program uses asynctrace debugger ABI version %d but "
+                           "this extension reads version %d: load the gdb/ scripts "
+                           "shipped with the runtime the program was built with"
+                           % (version, C.ABI_VERSION))
+        if ptr_size != 8:
+            raise AbiError("the program has %d-byte pointers; this extension reads "
+                           "64-bit programs only" % ptr_size)
+        self.version = version
+        self.descriptor_size = desc_size
+        self.records = self._read_layouts(mem, layouts, nlayout)
+        desc = self.record("descriptor")
+        self.desc_reader = Reader(desc, [
+            ("runtimes", "u"), ("threads", "u"), ("generation", "u"),
+            ("enums", "u"), ("enum_count", "u"), ("clock_ns", "u"),
+            ("next_task_id", "u")])
+        self.enums = {}
+        d = self.desc_reader.unpack(mem, address)
+        self.enums = self._read_enums(mem, d[3], d[4])
+        for table in ("task_state", "frame_kind", "resource_kind", "flavor",
+                      "thread_role"):
+            if table not in self.enums:
+                raise AbiError("the descriptor has no enum name table %r" % table)
+
+    def _read_layouts(self, mem, base, count):
+        if count == 0 or count > MAX_RECORDS:
+            raise AbiError("the descriptor's layout table has %d records, which is "
+                           "not plausible" % count)
+        records = {}
+        try:
+            for i in range(count):
+                name_p, size, nfields, fields_p = mem.unpack(
+                    _LAYOUT_RECORD, base + i * _LAYOUT_RECORD.size)
+                name = mem.cstring(name_p, 64)
+                if nfields > MAX_FIELDS:
+                    raise AbiError("layout record %s has %d fields" % (name, nfields))
+                fields = {}
+                for j in range(nfields):
+                    fname_p, off, fsize = mem.unpack(
+                        _LAYOUT_FIELD, fields_p + j * _LAYOUT_FIELD.size)
+                    fields[mem.cstring(fname_p, 64)] = (off, fsize)
+                records[name] = Record(name, size, fields)
+        except ReadError as e:
+            raise AbiError("the layout table of asynctrace_debug cannot be read (%s); "
+                           "if the program has not reached main yet, its pointers may "
+                           "not be relocated: stop it later" % e)
+        return records
+
+    def _read_enums(self, mem, base, count):
+        if count > MAX_RECORDS:
+            raise AbiError("the descriptor claims %d enum tables" % count)
+        tables = {}
+        try:
+            for i in range(count):
+                name_p, n, _, names_p = mem.unpack(_ENUM_TABLE, base + i * _ENUM_TABLE.size)
+                if n > MAX_ENUM_NAMES:
+                    raise AbiError("enum table %d has %d names" % (i, n))
+                names = []
+                for j in range(n):
+                    names.append(mem.cstring(mem.u64(names_p + 8 * j), 64))
+                tables[mem.cstring(name_p, 64)] = names
+        except ReadError as e:
+            raise AbiError("the enum name tables of asynctrace_debug cannot be read (%s)" % e)
+        return tables
+
+    def record(self, name):
+        rec = self.records.get(name)
+        if rec is None:
+            raise AbiError("the layout table has no record %r, which this extension "
+                           "needs" % name)
+        return rec
+
+    def reader(self, record, spec, base=0):
+        return Reader(self.record(record), spec, base)
+
+    def enum_value(self, table, name):
+        try:
+            return self.enums[table].index(name)
+        except ValueError:
+            return None
+
+    def read_head(self, mem):
+        """(runtimes, threads, generation, clock_ns, next_task_id) now."""
+        d = self.desc_reader.unpack(mem, self.address)
+        return d[0], d[1], d[2], d[5], d[6]
+
+
+# -- finding the descriptor -------------------------------------------------
+
+class Locator(object):
+    """Finds the descriptor of the current program space.  The search (ELF
+    section tables, `info files`) is done once and cached until object files
+    change."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def clear(self, *args):
+        self._cache.clear()
+
+    def find(self):
+        """(address, how) of the descriptor; AbiError with a plain sentence
+        when the program does not contain the runtime."""
+        progspace = gdb.current_progspace()
+        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()))
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._search(progspace)
+            self._cache.clear()
+            self._cache[key] = hit
+        if isinstance(hit, AbiError):
+            raise hit
+        return hit
+
+    def _search(self, progspace):
+        by_symbol = _by_symbol()
+        if by_symbol:
+            return by_symbol, "symbol asynctrace_debug"
+        files = []
+        if progspace.filename:
+            files.append((progspace.filename, True))
+        for o in progspace.objfiles():
+            if o.is_valid() and o.owner is None and o.filename and \
+                    o.filename != progspace.filename:
+                files.append((o.filename, False))
+        if not files:
+            return AbiError("no program is loaded, so there is no asynctrace "
+                            "runtime to read")
+        load_map = None
+        for path, is_exec in files:
+            try:
+                ef = elf.ElfFile(path)
+            except (OSError, ValueError):
+                continue
+            for name in C.DEBUG_SECTIONS:
+                sec = ef.sections.get(name)
+                if sec is None:
+                    continue
+                if load_map is None:
+                    load_map = elf.LoadMap()
+                bias = load_map.bias(ef, is_exec)
+                if bias is None:
+                    continue
+                return sec.addr + bias, "section %s of %s" % (name, path)
+        return AbiError("this program does not contain the asynctrace runtime "
+                        "(no symbol asynctrace_debug and no %s section in %s)"
+                        % (C.DEBUG_SECTIONS[0],
+                           ", ".join(p for p, _ in files[:3]) +
+                           (" and %d more files" % (len(files) - 3) if len(files) > 3 else "")))
+
+
+def _by_symbol():
+    try:
+        sym = gdb.lookup_global_symbol(C.DEBUG_SYMBOL)
+        if sym is not None and sym.is_variable:
+            addr = sym.value().address
+            if addr is not None:
+                return int(addr)
+    except (gdb.error, RuntimeError):
+        pass
+    try:
+        # A minimal (ELF) symbol: taking its address reads nothing and runs
+        # nothing in the inferior.
+        value = gdb.parse_and_eval("&'%s'" % C.DEBUG_SYMBOL)
+        return int(value.cast(gdb.lookup_type("unsigned long")))
+    except (gdb.error, RuntimeError):
+        return None

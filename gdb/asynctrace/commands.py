@@ -1,0 +1,361 @@
+"""The GDB commands: info async-tasks, async-bt, info async-threads,
+info async-runtimes, info async-deadlocks.
+
+Each command parses its arguments first (wrong ones raise gdb.GdbError with
+the usage line), takes one Snapshot, and prints a table or a JSON document.
+No command runs code in the inferior or writes to it.
+"""
+
+import fnmatch
+import json
+import os
+
+import gdb
+
+from . import deadlock
+from . import native
+from . import text
+from .abi import AbiError
+from .memory import ReadError
+from .session import Snapshot, UserError
+
+JSON_INDENT_MAX_TASKS = 1000
+DIRECT_WRITE_MIN = 1 << 18
+
+
+class Usage(Exception):
+    pass
+
+
+def _guard(usage):
+    """Turn every failure into a one-line gdb.GdbError (never a traceback)."""
+
+    def wrap(fn):
+        def invoke(self, arg, from_tty):
+            try:
+                return fn(self, arg, from_tty)
+            except Usage as e:
+                raise gdb.GdbError("%s\nusage: %s" % (e, usage))
+            except (UserError, AbiError) as e:
+                raise gdb.GdbError("asynctrace: %s" % e)
+            except gdb.GdbError:
+                raise
+            except ReadError as e:
+                raise gdb.GdbError("asynctrace: %s" % e)
+            except KeyboardInterrupt:
+                raise gdb.GdbError("asynctrace: interrupted")
+            except gdb.error as e:  # GDB itself refused something (unwinding, ...)
+                raise gdb.GdbError("asynctrace: %s" % e)
+            except Exception as e:  # a bug here must not look like the program's
+                raise gdb.GdbError("asynctrace: internal error (%s: %s)"
+                                   % (type(e).__name__, e))
+        invoke.__doc__ = fn.__doc__
+        return invoke
+    return wrap
+
+
+def _argv(arg):
+    try:
+        return gdb.string_to_argv(arg or "")
+    except gdb.error as e:
+        raise Usage(str(e))
+
+
+def _parse(argv, flags, options):
+    """Options of the form --flag and --opt VALUE (or --opt=VALUE); returns
+    (dict, positional)."""
+    got = {}
+    rest = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--"):
+            name, eq, value = a.partition("=")
+            if name in flags and not eq:
+                got[name] = True
+            elif name in options:
+                if not eq:
+                    i += 1
+                    if i >= len(argv):
+                        raise Usage("option %s needs a value" % name)
+                    value = argv[i]
+                got[name] = value
+            else:
+                raise Usage("unknown option %s" % a)
+        else:
+            rest.append(a)
+        i += 1
+    return got, rest
+
+
+def _write(text):
+    """Print `text`.  Very large documents go straight to GDB's standard
+    output (gdb.write would cost more than the walk), unless GDB is logging
+    its output to a file, which only gdb.write feeds."""
+    if len(text) < DIRECT_WRITE_MIN or _logging():
+        gdb.write(text)
+        return
+    gdb.flush()
+    _write_fd(text)
+
+
+def _logging():
+    try:
+        return bool(gdb.parameter("logging enabled"))
+    except (gdb.error, RuntimeError):
+        return True  # cannot tell: take the safe path
+
+
+def _emit_snapshot_json(snap):
+    """The trace document: indented when small; compact and streamed when
+    large (straight to standard output unless GDB is logging)."""
+    if snap.ntasks <= JSON_INDENT_MAX_TASKS:
+        _write(json.dumps(snap.document, indent=2) + "\n")
+        return
+    if _logging():
+        snap.write(gdb.write)
+        gdb.write("\n")
+        return
+    gdb.flush()
+    pending = []
+    size = [0]
+
+    def out(piece):
+        pending.append(piece)
+        size[0] += len(piece)
+        if size[0] >= DIRECT_WRITE_MIN:
+            _write_fd("".join(pending))
+            del pending[:]
+            size[0] = 0
+
+    snap.write(out)
+    pending.append("\n")
+    _write_fd("".join(pending))
+
+
+def _write_fd(text):
+    view = memoryview(text.encode("utf-8"))
+    while view:
+        n = os.write(1, view)
+        view = view[n:]
+
+
+def _int(text_value, what):
+    try:
+        return int(text_value, 0)
+    except ValueError:
+        raise Usage("%s must be a number, not %r" % (what, text_value))
+
+
+TASKS_USAGE = ("info async-tasks [--json] [--state STATE] [--name GLOB] "
+               "[--runtime ADDR|ID]")
+
+
+class InfoAsyncTasks(gdb.Command):
+    """List every asynctrace task: id, state, time in that state, worker or
+thread, polls, name, and where it is (innermost frame and what it waits for).
+
+Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|ID]
+  --json         print the trace document (docs/trace-format.md)
+  --state STATE  only tasks in STATE (idle, scheduled, running, complete, cancelled)
+  --name GLOB    only tasks whose name matches the shell pattern GLOB
+  --runtime R    only the runtime at address R (0x...), or with id R (a
+                 plain number)"""
+
+    def __init__(self):
+        super(InfoAsyncTasks, self).__init__("info async-tasks", gdb.COMMAND_STATUS)
+
+    @_guard(TASKS_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ("--state", "--name", "--runtime"))
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        want_rt = _int(opts["--runtime"], "--runtime") if "--runtime" in opts else None
+        # 0x... is an address (as printed), a plain number a runtime id.
+        by_address = opts.get("--runtime", "").lower().startswith("0x")
+        state = opts.get("--state")
+        glob = opts.get("--name")
+
+        def keep(tid, st, name):
+            if state is not None and st != state:
+                return False
+            if glob is not None and not fnmatch.fnmatchcase(name, glob):
+                return False
+            return True
+
+        def rt_filter(rt, addr):
+            if want_rt is None:
+                return True
+            return addr == want_rt if by_address else rt["id"] == want_rt
+
+        snap = Snapshot(rt_filter, keep if (state or glob) else None)
+        if state is not None and state not in snap.abi.enums["task_state"]:
+            raise Usage("unknown state %r: one of %s" % (
+                state, ", ".join(snap.abi.enums["task_state"])))
+        if want_rt is not None and not snap.task_counts:
+            raise UserError("no runtime has address or id %s (see info async-runtimes)"
+                            % opts["--runtime"])
+        if opts.get("--json"):
+            _emit_snapshot_json(snap)
+            return
+        doc = snap.document
+        natives = {}
+        for rt, t in snap.tasks():
+            lwp, _ = snap.root_of(t)
+            if lwp is None:
+                continue
+            nested = t.get("thread") is None
+            fn = None if nested else native.innermost_function(snap.inferior, lwp)
+            natives[t["id"]] = (lwp, fn, nested)
+        gdb.write(text.tasks_table(doc, natives, snap.walker.names, snap.task_counts)
+                  + "\n")
+
+
+BT_USAGE = "async-bt ID...|all [--full]"
+
+
+class AsyncBt(gdb.Command):
+    """Backtrace of asynctrace tasks: the await chain, innermost first, ending
+with where the task was spawned.  For a task running on a thread, first the
+native frames of that thread down to at_root_poll.
+
+Usage: async-bt ID...|all [--full]
+  --full  show full file paths, frame addresses and leaf sites"""
+
+    def __init__(self):
+        super(AsyncBt, self).__init__("async-bt", gdb.COMMAND_STACK)
+
+    @_guard(BT_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--full",), ())
+        if not rest:
+            raise Usage("which tasks? give task ids or 'all'")
+        ids = None
+        if rest != ["all"]:
+            ids = []
+            for r in rest:
+                if r == "all":
+                    raise Usage("'all' cannot be combined with task ids")
+                v = _int(r, "a task id")
+                if v <= 0:
+                    raise Usage("task ids are positive numbers, not %s" % r)
+                ids.append(v)
+        wanted = None if ids is None else set(ids)
+        snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+        doc = snap.document
+        names = snap.walker.names
+        found = {t["id"]: t for _, t in snap.tasks()}
+        order = sorted(found) if ids is None else ids
+        chunks = []
+        for tid in order:
+            t = found.get(tid)
+            if t is None:
+                chunks.append("task %d: no such task (it may have finished and been "
+                              "freed, or never existed)" % tid)
+                continue
+            frames = err = None
+            lwp, record = snap.root_of(t)
+            if lwp is not None:
+                frames, err = native.frames_of(snap.inferior, lwp, record)
+            chunks.append(text.backtrace(t, doc["clock"]["now_ns"], names, lwp, frames,
+                                         err, bool(opts.get("--full"))))
+        for rt in doc["runtimes"]:
+            if rt.get("error"):
+                chunks.append("runtime %d: %s" % (rt["id"], rt["error"]))
+        if ids is None and not found:
+            chunks.append("no tasks")
+        gdb.write("\n\n".join(chunks) + "\n")
+
+
+THREADS_USAGE = "info async-threads [--json]"
+
+
+class InfoAsyncThreads(gdb.Command):
+    """List every thread registered with asynctrace: LWP, role, worker, runtime,
+the task it is polling now, and its chain of root frames (nested block_on).
+
+Usage: info async-threads [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncThreads, self).__init__("info async-threads", gdb.COMMAND_STATUS)
+
+    @_guard(THREADS_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        if opts.get("--json"):
+            _emit_snapshot_json(snap)
+            return
+        gdb.write(text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                     snap.errors) + "\n")
+
+
+RUNTIMES_USAGE = "info async-runtimes [--json]"
+
+
+class InfoAsyncRuntimes(gdb.Command):
+    """List every asynctrace runtime: flavor, workers, task counts by state,
+and the debugger ABI version of the program.
+
+Usage: info async-runtimes [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncRuntimes, self).__init__("info async-runtimes", gdb.COMMAND_STATUS)
+
+    @_guard(RUNTIMES_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        if opts.get("--json"):
+            _emit_snapshot_json(snap)
+            return
+        gdb.write(text.runtimes_table(snap) + "\n")
+
+
+DEADLOCKS_USAGE = "info async-deadlocks [--json]"
+
+
+class InfoAsyncDeadlocks(gdb.Command):
+    """Find tasks that can never run again: wait-for cycles (mutex held by a
+task, join of a task, full channel whose receiver waits) printed once each,
+and tasks stuck on something nobody can provide or behind a cycle.
+
+Usage: info async-deadlocks [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncDeadlocks, self).__init__("info async-deadlocks",
+                                                 gdb.COMMAND_STATUS)
+
+    @_guard(DEADLOCKS_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        candidates = [t for _, t in snap.tasks_containing(deadlock.NEEDLES, "idle")]
+        waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks if t[3] == "idle")
+        result = deadlock.analyse(candidates, waiting)
+        if opts.get("--json"):
+            _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
+                               "source": snap.source, "cycles": result["cycles"],
+                               "stuck": result["stuck"]}, indent=2) + "\n")
+            return
+        out = deadlock.report_text(result)
+        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+        notes += snap.errors
+        if notes:
+            out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
+                                    % n for n in notes)
+        gdb.write(out + "\n")
+
+
+def register():
+    InfoAsyncTasks()
+    AsyncBt()
+    InfoAsyncThreads()
+    InfoAsyncRuntimes()
+    InfoAsyncDeadlocks()

@@ -1,0 +1,103 @@
+"""Pretty printers for at_task, at_frame, at_mutex and at_chan values, used
+when the program has DWARF types for them.  They read the value's memory
+through the same layout-table walker as the commands (`print/r` shows the
+raw fields)."""
+
+import json
+
+import gdb
+
+from . import text
+from .abi import AbiError
+from .memory import ReadError
+from .session import UserError, open_reader
+
+
+class _Printer(object):
+    def __init__(self, value):
+        self.value = value
+
+    def to_string(self):
+        try:
+            w, now, _ = open_reader()
+            return self.describe(w, int(self.value.address), now)
+        except (UserError, AbiError, ReadError, gdb.error) as e:
+            return "<asynctrace: %s>" % e
+
+
+class TaskPrinter(_Printer):
+    def describe(self, w, addr, now):
+        errors = []
+        tasks = w.task_list(0, addr, errors, single=True)
+        if not tasks:
+            return "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
+        t = json.loads(w.task_json(addr, tasks[0][2], {}))
+        where = text.task_where(t, now, w.names)
+        return 'task %d "%s" %s for %s, %s%s' % (
+            t["id"], t["name"], t["state"], text.since(now, t["state_ns"]),
+            text.count(t["polls"], "poll"), ", " + where if where else "")
+
+
+class FramePrinter(_Printer):
+    def describe(self, w, addr, now):
+        out = []
+        w.frame_json(addr, 0, set(), out)
+        f = json.loads("".join(out))
+        if f.get("function") is None:
+            return "<asynctrace frame 0x%x: %s>" % (addr, f.get("error"))
+        s = "%s frame %s at %s:%s" % (f["kind"], f["function"], f["file"], f["line"])
+        if f.get("resource"):
+            s += ", waiting for " + text.resource_words(f["resource"], now, w.names)
+        kids = f.get("children") or []
+        if kids:
+            s += ", awaiting " + ", ".join(k.get("function") or "?" for k in kids)
+        return s
+
+
+class MutexPrinter(_Printer):
+    def describe(self, w, addr, now):
+        res = json.loads(w.resource_json(
+            (w.abi.enum_value("resource_kind", "mutex"), 0, addr, 0, 0, 0, 0)))
+        if res.get("error"):
+            return "<asynctrace %s>" % res["error"]
+        waiters = text.count(res["waiters"], "waiter")
+        if res["owner"]:
+            return "mutex held by task %d, %s" % (res["owner"], waiters)
+        return "mutex (not held), %s" % waiters
+
+
+class ChanPrinter(_Printer):
+    def describe(self, w, addr, now):
+        res = json.loads(w.resource_json(
+            (w.abi.enum_value("resource_kind", "channel-recv"), 0, addr, 0, 0, 0, 0)))
+        if res.get("error"):
+            return "<asynctrace %s>" % res["error"]
+        cap = res["capacity"]
+        return "channel %d/%s, senders: %d, receiver task %d%s" % (
+            res["len"], "unbounded" if cap is None else cap, res["senders"],
+            res["receiver_task"], ", closed" if res["closed"] else "")
+
+
+_BY_TAG = {"at_task": TaskPrinter, "at_frame": FramePrinter,
+           "at_mutex": MutexPrinter, "at_chan": ChanPrinter}
+
+
+def lookup(value):
+    try:
+        t = value.type.strip_typedefs()
+        if t.code != gdb.TYPE_CODE_STRUCT:
+            return None
+        cls = _BY_TAG.get(t.tag)
+        if cls is None or value.address is None:
+            return None
+        return cls(value)
+    except gdb.error:
+        return None
+
+
+lookup.name = "asynctrace"
+lookup.enabled = True
+
+
+def register():
+    gdb.pretty_printers.append(lookup)

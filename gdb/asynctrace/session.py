@@ -1,0 +1,215 @@
+"""One reading of the inferior: which target it is (live process or core),
+what "now" is, and the trace document of every runtime, task and thread.
+
+Each command takes a fresh Snapshot (a live process may have run since the
+last command); the descriptor's location is cached across commands by the
+Locator until object files change.  The document is produced as JSON text
+(Snapshot.json) and parsed into Python objects only when a command needs
+them (Snapshot.document).
+"""
+
+import gc
+import json
+import time
+
+import gdb
+
+from . import abi as abimod
+from .memory import Memory, ReadError
+from .walk import Walker
+
+FORMAT = "asynctrace-trace"
+FORMAT_VERSION = 1
+
+LOCATOR = abimod.Locator()
+
+
+class _no_gc(object):
+    """A walk allocates a great many small objects and frees none of them
+    before it ends: the cyclic collector would only slow it down."""
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            gc.enable()
+
+
+class UserError(Exception):
+    """A problem to tell the user in one sentence (becomes gdb.GdbError)."""
+
+
+def target_kind(inferior):
+    """"live", "core", "remote", or None (no process and no core)."""
+    if inferior is None or not inferior.is_valid() or inferior.pid == 0:
+        return None
+    conn = getattr(inferior, "connection", None)
+    ctype = getattr(conn, "type", None) if conn is not None else None
+    if ctype == "core":
+        return "core"
+    if ctype is not None:
+        return "live" if ctype == "native" else "remote"
+    # Older GDB: ask the target stack.
+    try:
+        text = gdb.execute("info target", to_string=True)
+    except gdb.error:
+        text = ""
+    return "core" if "core dump" in text or "core file" in text else "live"
+
+
+def live_clock_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def open_reader():
+    """(walker, now, clock kind) for a quick look (pretty printers)."""
+    inferior = gdb.selected_inferior()
+    kind = target_kind(inferior)
+    if kind is None:
+        raise UserError("there is no process or core file to read")
+    address, how = LOCATOR.find()
+    mem = Memory(inferior)
+    try:
+        abi = abimod.Abi(mem, address, how)
+    except abimod.AbiError as e:
+        raise UserError(str(e))
+    w = Walker(abi, mem)
+    if kind == "live":
+        return w, live_clock_ns(), "live"
+    return w, abi.read_head(mem)[3], "recorded"
+
+
+class Snapshot(object):
+    """Everything one command needs: abi, walker, the document (JSON text
+    and, on demand, objects), raw thread data for native unwinding."""
+
+    def __init__(self, runtime_filter=None, keep=None):
+        inferior = gdb.selected_inferior()
+        self.kind = target_kind(inferior)
+        if self.kind is None:
+            raise UserError("there is no process or core file to read: attach to "
+                            "a process (gdb -p PID), run the program, or load a "
+                            "core (gdb PROG CORE)")
+        thread = gdb.selected_thread()
+        if thread is not None and thread.is_running():
+            raise UserError("the selected thread is running; interrupt the "
+                            "program first (asynctrace reads a stopped process)")
+        address, how = LOCATOR.find()
+        self.inferior = inferior
+        self.mem = Memory(inferior)
+        try:
+            self.abi = abimod.Abi(self.mem, address, how)
+        except abimod.AbiError as e:
+            raise UserError(str(e))
+        self.walker = Walker(self.abi, self.mem)
+        self.source = "gdb-core" if self.kind == "core" else "gdb-live"
+        self._document = None
+        self._json = None
+        with _no_gc():
+            self._read_lists(runtime_filter, keep)
+
+    def _read_lists(self, runtime_filter, keep):
+        """The first pass: descriptor, runtimes, threads, and every owned
+        list (ids, names, links checked).  Task details come in write()."""
+        w = self.walker
+        self.errors = []
+        try:
+            rt_head, th_head, self.generation, clock_ns, _ = self.abi.read_head(self.mem)
+        except ReadError as e:
+            raise UserError("the descriptor asynctrace_debug cannot be read (%s)" % e)
+        runtimes = w.runtimes(rt_head, self.errors)
+        self.threads, self.threads_by_task, raw = w.threads(th_head, self.errors)
+        self.raw_threads = raw
+        # Every task with a root frame on a thread's stack (nested block_on
+        # puts several there): task address -> (LWP, root frame address).
+        self.roots_by_task = {}
+        for tid, records, _ in raw:
+            for record, task_addr in records:
+                self.roots_by_task.setdefault(task_addr, (tid, record))
+        if self.kind == "live":
+            self.now, self.clock_kind = live_clock_ns(), "live"
+        else:
+            self.now = max([clock_ns] + [r[0]["now_ns"] for r in runtimes])
+            self.clock_kind = "recorded"
+        self.ntasks = 0
+        self.task_counts = {}  # runtime id -> its task_count field
+        self.runtime_flags = {}
+        # (runtime dict, [(id, address, error, state)], list errors)
+        self.runtimes = []
+        for rt, addr, owned, count, flags in runtimes:
+            if runtime_filter is not None and not runtime_filter(rt, addr):
+                continue
+            rt_errors = []
+            tasks = w.task_list(addr, owned, rt_errors, keep)
+            self.task_counts[rt["id"]] = count
+            self.runtime_flags[rt["id"]] = flags
+            self.runtimes.append((rt, tasks, rt_errors))
+            self.ntasks += len(tasks)
+
+    def write(self, out, batch=256):
+        """Write the trace document as JSON text through `out(str)`, in
+        pieces of about `batch` tasks (the second pass: await trees and
+        resources are read here)."""
+        w = self.walker
+        by_task = self.threads_by_task
+        with _no_gc():
+            out('{"format":"%s","version":%d,"source":"%s","clock":{"now_ns":%d,'
+                '"kind":"%s"},"generation":%d,"runtimes":[' % (
+                    FORMAT, FORMAT_VERSION, self.source, self.now, self.clock_kind,
+                    self.generation))
+            for i, (rt, tasks, rt_errors) in enumerate(self.runtimes):
+                head = json.dumps(rt, separators=(",", ":"))[:-1]
+                if rt_errors:
+                    head += ',"error":%s' % json.dumps("; ".join(rt_errors))
+                out('%s%s,"tasks":[' % ("," if i else "", head))
+                for start in range(0, len(tasks), batch):
+                    texts = w.task_texts(tasks[start:start + batch], by_task)
+                    out(("," if start else "") + ",".join(texts))
+                out("]}")
+            out('],"threads":%s,"errors":%s}' % (
+                json.dumps(self.threads, separators=(",", ":")), json.dumps(self.errors)))
+
+    def tasks_containing(self, needles, state=None):
+        """Parsed task objects whose JSON text contains one of `needles`
+        (and whose state is `state`, if given), with their runtime's id:
+        [(runtime id, task)].  Cheap on large dumps: other tasks are never
+        parsed."""
+        out = []
+        with _no_gc():
+            for rt, tasks, _ in self.runtimes:
+                if state is not None:
+                    tasks = [t for t in tasks if t[3] == state]
+                for start in range(0, len(tasks), 256):
+                    for text in self.walker.task_texts(tasks[start:start + 256],
+                                                       self.threads_by_task):
+                        if any(n in text for n in needles):
+                            out.append((rt["id"], json.loads(text)))
+        return out
+
+    @property
+    def json(self):
+        """The whole trace document as one JSON string."""
+        if self._json is None:
+            parts = []
+            self.write(parts.append)
+            self._json = "".join(parts)
+        return self._json
+
+    @property
+    def document(self):
+        """The trace document as Python objects (parsed from the JSON)."""
+        if self._document is None:
+            self._document = json.loads(self.json)
+        return self._document
+
+    def tasks(self):
+        for rt in self.document["runtimes"]:
+            for t in rt["tasks"]:
+                yield rt, t
+
+    def root_of(self, task):
+        """(LWP, root frame address) of a task being polled on some thread
+        (directly or under a nested block_on), else (None, 0)."""
+        return self.roots_by_task.get(int(task["address"], 16), (None, 0))

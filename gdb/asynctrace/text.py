@@ -1,0 +1,403 @@
+"""Text output for people: durations, resources in words, the task table,
+backtraces, the thread and runtime tables.  Works from the trace document
+built by walk.py (plus native frames for tasks running on a thread)."""
+
+from . import constants as C
+
+NS_PER_S = 1000000000
+
+
+def duration(ns):
+    """A short duration: 850us, 120ms, 2.3s, 5m03s, 2h10m."""
+    if ns is None:
+        return "?"
+    neg = ns < 0
+    ns = -ns if neg else ns
+    if ns < 1000000:
+        s = "%dus" % (ns // 1000)
+    elif ns < NS_PER_S:
+        s = "%dms" % (ns // 1000000)
+    elif ns < 60 * NS_PER_S:
+        s = "%.1fs" % (ns / 1e9)
+    elif ns < 3600 * NS_PER_S:
+        sec = ns // NS_PER_S
+        s = "%dm%02ds" % (sec // 60, sec % 60)
+    else:
+        minutes = ns // (60 * NS_PER_S)
+        s = "%dh%02dm" % (minutes // 60, minutes % 60)
+    return "-" + s if neg else s
+
+
+def since(now, t):
+    """How long ago timestamp t was, or "?" when t is unset."""
+    if not t or now is None:
+        return "?"
+    return duration(now - t)
+
+
+def count(n, word):
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def resource_words(res, now, names=None):
+    """What a leaf waits for, in words."""
+    if res is None:
+        return "not waiting"
+    kind = res.get("kind")
+    obj = res.get("object") or "0x0"
+    names = names or {}
+    if res.get("error"):
+        return "%s %s (%s)" % (kind, obj, res["error"])
+
+    def task_ref(tid):
+        name = names.get(tid)
+        return 'task %d "%s"' % (tid, name) if name else "task %d" % tid
+
+    if kind == "sleep":
+        deadline = res.get("deadline_ns")
+        if now is None or not deadline:
+            return "sleep"
+        left = deadline - now
+        if left >= 0:
+            return "sleep until +%s" % duration(left)
+        return "sleep until %s (overdue)" % duration(left)
+    if kind == "mutex":
+        owner = res.get("owner")
+        words = "mutex %s held by %s" % (obj, task_ref(owner)) if owner else \
+            "mutex %s (not held)" % obj
+        if res.get("waiters", 0) > 1:
+            words += ", %d waiters" % res["waiters"]
+        return words
+    if kind == "semaphore":
+        return "semaphore %s (wants %d, %d available, %s)" % (
+            obj, res.get("wanted", 0), res.get("permits", 0),
+            count(res.get("waiters", 0), "waiter"))
+    if kind == "notify":
+        return "notify %s (%s)" % (obj, count(res.get("waiters", 0), "waiter"))
+    if kind in ("channel-send", "channel-recv"):
+        cap = res.get("capacity")
+        fill = "%d/%s" % (res.get("len", 0), "unbounded" if cap is None else cap)
+        words = "%s channel %s (%s, senders: %d" % (
+            "send on" if kind == "channel-send" else "recv on", obj, fill,
+            res.get("senders", 0))
+        if kind == "channel-send" and res.get("receiver_task"):
+            words += ", receiver: %s" % task_ref(res["receiver_task"])
+        if res.get("closed"):
+            words += ", closed"
+        return words + ")"
+    if kind == "oneshot":
+        if res.get("closed"):
+            return "oneshot %s (sender dropped without sending)" % obj
+        return "oneshot %s" % obj
+    if kind == "join":
+        return "join %s" % task_ref(res.get("task", 0))
+    if kind in ("read", "write"):
+        return "%s fd %d" % (kind, res.get("fd", -1))
+    if kind == "blocking":
+        return "blocking job %d" % res.get("job", 0)
+    return kind or "?"
+
+
+def leaf_paths(frame, limit=64):
+    """Paths (lists of frames, root first) from `frame` to each leaf of its
+    await tree, in await order."""
+    out = []
+    stack = [(frame, [frame])]
+    while stack and len(out) < limit:
+        node, path = stack.pop()
+        kids = node.get("children") or []
+        if not kids:
+            out.append(path)
+            continue
+        for child in reversed(kids):
+            stack.append((child, path + [child]))
+    return out
+
+
+def frame_where(frame):
+    """function file:line of a frame."""
+    if frame.get("function") is None:
+        return frame.get("error") or "?"
+    return "%s %s:%s" % (frame["function"], short_file(frame["file"]), frame["line"])
+
+
+def short_file(path):
+    if not path:
+        return "?"
+    return path.rsplit("/", 1)[-1]
+
+
+def task_where(task, now, names, native=None):
+    """The WHERE column: innermost user frame and what the task waits for.
+    `native` is (LWP, function the thread is in, nested) for a task being
+    polled on a thread."""
+    lead = None
+    if native is not None:
+        lwp, fn, nested = native
+        if nested:
+            lead = "LWP %d, under a nested block_on" % lwp
+        else:
+            lead = "LWP %d" % lwp
+            if fn:
+                lead += " in %s" % fn
+    tree = task.get("await")
+    if tree is None:
+        text = task.get("error") or ""
+        return (lead + "  " + text).strip() if lead else text
+    paths = leaf_paths(tree)
+    waiting = [p for p in paths if p[-1].get("resource")]
+    path = waiting[0] if waiting else paths[0]
+    user = None
+    for f in reversed(path):
+        if f.get("kind") == "async" or f.get("function") is None:
+            user = f
+            break
+    parts = []
+    if lead:
+        parts.append(lead)
+    if user is not None:
+        parts.append(frame_where(user))
+    leaf = path[-1]
+    if leaf.get("error"):
+        parts.append(leaf["error"])
+    elif leaf.get("resource") and native is None:
+        parts.append("-> " + resource_words(leaf["resource"], now, names))
+    if len(waiting) > 1:
+        parts.append("(+%d more)" % (len(waiting) - 1))
+    return "  ".join(parts)
+
+
+def task_names(doc):
+    return {t["id"]: t["name"] for rt in doc["runtimes"] for t in rt["tasks"]}
+
+
+def on_column(task, native=None):
+    if native is not None:
+        return "LWP %d" % native[0]
+    if task.get("worker", -1) >= 0:
+        return "w%d" % task["worker"]
+    return "-"
+
+
+def tasks_table(doc, natives=None, names=None, counts=None):
+    """The `info async-tasks` table; `counts` gives each runtime's own task
+    count (to say how many a filter left out)."""
+    now = doc["clock"]["now_ns"]
+    names = names if names is not None else task_names(doc)
+    natives = natives or {}
+    counts = counts or {}
+    lines = [] if doc["runtimes"] else ["no runtime exists"]
+    for rt in doc["runtimes"]:
+        total = counts.get(rt["id"])
+        lines.append("runtime %d (%s, %s) at %s: %s%s" % (
+            rt["id"], rt["flavor"], count(rt["workers"], "worker"), rt["address"],
+            count(len(rt["tasks"]), "task"),
+            "" if total in (None, len(rt["tasks"])) else " shown of %d" % total))
+        if rt.get("error"):
+            lines.append("  %s" % rt["error"])
+        if not rt["tasks"]:
+            continue
+        rows = [("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")]
+        for t in rt["tasks"]:
+            nat = natives.get(t["id"])
+            where = task_where(t, now, names, nat)
+            if t.get("error"):
+                where = ("%s  [%s]" % (where, t["error"])).strip()
+            rows.append((str(t["id"]), t["state"], since(now, t["state_ns"]),
+                         on_column(t, nat), str(t["polls"]), '"%s"' % t["name"], where))
+        lines.extend(_columns(rows, right=(0, 4)))
+    lines.append(clock_note(doc["clock"]["kind"], now, doc["source"]))
+    for e in doc["errors"]:
+        lines.append("note: %s" % e)
+    return "\n".join(lines)
+
+
+def clock_note(kind, now, source):
+    if kind == "live":
+        return "(durations against the live clock; %s)" % source
+    return ("(durations against the last clock reading the program recorded, "
+            "%d ns; %s)" % (now, source))
+
+
+def _columns(rows, right=()):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for r in rows:
+        cells = []
+        for i, w in enumerate(widths):
+            cells.append(r[i].rjust(w) if i in right else r[i].ljust(w))
+        cells.append(r[-1])
+        out.append(("  " + "  ".join(cells)).rstrip())
+    return out
+
+
+# -- backtraces ---------------------------------------------------------------
+
+def task_header(task, now, lwp=None):
+    parts = ['task %d "%s" %s for %s' % (task["id"], task["name"], task["state"],
+                                         since(now, task["state_ns"]))]
+    if lwp is not None:
+        parts.append("on LWP %d" % lwp)
+    if task.get("worker", -1) >= 0:
+        parts.append("worker %d" % task["worker"])
+    parts.append(count(task["polls"], "poll"))
+    if task["flags"]:
+        parts.append("flags: %s" % " ".join(task["flags"]))
+    head = ", ".join(parts)
+    if task.get("error"):
+        head += "\n  %s" % task["error"]
+    return head
+
+
+def _frame_line(num, frame, now, names, full, prefix):
+    if frame.get("function") is None:
+        return "%s#%-2d %s" % (prefix, num, frame.get("error", "?"))
+    kind = frame.get("kind")
+    res = frame.get("resource")
+    if res is not None:
+        text = "%s#%-2d %-16s waiting for %s" % (prefix, num, frame["function"],
+                                               resource_words(res, now, names))
+        if res.get("since_ns") and now:
+            text += " (for %s)" % duration(now - res["since_ns"])
+        if full:
+            text += "\n%s     leaf at %s:%s, frame %s" % (
+                prefix, frame["file"], frame["line"], frame["address"])
+    else:
+        text = "%s#%-2d %s at %s:%s" % (prefix, num, frame["function"],
+                                        short_file(frame["file"]) if not full
+                                        else frame["file"], frame["line"])
+        if kind not in ("async", "leaf"):
+            text += "  [%s of %d]" % (kind, len(frame.get("children") or []))
+        if full:
+            text += "  frame %s" % frame["address"]
+    if frame.get("error"):
+        text += "\n%s     %s" % (prefix, frame["error"])
+    return text
+
+
+def await_lines(tree, now, names, full, first_num=0, prefix="  "):
+    """The await tree as backtrace lines, innermost first.  A tree with
+    combinators prints one branch per leaf; later branches stop where they
+    join a frame already printed."""
+    lines = []
+    paths = leaf_paths(tree)
+    printed = {}  # id of a frame node -> (branch, number)
+    for b, path in enumerate(paths):
+        if len(paths) > 1:
+            lines.append("%sbranch %d of %d:" % (prefix, b + 1, len(paths)))
+        num = first_num
+        for frame in reversed(path):
+            key = id(frame)
+            if key in printed:
+                pb, pn = printed[key]
+                lines.append("%s#%-2d ... joins #%d of branch %d (%s)" % (
+                    prefix, num, pn, pb + 1, frame.get("function") or frame.get("address")))
+                break
+            lines.append(_frame_line(num, frame, now, names, full, prefix))
+            printed[key] = (b, num)
+            num += 1
+    return lines
+
+
+def native_lines(frames, full, prefix="  "):
+    lines = []
+    for f in frames:
+        where = ""
+        if f.file:
+            where = " at %s:%d" % (f.file if full else short_file(f.file), f.line)
+        lines.append("%s#%-2d 0x%016x in %s%s%s" % (
+            prefix, f.level, f.pc, f.function or "??", where,
+            " [inlined]" if f.inline else ""))
+    return lines
+
+
+def spawned_line(task, names):
+    sp = task.get("spawn")
+    parent = task.get("parent", 0)
+    who = ("task %d" % parent) if parent else "the program (outside any task)"
+    if parent and names.get(parent):
+        who = 'task %d "%s"' % (parent, names[parent])
+    if sp is None:
+        return "  spawned by %s" % who
+    verb = "started by block_on in" if sp["kind"] == "block-on" else "spawned by"
+    return "  %s %s at %s:%s (in %s)" % (verb, who, short_file(sp["file"]),
+                                         sp["line"], sp["function"])
+
+
+def backtrace(task, now, names, lwp=None, native=None, native_error=None,
+              full=False):
+    """async-bt of one task; `lwp` is the thread polling it (if any) and
+    `native` that thread's frames down to the task's at_root_poll."""
+    lines = [task_header(task, now, lwp)]
+    num = 0
+    if lwp is not None:
+        if native:
+            lines.append("  native frames of LWP %d, down to at_root_poll:" % lwp)
+            lines.extend(native_lines(native, full))
+            if not native[-1].is_root:
+                lines.append("  (at_root_poll not reached after %d frames)" % len(native))
+            num = native[-1].level + 1
+            lines.append("  await chain:")
+        elif native_error:
+            lines.append("  native frames unavailable: %s" % native_error)
+    if task.get("await") is None:
+        state = task["state"]
+        lines.append("  (no await frames: %s)" % (
+            "the task has finished" if state in ("complete", "cancelled")
+            else "the task has no future"))
+    else:
+        lines.extend(await_lines(task["await"], now, names, full, num))
+    lines.append(spawned_line(task, names))
+    return "\n".join(lines)
+
+
+# -- threads and runtimes -------------------------------------------------------
+
+def threads_table(threads, names, now, errors):
+    """The `info async-threads` table."""
+    if not threads:
+        return "\n".join(["no thread has polled asynctrace tasks yet"] +
+                         ["note: %s" % e for e in errors])
+    rows = [("LWP", "ROLE", "WORKER", "RUNTIME", "TASK", "POLLING FOR", "ROOT FRAMES")]
+    for t in threads:
+        task = "-"
+        if t["task"] is not None:
+            task = "%d" % t["task"]
+            if names.get(t["task"]):
+                task += ' "%s"' % names[t["task"]]
+        roots = " <- ".join("task %d" % r for r in t["roots"]) or "-"
+        rows.append((str(t["tid"]), t["role"],
+                     str(t["worker"]) if t["worker"] >= 0 else "-",
+                     str(t["runtime"]) if t["runtime"] is not None else "-",
+                     task, since(now, t["poll_start_ns"]) if t["task"] else "-", roots))
+    lines = _columns(rows, right=(0,))
+    for e in errors:
+        lines.append("note: %s" % e)
+    return "\n".join(lines)
+
+
+def runtimes_table(snap):
+    """The `info async-runtimes` text (from the list walk only: no await
+    trees are read)."""
+    abi = snap.abi
+    lines = ["asynctrace debugger ABI version %d, descriptor at 0x%x (found by %s), "
+             "generation %d" % (abi.version, abi.address, abi.found_by, snap.generation)]
+    if not snap.runtimes:
+        lines.append("no runtime exists")
+    for rt, tasks, errors in snap.runtimes:
+        counts = {}
+        for task in tasks:
+            counts[task[3]] = counts.get(task[3], 0) + 1
+        by_state = ", ".join("%d %s" % (counts[s], s) for s in abi.enums["task_state"]
+                             if counts.get(s))
+        lines.append("runtime %d at %s: %s, %s, %s (%s), %d spawned in total%s" % (
+            rt["id"], rt["address"], rt["flavor"], count(rt["workers"], "worker"),
+            count(len(tasks), "task"), by_state or "none", rt["spawned_total"],
+            ", shut down" if snap.runtime_flags.get(rt["id"], 0) & C.RTF_SHUTDOWN
+            else ""))
+        if errors:
+            lines.append("  %s" % "; ".join(errors))
+    lines.append(clock_note(snap.clock_kind, snap.now, snap.source))
+    for e in snap.errors:
+        lines.append("note: %s" % e)
+    return "\n".join(lines)
