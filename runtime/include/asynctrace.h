@@ -25,5 +25,8 @@
 #if __has_include("asynctrace/io.h")
 #include "asynctrace/io.h"
 #endif
+#if __has_include("asynctrace/blocking.h")
+#include "asynctrace/blocking.h"
+#endif
 
 #endif /* ASYNCTRACE_H */

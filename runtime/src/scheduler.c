@@ -1,6 +1,7 @@
 /* scheduler.c - the current-thread scheduler: runtime creation and
  * shutdown, at_block_on's run loop, waking, the run queues, and
- * at_root_poll.
+ * at_root_poll.  A multi-thread runtime shares the task state machine and
+ * at__task_run; its queues, workers and block_on are in mt_scheduler.c.
  *
  * Task state machine (atomic, see docs/runtime.md):
  *
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "sched.h"
+#include "mt_internal.h"
 
 static uint64_t at__next_runtime_id = 1;
 
@@ -51,12 +52,19 @@ static void at__runtime_unregister(at_runtime *rt)
  * Weak defaults keep the core usable on its own. */
 __attribute__((weak)) void at__dump_safe_point(at_runtime *rt) { (void)rt; }
 __attribute__((weak)) void at__dump_signal_from_env(at_runtime *rt) { (void)rt; }
+__attribute__((weak)) void at__dump_runtime_free(at_runtime *rt) { (void)rt; }
+
+/* A dump request is waiting (rt->dump_state is set by other threads). */
+static inline int at__dump_pending(at_runtime *rt)
+{
+    return __atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE) != NULL;
+}
 
 at_runtime *at_runtime_new(const at_runtime_options *opts)
 {
     at_flavor flavor = opts ? opts->flavor : AT_FLAVOR_CURRENT_THREAD;
-    if (flavor != AT_FLAVOR_CURRENT_THREAD)
-        return NULL; /* the multi-thread flavor is not built in */
+    if (flavor != AT_FLAVOR_CURRENT_THREAD && flavor != AT_FLAVOR_MULTI_THREAD)
+        return NULL;
     at_runtime *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return NULL;
@@ -69,6 +77,13 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     pthread_cond_init(&rt->park, &ca);
     pthread_condattr_destroy(&ca);
     rt->now_ns = at_now_ns();
+    if (flavor == AT_FLAVOR_MULTI_THREAD &&
+        at__mt_start(rt, opts->workers, opts->name) < 0) {
+        pthread_mutex_destroy(&rt->lock);
+        pthread_cond_destroy(&rt->park);
+        free(rt);
+        return NULL;
+    }
     rt->magic = AT_RUNTIME_MAGIC;
     at__runtime_register(rt);
     at__dump_signal_from_env(rt);
@@ -79,6 +94,10 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
 
 void at__runq_push(at_runtime *rt, at_task *t)
 {
+    if (rt->sched) {
+        at__mt_runq_push(rt, t);
+        return;
+    }
     t->run_next = NULL;
     if (rt->run_tail)
         rt->run_tail->run_next = t;
@@ -106,6 +125,8 @@ static void at__runq_drain_inject(at_runtime *rt)
 
 at_task *at__runq_pop(at_runtime *rt)
 {
+    if (rt->sched)
+        return at__mt_runq_pop(rt);
     if (!rt->run_head)
         at__runq_drain_inject(rt);
     at_task *t = rt->run_head;
@@ -118,18 +139,36 @@ at_task *at__runq_pop(at_runtime *rt)
     return t;
 }
 
+/* rt->parked: 0 running, 1 waiting on rt->park, 2 waiting in the I/O
+ * driver (woken through its eventfd). */
+static void at__wake_owner_locked(at_runtime *rt)
+{
+    if (rt->parked == 2)
+        at__io_wake(rt);
+    else if (rt->parked)
+        pthread_cond_signal(&rt->park);
+}
+
 void at__runtime_unpark(at_runtime *rt)
 {
+    if (rt->sched) {
+        at__mt_unpark(rt);
+        return;
+    }
     pthread_mutex_lock(&rt->lock);
-    if (rt->parked)
-        pthread_cond_signal(&rt->park);
+    at__wake_owner_locked(rt);
     pthread_mutex_unlock(&rt->lock);
 }
 
 void at__sched_enqueue(at_runtime *rt, at_task *t)
 {
+    if (rt->sched) {
+        at__mt_enqueue(rt, t);
+        return;
+    }
     at_trace_context *c = at__tls_context;
-    if (c && rt->owner == c) {
+    /* rt->owner is read here by any thread: atomic accesses. */
+    if (c && __atomic_load_n(&rt->owner, __ATOMIC_RELAXED) == c) {
         at__runq_push(rt, t);
         return;
     }
@@ -141,8 +180,7 @@ void at__sched_enqueue(at_runtime *rt, at_task *t)
     else
         __atomic_store_n(&rt->inject_head, t, __ATOMIC_RELEASE);
     rt->inject_tail = t;
-    if (rt->parked)
-        pthread_cond_signal(&rt->park);
+    at__wake_owner_locked(rt);
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -152,7 +190,9 @@ void at__task_wake(at_task *t)
         uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
         if (s == AT_TASK_IDLE) {
             if (atomic_compare_exchange_weak(&t->state, &s, AT_TASK_SCHEDULED)) {
-                t->state_ns = at_now_ns();
+                /* Timestamps may be written by a waker and a poller or
+                 * canceller at once: relaxed atomic stores. */
+                __atomic_store_n(&t->state_ns, at_now_ns(), __ATOMIC_RELAXED);
                 at_runtime *rt = t->runtime;
                 if (rt)
                     at__sched_enqueue(rt, t);
@@ -190,9 +230,11 @@ AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t)
 static void at__task_finish(at_task *t, uint32_t final_state, int result)
 {
     t->result = result;
-    t->state_ns = at_now_ns();
+    __atomic_store_n(&t->state_ns, at_now_ns(), __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, final_state, memory_order_release);
     at__task_notify_joiner(t);
+    if (t->runtime && t->runtime->sched && (atomic_load(&t->flags) & AT_TF_BLOCK_ON))
+        at__mt_block_on_done(t->runtime);
     at__task_unref(t); /* the runtime's reference */
 }
 
@@ -212,7 +254,7 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
     uint64_t start = at_now_ns();
     atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED);
     t->poll_start_ns = start;
-    t->state_ns = start;
+    __atomic_store_n(&t->state_ns, start, __ATOMIC_RELAXED);
     t->poll_count++;
     atomic_store_explicit(&t->worker, tcx->worker < 0 ? 0 : tcx->worker, memory_order_relaxed);
     atomic_store_explicit(&t->state, AT_TASK_RUNNING, memory_order_release);
@@ -231,11 +273,16 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
         at__task_finish(t, AT_TASK_COMPLETE, 0);
         return AT_READY;
     }
-    t->state_ns = end;
+    __atomic_store_n(&t->state_ns, end, __ATOMIC_RELAXED);
+    /* Once IDLE is published another thread may wake, run and free the
+     * task: hold a reference while we look for a wake that came during the
+     * poll. */
+    at__task_ref(t);
     atomic_store_explicit(&t->state, AT_TASK_IDLE, memory_order_release);
     if ((atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED) & AT_TF_NOTIFIED) ||
         (atomic_load(&t->flags) & AT_TF_ABORT))
         at__task_wake(t);
+    at__task_unref(t);
     return AT_PENDING;
 }
 
@@ -244,7 +291,14 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
 static void at__park(at_runtime *rt, uint64_t deadline)
 {
     pthread_mutex_lock(&rt->lock);
-    if (!rt->inject_head && !rt->dump_state) {
+    if (!rt->inject_head && !at__dump_pending(rt) && rt->driver) {
+        /* Wait in epoll instead; wakes come through the eventfd. */
+        rt->parked = 2;
+        pthread_mutex_unlock(&rt->lock);
+        at__io_turn(rt, deadline);
+        pthread_mutex_lock(&rt->lock);
+        rt->parked = 0;
+    } else if (!rt->inject_head && !at__dump_pending(rt)) {
         rt->parked = 1;
         if (deadline == UINT64_MAX) {
             pthread_cond_wait(&rt->park, &rt->lock);
@@ -270,6 +324,8 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         return AT_EINVAL;
     if (__atomic_load_n(&rt->flags, __ATOMIC_ACQUIRE) & AT_RTF_SHUTDOWN)
         return AT_ESHUTDOWN;
+    if (rt->sched)
+        return at__mt_block_on(rt, future, name, site);
     if (rt->in_block_on)
         return AT_EINVAL;
     at_trace_context *tcx = at__thread_context();
@@ -280,13 +336,13 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
     at_runtime *saved_owner_rt = rt->owner ? rt->owner->runtime : NULL;
     (void)saved_owner_rt;
     rt->in_block_on = 1;
-    rt->owner = tcx;
+    __atomic_store_n(&rt->owner, tcx, __ATOMIC_RELAXED);
     tcx->runtime = rt;
 
     at_join_handle h = at__spawn_frame(rt, future, name, site);
     if (!h.task) {
         rt->in_block_on = 0;
-        rt->owner = NULL;
+        __atomic_store_n(&rt->owner, NULL, __ATOMIC_RELAXED);
         tcx->runtime = saved_rt;
         return AT_ENOMEM;
     }
@@ -296,7 +352,7 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         at_task *t = at__runq_pop(rt);
         if (t) {
             at__task_run(tcx, t);
-            if (rt->dump_state)
+            if (at__dump_pending(rt))
                 at__dump_safe_point(rt);
             if (++rt->polls_since_check < 61)
                 continue;
@@ -306,7 +362,9 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         rt->now_ns = now;
         at__record_clock(now);
         uint64_t next = at__timers_fire(rt, now);
-        if (rt->dump_state)
+        if (rt->driver)
+            at__io_turn(rt, 0);
+        if (at__dump_pending(rt))
             at__dump_safe_point(rt);
         if (t || rt->run_head || at__task_done(h.task))
             continue;
@@ -317,7 +375,7 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
     }
     int result = h.task->result;
     rt->in_block_on = 0;
-    rt->owner = NULL;
+    __atomic_store_n(&rt->owner, NULL, __ATOMIC_RELAXED);
     tcx->runtime = saved_rt;
     at_join_handle_release(&h);
     return result == AT_ECANCELED ? AT_ECANCELED : 0;
@@ -330,6 +388,11 @@ void at_runtime_free(at_runtime *rt)
     if (!rt)
         return;
     __atomic_or_fetch(&rt->flags, AT_RTF_SHUTDOWN, __ATOMIC_RELEASE);
+    /* Multi-thread: every worker finishes the poll it is in and exits; the
+     * tasks left are cancelled below, on this thread. */
+    at__mt_shutdown(rt);
+    /* Dump requests still queued for rt are answered with AT_ESHUTDOWN. */
+    at__dump_runtime_free(rt);
     /* Cancel every unfinished task (drop hooks run; joiners are woken and
      * see AT_ECANCELED).  Cancelling can free tasks, so restart the scan
      * after each one. */
@@ -348,6 +411,9 @@ void at_runtime_free(at_runtime *rt)
         at__task_cancel(victim);
         at__task_unref(victim);
     }
+    /* Running blocking jobs are waited for (their futures are gone), so no
+     * pool thread still holds a waker when the tasks are detached below. */
+    at__blocking_free(rt);
     at__timers_free(rt);
     /* Tasks still referenced by handles or wakers outlive the runtime:
      * detach them from it. */
@@ -360,6 +426,8 @@ void at_runtime_free(at_runtime *rt)
     rt->run_head = rt->run_tail = NULL;
     rt->inject_head = rt->inject_tail = NULL;
     pthread_mutex_unlock(&rt->lock);
+    at__io_driver_free(rt);
+    at__mt_free(rt);
     at__runtime_unregister(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_cond_destroy(&rt->park);

@@ -53,8 +53,11 @@ static int at__heap_insert(struct at__timer_heap *h, at_sleep_fut *s)
         h->entries = e;
         h->cap = cap;
     }
-    s->heap_index = h->len;
-    h->entries[h->len++] = s;
+    /* len is read without the lock (at__timers_fire's fast path). */
+    size_t n = h->len;
+    s->heap_index = n;
+    h->entries[n] = s;
+    __atomic_store_n(&h->len, n + 1, __ATOMIC_RELAXED);
     at__heap_up(h, s->heap_index);
     return 0;
 }
@@ -64,7 +67,8 @@ static void at__heap_remove(struct at__timer_heap *h, at_sleep_fut *s)
     size_t i = s->heap_index;
     if (i == AT__NO_INDEX || i >= h->len || h->entries[i] != s)
         return;
-    size_t last = --h->len;
+    size_t last = h->len - 1;
+    __atomic_store_n(&h->len, last, __ATOMIC_RELAXED);
     if (i != last) {
         h->entries[i] = h->entries[last];
         h->entries[i]->heap_index = i;
@@ -106,7 +110,8 @@ void at__timers_free(at_runtime *rt)
     size_t n = h->len;
     at_sleep_fut **e = h->entries;
     h->entries = NULL;
-    h->len = h->cap = 0;
+    __atomic_store_n(&h->len, 0, __ATOMIC_RELAXED);
+    h->cap = 0;
     pthread_mutex_unlock(&rt->lock);
     for (size_t i = 0; i < n; i++) {
         e[i]->heap_index = AT__NO_INDEX;
@@ -173,7 +178,9 @@ static void at__sleep_drop(at_frame *fr)
 {
     at_sleep_fut *f = (at_sleep_fut *)fr;
     at_runtime *rt = f->runtime;
-    if (rt && f->heap_index != AT__NO_INDEX) {
+    /* heap_index moves under the lock (swaps made by other timers' inserts
+     * and removals, on any worker): look at it only there. */
+    if (rt) {
         pthread_mutex_lock(&rt->lock);
         at__heap_remove(&rt->timers, f);
         pthread_mutex_unlock(&rt->lock);

@@ -306,6 +306,7 @@ struct at_runtime {
     void *driver;             /* I/O driver (epoll), created on demand */
     void *sched;              /* multi-thread scheduler state */
     void *dump_state;         /* live-dump state */
+    void *blocking;           /* spawn_blocking pool, created on demand */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the
