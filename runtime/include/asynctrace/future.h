@@ -49,6 +49,13 @@
  *    compile-time error (AT_ASYNC_FN checks it).
  *  - Poll functions are never inlined (AT_ASYNC_FN marks them noinline), so a
  *    native stack during a poll has exactly one frame per await frame.
+ *
+ * AT_BENCH_NO_FRAMES (benchmark builds only, see docs/performance.md): when
+ * defined, at__await_link/at__await_unlink keep only what resumption and
+ * dropping need (the child pointer and the resume label address) and skip
+ * the debugger bookkeeping (parent, sibling, resume line, publish ordering).
+ * `make bench` builds a second copy of the library this way to measure what
+ * the bookkeeping costs.  Traces of such a build are incomplete: never ship it.
  */
 #ifndef ASYNCTRACE_FUTURE_H
 #define ASYNCTRACE_FUTURE_H
@@ -129,6 +136,20 @@ static inline at_poll_result at_poll(at_frame *f, at_context *cx)
  * whole await tree, innermost first, and unlinks it from its parent. */
 void at_frame_drop(at_frame *f);
 
+#ifdef AT_BENCH_NO_FRAMES
+static inline void at__await_link(at_frame *parent, at_frame *child,
+                                  uint32_t line, void *resume)
+{
+    (void)line;
+    parent->resume_addr = resume;
+    parent->child = child;
+}
+
+static inline void at__await_unlink(at_frame *parent)
+{
+    parent->child = (at_frame *)0;
+}
+#else
 /* Link `child` as the single awaited child of `parent`. */
 static inline void at__await_link(at_frame *parent, at_frame *child,
                                   uint32_t line, void *resume)
@@ -147,6 +168,7 @@ static inline void at__await_unlink(at_frame *parent)
     parent->resume_addr = 0;
     parent->resume_line = 0;
 }
+#endif /* AT_BENCH_NO_FRAMES */
 
 /* ---- Async function macros ------------------------------------------------- */
 
@@ -196,13 +218,21 @@ static inline void at__await_unlink(at_frame *parent)
         goto *at__frame->resume_addr
 
 /* Await a future (an at_frame * expression). */
-#define AT_AWAIT(expr) AT__AWAIT((expr), AT__CAT(at__resume_, __COUNTER__))
-#define AT__AWAIT(expr, label)                                                 \
+#define AT_AWAIT(expr) AT__AWAIT((expr), __COUNTER__)
+#define AT__AWAIT(expr, id) AT__AWAIT2((expr), AT__CAT(at__resume_, id), id)
+/* The empty asm after the child's poll carries this await's number: it keeps
+ * the compiler from merging the poll calls of different awaits into one
+ * call instruction (tail merging / cross-jumping), so the return address of
+ * every await maps to its own source line in a native backtrace. */
+#define AT__AWAIT2(expr, label, id)                                            \
     do {                                                                       \
         at__await_link(at__frame, (expr), __LINE__, &&label);                  \
-    label:                                                                     \
-        if (at_poll(at__frame->child, at__cx) == AT_PENDING)                   \
+    label: {                                                                   \
+        at_poll_result at__r = at_poll(at__frame->child, at__cx);              \
+        __asm__ volatile("" : : "i"(id));                                      \
+        if (at__r == AT_PENDING)                                               \
             return AT_PENDING;                                                 \
+    }                                                                          \
         at__await_unlink(at__frame);                                           \
     } while (0)
 
