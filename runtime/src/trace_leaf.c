@@ -10,7 +10,9 @@
 AT_NOINLINE int at_trace_leaf(at_context *cx)
 {
     at_trace_context *t = cx->thread;
-    if (__builtin_expect(!t || !t->collector, 1))
+    if (__builtin_expect(!t, 0))
+        return 0;
+    if (__builtin_expect(!t->collector, 1))
         return 0;
     if (!cx->task || !(atomic_load_explicit(&cx->task->flags, memory_order_relaxed) &
                        AT_TF_TRACING))

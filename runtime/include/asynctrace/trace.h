@@ -10,7 +10,7 @@
  *
  * Three ways to ask for a dump:
  *  - from inside a task: await at_dump_tasks() (the caller shows as running);
- *  - from another thread: at_dump_runtime() with a timeout;
+ *  - from another thread: at_dump_runtime_tasks() with a timeout;
  *  - on a signal: at_dump_signal_install() or the environment variables
  *    ASYNCTRACE_DUMP_SIGNAL / ASYNCTRACE_DUMP_FILE.
  * Requests are served at the runtime's next safe point (between two polls),
@@ -52,8 +52,9 @@ struct at_dump_request {
  * task's runtime, taken at its next safe point.  The calling task appears in
  * it as running (with its await chain, which ends in this leaf).
  * After Ready: status is 0 and result the dump (the caller owns it: free it
- * with at_dump_free), or status is AT_EBUSY (too many dumps pending) or
- * AT_EINVAL (not polled inside a task) and result is NULL. */
+ * with at_dump_free), or status is AT_EBUSY (too many dumps pending),
+ * AT_ESHUTDOWN (the runtime is shutting down) or AT_EINVAL (not polled
+ * inside a task) and result is NULL. */
 typedef struct at_dump_fut {
     at_leaf leaf;
     at_dump *result;
@@ -71,8 +72,9 @@ at_frame *at_dump_tasks(at_dump_fut *f);
  * point in time, with a snapshot taken without polling in *out (NULL only
  * when out of memory) whose notes say so; or AT_EBUSY (too many dumps
  * pending), AT_EINVAL (bad argument, or called from a task of rt, which
- * would wait for itself: use at_dump_tasks there), AT_ESHUTDOWN (rt was
- * freed meanwhile), AT_ENOMEM.  Free the dump with at_dump_free. */
+ * would wait for itself: use at_dump_tasks there), AT_ESHUTDOWN (rt is
+ * being freed, or was freed while the request waited), AT_ENOMEM.  Free the
+ * dump with at_dump_free. */
 int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out);
 
 /* ---- On a signal ---------------------------------------------------------- */

@@ -1,0 +1,35 @@
+# mk/trace.mk - live task dumps: test link flags and the benchmark.
+#
+# The live-dump tests parse the JSON they produce (jansson).
+TRACE_TEST_BINS := $(filter $(BUILD)/tests/test_trace%,$(UNIT_BINS))
+$(TRACE_TEST_BINS): LDLIBS += $(JANSSON_LIBS)
+$(TRACE_TEST_BINS): CPPFLAGS += $(JANSSON_CFLAGS)
+
+# make bench-trace: cost of at_trace_leaf with no collector (ns per call) and
+# of live dumps of 10,000 and 100,000 idle tasks 5 async frames deep (us per
+# task), as BENCH lines (bench/run_all collects them; docs/live-dumps.md).
+.PHONY: bench-trace
+bench-trace: $(BUILD)/bench/trace_bench
+	@$(BUILD)/bench/trace_bench
+
+$(BUILD)/bench/trace_bench: bench/trace_bench.c bench/bench_util.h $(LIB_A) | $(BUILD)/bench
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
+
+# make san-trace (part of `make san`): the live-dump tests under
+# ThreadSanitizer (requests cross threads), the stress test's sizes divided
+# by 10.  They run under ASan+UBSan with the rest of the unit tests.
+TRACE_TSAN_BUILD := build/tsan
+TRACE_TSAN_TESTS := test_trace test_trace_api test_trace_signal test_trace_env test_trace_stress
+TRACE_TSAN_OPTS  := halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
+                    suppressions=$(CURDIR)/mk/tsan.supp
+
+SAN_TARGETS += san-trace
+.PHONY: san-trace
+san-trace:
+	@$(MAKE) --no-print-directory BUILD=$(TRACE_TSAN_BUILD) SANITIZE="-fsanitize=thread" \
+	  $(TRACE_TSAN_TESTS:%=$(TRACE_TSAN_BUILD)/tests/%)
+	@fail=0; for t in $(TRACE_TSAN_TESTS); do \
+	  echo "== tsan $$t"; \
+	  TSAN_OPTIONS="$(TRACE_TSAN_OPTS)" ASYNCTRACE_TEST_SCALE=10 \
+	    timeout 600 $(TRACE_TSAN_BUILD)/tests/$$t || { echo "FAILED (tsan): $$t"; fail=1; }; \
+	done; exit $$fail
