@@ -1,34 +1,59 @@
 /* dump.c - memory of an at_dump: every allocation of a dump comes from its
- * arena (a list of chunks) and is released at once by at_dump_free. */
+ * arena (a list of mmap'ed chunks, zero on arrival) and is released at once
+ * by at_dump_free. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "asynctrace/dump.h"
 
 typedef struct at__chunk {
     struct at__chunk *next;
-    size_t used, size;
+    size_t used, size; /* size: bytes of mem[] */
+    size_t mapped;     /* bytes of the whole mapping */
     _Alignas(16) unsigned char mem[];
 } at__chunk;
 
-#define AT__CHUNK_SIZE (64 * 1024)
+/* Chunks come straight from mmap, so their memory is already zero and an
+ * allocation needs no memset; they double in size up to AT__CHUNK_MAX so a
+ * dump of a million tasks takes a few dozen mappings.  MAP_POPULATE faults
+ * the pages in with one system call instead of one fault per page. */
+#define AT__CHUNK_MIN (64 * 1024)
+#define AT__CHUNK_MAX (16 * 1024 * 1024)
+
+static at__chunk *at__chunk_new(size_t want)
+{
+    size_t bytes = (sizeof(at__chunk) + want + 4095) & ~(size_t)4095;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    at__chunk *c = m;
+    c->next = NULL;
+    c->used = 0;
+    c->size = bytes - sizeof(at__chunk);
+    c->mapped = bytes;
+    return c;
+}
 
 void *at_dump_alloc(at_dump *d, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
     at__chunk *c = d->arena;
     if (!c || c->size - c->used < size) {
-        size_t cs = size > AT__CHUNK_SIZE ? size : AT__CHUNK_SIZE;
-        at__chunk *n = malloc(sizeof(*n) + cs);
+        size_t cs = c ? c->size * 2 : AT__CHUNK_MIN;
+        if (cs > AT__CHUNK_MAX)
+            cs = AT__CHUNK_MAX;
+        if (cs < size)
+            cs = size;
+        at__chunk *n = at__chunk_new(cs);
         if (!n)
             return NULL;
-        n->size = cs;
-        n->used = 0;
-        /* A big one-off allocation goes behind the current chunk so the
-         * current chunk's free space is not wasted. */
-        if (c && size > AT__CHUNK_SIZE) {
+        /* A one-off allocation larger than the next chunk goes behind the
+         * current chunk so that chunk's free space is not wasted. */
+        if (c && size > AT__CHUNK_MAX) {
             n->next = c->next;
             c->next = n;
         } else {
@@ -39,8 +64,7 @@ void *at_dump_alloc(at_dump *d, size_t size)
     }
     void *p = c->mem + c->used;
     c->used += size;
-    memset(p, 0, size);
-    return p;
+    return p; /* zero: fresh anonymous memory, never handed out before */
 }
 
 const char *at_dump_strdup(at_dump *d, const char *s)
@@ -95,7 +119,7 @@ void at_dump_free(at_dump *d)
     at__chunk *c = d->arena;
     while (c) {
         at__chunk *n = c->next;
-        free(c);
+        munmap(c, c->mapped);
         c = n;
     }
     free(d);

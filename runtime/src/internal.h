@@ -137,9 +137,9 @@ void at__runq_push(at_runtime *rt, at_task *t);
  * rt->dump_state is not NULL.  Implemented by the live-dump module. */
 void at__dump_safe_point(at_runtime *rt);
 
-/* The snapshot walk over trusted memory (no checked reads): for live
- * dumps, taken while the runtime is stopped at a safe point. */
-at_dump *at__snapshot_direct(void);
+/* The snapshot walk of one runtime over trusted memory (no checked reads):
+ * for live dumps, taken while that runtime is stopped at a safe point. */
+at_dump *at__snapshot_direct(const at_runtime *rt);
 
 /* Wake a runtime's thread if it is parked (after setting rt->dump_state
  * from another thread, for example). */

@@ -153,8 +153,8 @@ static void at__json_frame(at__json *j, const at_dump_frame *f, int depth)
     fputs(",\n", o);
     at__json_indent(j, depth + 1);
     fputs("\"resource\": ", o);
-    if (f->has_resource)
-        at__json_resource(j, &f->resource);
+    if (f->resource)
+        at__json_resource(j, f->resource);
     else
         fputs("null", o);
     if (f->error) {

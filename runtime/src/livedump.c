@@ -248,7 +248,7 @@ __thread at__live_dump_stats at__live_dump_last;
 at_dump *at__live_dump(at_runtime *rt, at_trace_context *tcx, at_task *requester)
 {
     uint64_t t0 = at_now_ns();
-    at_dump *d = at__snapshot_direct();
+    at_dump *d = at__snapshot_direct(rt);
     if (!d)
         return NULL;
     uint64_t t1 = at_now_ns();

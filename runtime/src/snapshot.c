@@ -60,14 +60,21 @@ static int at__read_str(const at__reader *r, uint64_t addr, char *buf, size_t ca
     return 0;
 }
 
-/* ---- Visited sets (open addressing) ---- */
+/* ---- Visited sets ----
+ * The first few members live in a small array scanned linearly (an await
+ * tree has a handful of frames, and clearing must be cheap because it
+ * happens per task); larger sets spill into an open-addressing table. */
+
+#define AT__SET_SMALL 16
 
 typedef struct at__set {
+    uint64_t small[AT__SET_SMALL];
+    size_t nsmall;
     uint64_t *slots;
     size_t cap, len;
 } at__set;
 
-static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
+static int at__set_add_big(at__set *s, uint64_t v)
 {
     if ((s->len + 1) * 2 > s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
@@ -96,8 +103,26 @@ static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
     return 1;
 }
 
+static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
+{
+    for (size_t i = 0; i < s->nsmall; i++)
+        if (s->small[i] == v)
+            return 0;
+    if (s->nsmall < AT__SET_SMALL && !s->len) {
+        s->small[s->nsmall++] = v;
+        return 1;
+    }
+    if (!s->len) /* first spill: move the small members over */
+        for (size_t i = 0; i < s->nsmall; i++)
+            if (at__set_add_big(s, s->small[i]) < 0)
+                return -1;
+    s->nsmall = 0;
+    return at__set_add_big(s, v);
+}
+
 static void at__set_clear(at__set *s)
 {
+    s->nsmall = 0;
     if (s->len)
         memset(s->slots, 0, s->cap * sizeof(uint64_t));
     s->len = 0;
@@ -398,8 +423,12 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
             f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
             return f;
         }
-        at_dump_resource *r = &f->resource;
-        f->has_resource = 1;
+        at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
+        if (!r) {
+            f->error = "out of memory";
+            return f;
+        }
+        f->resource = r;
         r->kind = (uint32_t)at__get(w, lrec, L_leaf_wait_kind);
         r->flags = (uint32_t)at__get(w, lrec, L_leaf_wait_flags);
         r->object = at__get(w, lrec, L_leaf_wait_object);
@@ -499,8 +528,10 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
     r->now_ns = at__get(w, rec, L_runtime_now_ns);
     r->spawned_total = at__get(w, rec, L_runtime_spawned_total);
     uint64_t count = at__get(w, rec, L_runtime_task_count);
-    size_t cap = count < 1024 ? 1024 : (count > AT_SNAPSHOT_MAX_TASKS ? AT_SNAPSHOT_MAX_TASKS : count + 64);
-    at_dump_task *tasks = malloc(cap * sizeof *tasks);
+    /* Tasks go straight into the arena; the runtime's count (which may be
+     * stale or garbage) only sizes the first array. */
+    size_t cap = count < 256 ? 256 : (count > AT_SNAPSHOT_MAX_TASKS ? AT_SNAPSHOT_MAX_TASKS : count + 64);
+    at_dump_task *tasks = at_dump_alloc(w->d, cap * sizeof *tasks);
     if (!tasks) {
         r->error = "out of memory";
         return;
@@ -531,14 +562,14 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
             break;
         }
         if (n == cap) {
-            cap *= 2;
-            at_dump_task *nt = realloc(tasks, cap * sizeof *tasks);
+            at_dump_task *nt = at_dump_alloc(w->d, cap * 2 * sizeof *nt);
             if (!nt)
                 break;
+            memcpy(nt, tasks, n * sizeof *nt);
             tasks = nt;
+            cap *= 2;
         }
         at_dump_task *t = &tasks[n++];
-        memset(t, 0, sizeof *t);
         at__walk_task(w, sc, cur, trec, t);
         uint64_t back = at__get(w, trec, L_task_owned_prev);
         if (back != prev)
@@ -550,13 +581,22 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
         cur = at__get(w, trec, L_task_owned_next);
     }
     free(visited.slots);
-    qsort(tasks, n, sizeof *tasks, at__cmp_task);
-    r->tasks = at_dump_alloc(w->d, (n ? n : 1) * sizeof *tasks);
-    if (r->tasks) {
-        memcpy(r->tasks, tasks, n * sizeof *tasks);
-        r->ntasks = n;
+    /* New tasks are linked at the head, so the list is usually newest
+     * first: reverse it; sort only when it is not monotonic. */
+    int descending = 1;
+    for (size_t i = 1; i < n && descending; i++)
+        descending = tasks[i - 1].id > tasks[i].id;
+    if (descending) {
+        for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+            at_dump_task tmp = tasks[i];
+            tasks[i] = tasks[j];
+            tasks[j] = tmp;
+        }
+    } else {
+        qsort(tasks, n, sizeof *tasks, at__cmp_task);
     }
-    free(tasks);
+    r->tasks = tasks;
+    r->ntasks = n;
 }
 
 static int at__cmp_runtime(const void *a, const void *b)
@@ -659,7 +699,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
                         d->runtimes[r].tasks[k].thread = th[i].tid;
 }
 
-static at_dump *at__snapshot(const void *descriptor, int direct)
+static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtime *only)
 {
     at_dump *d = calloc(1, sizeof *d);
     if (!d)
@@ -700,10 +740,17 @@ static at_dump *at__snapshot(const void *descriptor, int direct)
     if (at__load_layout(w, (uint64_t)(uintptr_t)desc.layouts, desc.layout_count) < 0)
         goto out;
 
+    /* Plain copies are safe only while no runtime or thread context can be
+     * freed: both are unlinked and freed under the registry lock. */
+    if (direct)
+        at__registry_lock();
     size_t cap = 4, n = 0;
     d->runtimes = at_dump_alloc(d, cap * sizeof(at_dump_runtime));
     at__set rts = {0};
-    for (uint64_t cur = (uint64_t)(uintptr_t)desc.runtimes; cur && d->runtimes;) {
+    uint64_t head = (uint64_t)(uintptr_t)(direct ? __atomic_load_n(&asynctrace_debug.runtimes,
+                                                                   __ATOMIC_ACQUIRE)
+                                                 : desc.runtimes);
+    for (uint64_t cur = head; cur && d->runtimes;) {
         if (n == AT_SNAPSHOT_MAX_RUNTIMES || at__set_add(&rts, cur) != 1) {
             at_dump_note(d, "corrupt: runtime list loops or exceeds %u", AT_SNAPSHOT_MAX_RUNTIMES);
             break;
@@ -722,14 +769,21 @@ static at_dump *at__snapshot(const void *descriptor, int direct)
             d->runtimes = nr;
             cap *= 2;
         }
-        at__walk_runtime(w, sc, cur, rec, &d->runtimes[n++]);
+        if (!only || cur == (uint64_t)(uintptr_t)only)
+            at__walk_runtime(w, sc, cur, rec, &d->runtimes[n++]);
         cur = at__get(w, rec, L_runtime_next);
     }
     free(rts.slots);
     d->nruntimes = n;
     if (n)
         qsort(d->runtimes, n, sizeof(at_dump_runtime), at__cmp_runtime);
-    at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+    if (direct) {
+        at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
+                                                                 __ATOMIC_ACQUIRE));
+        at__registry_unlock();
+    } else {
+        at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+    }
 out:
     free(w->seen.slots);
     free(w->sites_bad.slots);
@@ -740,17 +794,19 @@ out:
 
 at_dump *at_snapshot_take_at(const void *descriptor)
 {
-    return at__snapshot(descriptor, 0);
+    return at__snapshot(descriptor, 0, NULL);
 }
 
 at_dump *at_snapshot_take(void)
 {
-    return at__snapshot(&asynctrace_debug, 0);
+    return at__snapshot(&asynctrace_debug, 0, NULL);
 }
 
-/* For the live-dump module: the same walk over trusted memory (the runtime
- * is stopped at a safe point), with plain copies instead of system calls. */
-at_dump *at__snapshot_direct(void)
+/* For the live-dump module: the same walk of one runtime over trusted memory
+ * (that runtime is stopped at a safe point by the caller, so its tasks cannot
+ * change or be freed meanwhile), with plain copies instead of system calls.
+ * Other runtimes are not walked: their tasks may be freed concurrently. */
+at_dump *at__snapshot_direct(const at_runtime *rt)
 {
-    return at__snapshot(&asynctrace_debug, 1);
+    return at__snapshot(&asynctrace_debug, 1, rt);
 }

@@ -130,8 +130,8 @@ static void at__text_frame(at__text *x, const at_dump_frame *f, int depth, int l
         fprintf(o, " (%s)", at_frame_kind_name(f->kind));
     if (f->file)
         fprintf(o, " at %s:%u", f->file, f->line);
-    if (f->has_resource)
-        at__text_resource(x, &f->resource);
+    if (f->resource)
+        at__text_resource(x, f->resource);
     if (f->error)
         fprintf(o, " <%s>", f->error);
     putc('\n', o);

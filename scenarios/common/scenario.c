@@ -118,7 +118,7 @@ static const at_dump_frame *scn_timer_due(const at_dump_frame *f, uint64_t soon,
 {
     if (!f || depth > 256)
         return NULL;
-    if (f->has_resource && f->resource.kind == AT_RES_SLEEP && f->resource.detail[0] < soon)
+    if (f->resource && f->resource->kind == AT_RES_SLEEP && f->resource->detail[0] < soon)
         return f;
     for (size_t i = 0; i < f->nchildren; i++) {
         const at_dump_frame *hit = scn_timer_due(&f->children[i], soon, depth + 1);

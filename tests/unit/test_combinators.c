@@ -127,9 +127,9 @@ static int join_all_steps(driver *d)
         f = expect_frame(f, "joiner_run", AT_KIND_ASYNC, 1);
         f = expect_frame(f, "at_join_all", AT_KIND_JOIN_ALL, 3);
         expect_frame(&f[0], "at_mutex_lock", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(f[0].resource.owner_id, d->id);
+        AT_ASSERT_EQ_U64(f[0].resource->owner_id, d->id);
         expect_frame(&f[1], "at_chan_recv", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(f[1].resource.object, (uintptr_t)c->o.c);
+        AT_ASSERT_EQ_U64(f[1].resource->object, (uintptr_t)c->o.c);
         expect_frame(&f[2], "at_notify_wait", AT_KIND_LEAF, 0);
         at_dump_free(dump);
 
@@ -324,12 +324,12 @@ static int select_steps(driver *d)
         f = expect_frame(f, "selecter_run", AT_KIND_ASYNC, 1);
         f = expect_frame(f, "at_select", AT_KIND_SELECT, 4);
         expect_frame(&f[0], "at_notify_wait", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(f[0].resource.object, (uintptr_t)&c->o.n1);
+        AT_ASSERT_EQ_U64(f[0].resource->object, (uintptr_t)&c->o.n1);
         expect_frame(&f[1], "at_notify_wait", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(f[1].resource.object, (uintptr_t)&c->o.n2);
+        AT_ASSERT_EQ_U64(f[1].resource->object, (uintptr_t)&c->o.n2);
         expect_frame(&f[2], "at_chan_recv", AT_KIND_LEAF, 0);
         expect_frame(&f[3], "at_mutex_lock", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(f[3].resource.owner_id, d->id);
+        AT_ASSERT_EQ_U64(f[3].resource->owner_id, d->id);
         at_dump_free(dump);
         at_notify_one(&c->o.n2);
         return SETTLE;
@@ -494,7 +494,7 @@ static int nested_steps(driver *d)
         const at_dump_frame *in = expect_frame(&j[1], "inner_run", AT_KIND_ASYNC, 1);
         AT_ASSERT_EQ_INT(j[1].line, inner_line);
         expect_frame(&in[0], "at_mutex_lock", AT_KIND_LEAF, 0);
-        AT_ASSERT_EQ_U64(in[0].resource.owner_id, d->id);
+        AT_ASSERT_EQ_U64(in[0].resource->owner_id, d->id);
         at_dump_free(dump);
         at_notify_one(&c->o.n2);
         return SETTLE;

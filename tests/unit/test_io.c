@@ -490,11 +490,11 @@ static void check_io_leaf(const at_dump *d, uint64_t id, int fd, int live)
     const at_dump_frame *leaf = &f->children[0];
     AT_ASSERT_EQ_STR(leaf->function, "at_io_read");
     AT_ASSERT_EQ_INT(leaf->kind, AT_KIND_LEAF);
-    CU_ASSERT_TRUE(leaf->has_resource);
-    AT_ASSERT_EQ_INT(leaf->resource.kind, AT_RES_IO_READ);
-    AT_ASSERT_EQ_INT(leaf->resource.flags, AT_IO_READ);
-    AT_ASSERT_EQ_U64(leaf->resource.detail[0], (uint64_t)fd);
-    CU_ASSERT_TRUE(leaf->resource.since_ns > 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(leaf->resource);
+    AT_ASSERT_EQ_INT(leaf->resource->kind, AT_RES_IO_READ);
+    AT_ASSERT_EQ_INT(leaf->resource->flags, AT_IO_READ);
+    AT_ASSERT_EQ_U64(leaf->resource->detail[0], (uint64_t)fd);
+    CU_ASSERT_TRUE(leaf->resource->since_ns > 0);
     if (live) {
         AT_ASSERT_EQ_INT(t->traced, 1);
         AT_ASSERT_EQ_U64(t->nbacktraces, 1);

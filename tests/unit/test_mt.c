@@ -572,9 +572,9 @@ static void blocking_pool_on(at_runtime *rt)
         for (int i = 0; i < 6; i++) {
             const at_dump_task *t = find_task(d, at_join_handle_id(h[i]));
             const at_dump_frame *f = t ? t->await : NULL;
-            if (f && f->nchildren && f->children[0].has_resource &&
-                f->children[0].resource.kind == AT_RES_BLOCKING &&
-                f->children[0].resource.detail[0] >= 1 && f->children[0].resource.detail[0] <= 6 &&
+            if (f && f->nchildren && f->children[0].resource &&
+                f->children[0].resource->kind == AT_RES_BLOCKING &&
+                f->children[0].resource->detail[0] >= 1 && f->children[0].resource->detail[0] <= 6 &&
                 !strcmp(f->children[0].function, "at_spawn_blocking"))
                 waiting++;
         }

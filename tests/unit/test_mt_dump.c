@@ -163,7 +163,7 @@ AT_TEST(mt_dump_of_parked_runtime)
         CU_ASSERT_PTR_NOT_NULL_FATAL(t);
         AT_ASSERT_EQ_INT(t->traced, 1);
         AT_ASSERT_EQ_STR(top_symbol(t), "napper_poll");
-        AT_ASSERT_EQ_INT(t->await->children[0].resource.kind, AT_RES_SLEEP);
+        AT_ASSERT_EQ_INT(t->await->children[0].resource->kind, AT_RES_SLEEP);
         AT_ASSERT_EQ_U64(t->polls, 1); /* trace polls are not counted */
     }
     at_dump_free(d);

@@ -143,10 +143,10 @@ AT_TEST(snapshot_shows_three_deep_sleep_chain)
         }
     }
     AT_ASSERT_EQ_INT(f->kind, AT_KIND_LEAF);
-    CU_ASSERT_TRUE(f->has_resource);
-    AT_ASSERT_EQ_INT(f->resource.kind, AT_RES_SLEEP);
-    CU_ASSERT_TRUE(f->resource.since_ns > 0);
-    CU_ASSERT_TRUE(f->resource.detail[0] > f->resource.since_ns);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->resource);
+    AT_ASSERT_EQ_INT(f->resource->kind, AT_RES_SLEEP);
+    CU_ASSERT_TRUE(f->resource->since_ns > 0);
+    CU_ASSERT_TRUE(f->resource->detail[0] > f->resource->since_ns);
     AT_ASSERT_EQ_U64(f->nchildren, 0);
     /* The snapshot thread list names this thread polling the driver. */
     AT_ASSERT_EQ_U64(drv->thread != 0, 1);

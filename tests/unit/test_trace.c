@@ -163,7 +163,7 @@ AT_TEST(trace_three_deep_mutex_exact_frames)
         chain[i] = &chain[i - 1]->children[0];
     }
     AT_ASSERT_EQ_STR(chain[3]->function, "at_mutex_lock");
-    AT_ASSERT_EQ_INT(chain[3]->resource.kind, AT_RES_MUTEX);
+    AT_ASSERT_EQ_INT(chain[3]->resource->kind, AT_RES_MUTEX);
 
     /* Native frames, innermost first: the leaf's poll, then f3, f2, f1. */
     const char *symbols[4] = {"at__mutex_lock_poll", "f3_poll", "f2_poll", "f1_poll"};

@@ -65,10 +65,10 @@ static at_dump *sample_dump(const char *source)
     m->await->children = at_dump_alloc(d, sizeof(at_dump_frame));
     *m->await->children = (at_dump_frame){.function = "at_dump_tasks", .file = "dump.c",
                                           .line = 5, .kind = AT_KIND_LEAF, .address = 0x2140,
-                                          .has_resource = 1};
-    m->await->children->resource.kind = AT_RES_DUMP;
-    m->await->children->resource.object = 0x1000;
-    m->await->children->resource.since_ns = 9 * AT_SEC;
+                                          .resource = at_dump_alloc(d, sizeof(at_dump_resource))};
+    m->await->children->resource->kind = AT_RES_DUMP;
+    m->await->children->resource->object = 0x1000;
+    m->await->children->resource->since_ns = 9 * AT_SEC;
 
     at_dump_task *t = &r->tasks[1];
     t->address = 0x3000;
@@ -100,18 +100,18 @@ static at_dump *sample_dump(const char *source)
     all->children = at_dump_alloc(d, 2 * sizeof(at_dump_frame));
     all->children[0] = (at_dump_frame){.function = "at_sleep", .file = "time.c", .line = 123,
                                        .kind = AT_KIND_LEAF, .address = 0x3180,
-                                       .has_resource = 1};
-    all->children[0].resource.kind = AT_RES_SLEEP;
-    all->children[0].resource.since_ns = 8 * AT_SEC;
-    all->children[0].resource.detail[0] = 12 * AT_SEC;
+                                       .resource = at_dump_alloc(d, sizeof(at_dump_resource))};
+    all->children[0].resource->kind = AT_RES_SLEEP;
+    all->children[0].resource->since_ns = 8 * AT_SEC;
+    all->children[0].resource->detail[0] = 12 * AT_SEC;
     all->children[1] = (at_dump_frame){.function = "at_mutex_lock", .file = "sync.c", .line = 140,
                                        .kind = AT_KIND_LEAF, .address = 0x31e0,
-                                       .has_resource = 1};
-    all->children[1].resource.kind = AT_RES_MUTEX;
-    all->children[1].resource.object = 0x5000;
-    all->children[1].resource.since_ns = 8 * AT_SEC;
-    all->children[1].resource.owner_id = 1;
-    all->children[1].resource.waiters = 2;
+                                       .resource = at_dump_alloc(d, sizeof(at_dump_resource))};
+    all->children[1].resource->kind = AT_RES_MUTEX;
+    all->children[1].resource->object = 0x5000;
+    all->children[1].resource->since_ns = 8 * AT_SEC;
+    all->children[1].resource->owner_id = 1;
+    all->children[1].resource->waiters = 2;
     t->await = top;
     /* Two leaves: the mutex's backtrace first, so sorting must reorder. */
     t->nbacktraces = 2;

@@ -45,8 +45,7 @@ struct at_dump_frame {
     uint32_t kind;        /* at_frame_kind */
     uint64_t address;     /* the frame's address */
     uint64_t poll;        /* the poll function's address */
-    int has_resource;     /* leaves */
-    at_dump_resource resource;
+    at_dump_resource *resource; /* leaves: what it waits for; NULL otherwise */
     at_dump_frame *children;  /* array of nchildren */
     size_t nchildren;
     const char *error;    /* "corrupt: ..." when the walk stopped here */
