@@ -3,9 +3,10 @@ asynctrace runtime, from a live process or a core file, without running any
 code in the program.  See docs/gdb.md.
 
 Modules: constants (ABI values), memory (cached reads), elf (section tables),
-abi (descriptor and layout table), walk (runtimes, tasks, frames, threads),
-session (one reading), native (GDB's unwinder for running tasks), text and
-deadlock (output and analysis), commands, printers.
+abi (descriptor and layout table), records (what a walk produces), walk
+(runtimes, tasks, frames, threads), session (one reading), native (GDB's
+unwinder for running tasks), jsonout, text and deadlock (output and
+analysis, all from the records), commands, printers.
 """
 
 _registered = False

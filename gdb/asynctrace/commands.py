@@ -17,7 +17,7 @@ from . import native
 from . import text
 from .abi import AbiError
 from .memory import ReadError
-from .session import Snapshot, UserError
+from .session import Snapshot, UserError, no_gc
 
 JSON_INDENT_MAX_TASKS = 1000
 DIRECT_WRITE_MIN = 1 << 18
@@ -121,6 +121,13 @@ def _emit_snapshot_json(snap):
     size = [0]
 
     def out(piece):
+        if len(piece) >= DIRECT_WRITE_MIN:  # a large piece: no copy into a join
+            if pending:
+                _write_fd("".join(pending))
+                del pending[:]
+                size[0] = 0
+            _write_fd(piece)
+            return
         pending.append(piece)
         size[0] += len(piece)
         if size[0] >= DIRECT_WRITE_MIN:
@@ -198,17 +205,19 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        doc = snap.document
-        natives = {}
-        for rt, t in snap.tasks():
-            lwp, _ = snap.root_of(t)
-            if lwp is None:
-                continue
-            nested = t.get("thread") is None
+        roots = snap.roots_by_task
+
+        def native_of(t):
+            if t.address not in roots:
+                return None
+            lwp = roots[t.address][0]
+            nested = t.thread is None
             fn = None if nested else native.innermost_function(snap.inferior, lwp)
-            natives[t["id"]] = (lwp, fn, nested)
-        gdb.write(text.tasks_table(doc, natives, snap.walker.names, snap.task_counts)
-                  + "\n")
+            return (lwp, fn, nested)
+
+        with no_gc():
+            table = text.tasks_table(snap, native_of)
+        gdb.write(table + "\n")
 
 
 BT_USAGE = "async-bt ID...|all [--full]"
@@ -242,26 +251,27 @@ Usage: async-bt ID...|all [--full]
                 ids.append(v)
         wanted = None if ids is None else set(ids)
         snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
-        doc = snap.document
         names = snap.walker.names
-        found = {t["id"]: t for _, t in snap.tasks()}
-        order = sorted(found) if ids is None else ids
-        chunks = []
-        for tid in order:
-            t = found.get(tid)
-            if t is None:
-                chunks.append("task %d: no such task (it may have finished and been "
-                              "freed, or never existed)" % tid)
-                continue
-            frames = err = None
-            lwp, record = snap.root_of(t)
-            if lwp is not None:
-                frames, err = native.frames_of(snap.inferior, lwp, record)
-            chunks.append(text.backtrace(t, doc["clock"]["now_ns"], names, lwp, frames,
-                                         err, bool(opts.get("--full"))))
-        for rt in doc["runtimes"]:
-            if rt.get("error"):
-                chunks.append("runtime %d: %s" % (rt["id"], rt["error"]))
+        chains = {}  # await chain shape -> its backtrace lines
+        with no_gc():
+            found = {t.id: t for _, t in snap.tasks()}
+            order = sorted(found) if ids is None else ids
+            chunks = []
+            for tid in order:
+                t = found.get(tid)
+                if t is None:
+                    chunks.append("task %d: no such task (it may have finished and been "
+                                  "freed, or never existed)" % tid)
+                    continue
+                frames = err = None
+                lwp, record = snap.root_of(t)
+                if lwp is not None:
+                    frames, err = native.frames_of(snap.inferior, lwp, record)
+                chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
+                                             bool(opts.get("--full")), chains))
+        for rt, _, rt_errors in snap.runtimes:
+            if rt_errors:
+                chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
         if ids is None and not found:
             chunks.append("no tasks")
         gdb.write("\n\n".join(chunks) + "\n")
@@ -336,9 +346,11 @@ Usage: info async-deadlocks [--json]"""
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
-        candidates = [t for _, t in snap.tasks_containing(deadlock.NEEDLES, "idle")]
-        waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks if t[3] == "idle")
-        result = deadlock.analyse(candidates, waiting)
+        with no_gc():
+            candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
+            waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
+                          if t[3] == "idle")
+            result = deadlock.analyse(candidates, waiting)
         if opts.get("--json"):
             _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
                                "source": snap.source, "cycles": result["cycles"],

@@ -1,4 +1,5 @@
-"""Deadlock analysis on a trace document: the wait-for graph of idle tasks.
+"""Deadlock analysis on task records (records.py): the wait-for graph of
+idle tasks.
 
 Each idle task's await tree becomes a condition: leaves give atoms (wait for
 task N: a mutex's holder, a joined task, the receiver of a full bounded
@@ -17,10 +18,10 @@ MAX_STEPS = 200000
 
 
 def _atom(res, self_id):
-    kind = res.get("kind")
-    if res.get("error"):
+    kind = res.kind
+    if res.error:
         return FREE
-    obj = res.get("object")
+    obj = res.object_text
     via = {"kind": kind, "object": obj}
     if kind == "mutex":
         owner = res.get("owner") or 0
@@ -51,14 +52,14 @@ def _condition(frame, self_id, depth=0):
     """("and"|"or", [conditions]) or an atom."""
     if frame is None or depth > 256:
         return FREE
-    res = frame.get("resource")
-    kids = frame.get("children") or []
+    res = frame.resource
+    kids = frame.children
     if res is not None:
         return _atom(res, self_id)
     if not kids:
         return FREE
     subs = [_condition(k, self_id, depth + 1) for k in kids]
-    if frame.get("kind") in ("select", "timeout"):
+    if frame.kind in ("select", "timeout"):
         return ("or", subs)
     return ("and", subs)
 
@@ -105,22 +106,22 @@ def _atoms(cond, out):
 # Resource kinds that can make a task wait on another task or forever; a
 # task waiting on none of them can always make progress.
 BLOCKING_KINDS = ("mutex", "join", "channel-send", "channel-recv", "oneshot")
-NEEDLES = tuple('"kind":"%s"' % k for k in BLOCKING_KINDS)
 
 
 def analyse(tasks_list, waiting):
-    """Deadlock analysis of idle tasks.  `tasks_list`: the task objects (of
-    docs/trace-format.md) that may be blocked (every idle task waiting on a
-    BLOCKING_KINDS resource, at least); `waiting`: how many tasks wait in
-    all.  Returns {"cycles": [...], "stuck": [...], "waiting": N}."""
+    """Deadlock analysis of idle tasks.  `tasks_list`: the Task records that
+    may be blocked (every idle task waiting on a BLOCKING_KINDS resource, at
+    least); `waiting`: how many tasks wait in all.  Returns {"cycles":
+    [...], "stuck": [...], "waiting": N}, the document's parts."""
     tasks = {}
     conds = {}
     for t in tasks_list:
-        tasks[t["id"]] = t
-        if t["state"] == "idle" and t.get("await") is not None:
-            cond = _simplify(_condition(t["await"], t["id"]))
+        tasks[t.id] = t
+        tree = t.await_tree() if t.state == "idle" else None
+        if tree is not None:
+            cond = _simplify(_condition(tree, t.id))
             if cond is not FREE:
-                conds[t["id"]] = cond
+                conds[t.id] = cond
     dead = set(conds)
     changed = True
     while changed:
@@ -135,11 +136,11 @@ def analyse(tasks_list, waiting):
                       if a[0] == "task" and a[1] in dead]
     cycles = _cycles(edges)
     on_cycle = set(tid for cyc in cycles for tid, _ in cyc)
-    doc_cycles = [[{"task": tid, "name": tasks[tid]["name"], "via": via}
+    doc_cycles = [[{"task": tid, "name": tasks[tid].name, "via": via}
                    for tid, via in cyc] for cyc in cycles]
     stuck = []
     for tid in sorted(dead - on_cycle):
-        stuck.append({"task": tid, "name": tasks[tid]["name"],
+        stuck.append({"task": tid, "name": tasks[tid].name,
                       "reason": _reason(conds[tid], dead, on_cycle, tasks)})
     return {"cycles": doc_cycles, "stuck": stuck, "waiting": waiting}
 
@@ -188,7 +189,7 @@ def _reason(cond, dead, on_cycle, tasks):
             target = a[1]
             what = "in a deadlock cycle" if target in on_cycle else "stuck"
             return "%s, and task %d \"%s\" is %s" % (
-                via_words(a[2], target), target, tasks[target]["name"], what)
+                via_words(a[2], target), target, tasks[target].name, what)
     return "every branch it waits on is blocked"
 
 

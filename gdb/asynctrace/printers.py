@@ -3,8 +3,6 @@ when the program has DWARF types for them.  They read the value's memory
 through the same layout-table walker as the commands (`print/r` shows the
 raw fields)."""
 
-import json
-
 import gdb
 
 from . import text
@@ -31,51 +29,47 @@ class TaskPrinter(_Printer):
         tasks = w.task_list(0, addr, errors, single=True)
         if not tasks:
             return "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
-        t = json.loads(w.task_json(addr, tasks[0][2], {}))
+        t = w.task(addr, tasks[0][2], {})
         where = text.task_where(t, now, w.names)
         return 'task %d "%s" %s for %s, %s%s' % (
-            t["id"], t["name"], t["state"], text.since(now, t["state_ns"]),
-            text.count(t["polls"], "poll"), ", " + where if where else "")
+            t.id, t.name, t.state, text.since(now, t.state_ns),
+            text.count(t.polls, "poll"), ", " + where if where else "")
 
 
 class FramePrinter(_Printer):
     def describe(self, w, addr, now):
-        out = []
-        w.frame_json(addr, 0, set(), out)
-        f = json.loads("".join(out))
-        if f.get("function") is None:
-            return "<asynctrace frame 0x%x: %s>" % (addr, f.get("error"))
-        s = "%s frame %s at %s:%s" % (f["kind"], f["function"], f["file"], f["line"])
-        if f.get("resource"):
-            s += ", waiting for " + text.resource_words(f["resource"], now, w.names)
-        kids = f.get("children") or []
-        if kids:
-            s += ", awaiting " + ", ".join(k.get("function") or "?" for k in kids)
+        f = w.frame_tree(addr, 0, set())[0]
+        if f.function is None:
+            return "<asynctrace frame 0x%x: %s>" % (addr, f.error)
+        s = "%s frame %s at %s:%s" % (f.kind, f.function, f.file, f.line)
+        if f.resource is not None:
+            s += ", waiting for " + text.resource_words(f.resource, now, w.names)
+        if f.children:
+            s += ", awaiting " + ", ".join(k.function or "?" for k in f.children)
         return s
 
 
 class MutexPrinter(_Printer):
     def describe(self, w, addr, now):
-        res = json.loads(w.resource_json(
-            (w.abi.enum_value("resource_kind", "mutex"), 0, addr, 0, 0, 0, 0)))
-        if res.get("error"):
-            return "<asynctrace %s>" % res["error"]
-        waiters = text.count(res["waiters"], "waiter")
-        if res["owner"]:
-            return "mutex held by task %d, %s" % (res["owner"], waiters)
+        res = w.resource((w.abi.enum_value("resource_kind", "mutex"), 0, addr, 0, 0, 0, 0))
+        if res.error:
+            return "<asynctrace %s>" % res.error
+        waiters = text.count(res.get("waiters"), "waiter")
+        if res.get("owner"):
+            return "mutex held by task %d, %s" % (res.get("owner"), waiters)
         return "mutex (not held), %s" % waiters
 
 
 class ChanPrinter(_Printer):
     def describe(self, w, addr, now):
-        res = json.loads(w.resource_json(
-            (w.abi.enum_value("resource_kind", "channel-recv"), 0, addr, 0, 0, 0, 0)))
-        if res.get("error"):
-            return "<asynctrace %s>" % res["error"]
-        cap = res["capacity"]
+        res = w.resource((w.abi.enum_value("resource_kind", "channel-recv"), 0, addr,
+                          0, 0, 0, 0))
+        if res.error:
+            return "<asynctrace %s>" % res.error
+        cap = res.get("capacity")
         return "channel %d/%s, senders: %d, receiver task %d%s" % (
-            res["len"], "unbounded" if cap is None else cap, res["senders"],
-            res["receiver_task"], ", closed" if res["closed"] else "")
+            res.get("len"), "unbounded" if cap is None else cap, res.get("senders"),
+            res.get("receiver_task"), ", closed" if res.get("closed") else "")
 
 
 _BY_TAG = {"at_task": TaskPrinter, "at_frame": FramePrinter,

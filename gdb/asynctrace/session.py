@@ -1,11 +1,11 @@
 """One reading of the inferior: which target it is (live process or core),
-what "now" is, and the trace document of every runtime, task and thread.
+what "now" is, and the runtimes, tasks and threads.
 
 Each command takes a fresh Snapshot (a live process may have run since the
 last command); the descriptor's location is cached across commands by the
-Locator until object files change.  The document is produced as JSON text
-(Snapshot.json) and parsed into Python objects only when a command needs
-them (Snapshot.document).
+Locator until object files change.  The first pass reads the lists (ids,
+names, links checked); tasks are then walked into records (records.py) in
+batches, on demand: the JSON writer and the text output both read those.
 """
 
 import gc
@@ -15,18 +15,17 @@ import time
 import gdb
 
 from . import abi as abimod
+from . import jsonout
 from .memory import Memory, ReadError
 from .walk import Walker
-
-FORMAT = "asynctrace-trace"
-FORMAT_VERSION = 1
 
 LOCATOR = abimod.Locator()
 
 
-class _no_gc(object):
-    """A walk allocates a great many small objects and frees none of them
-    before it ends: the cyclic collector would only slow it down."""
+class no_gc(object):
+    """A walk (and the formatting of what it read) allocates a great many
+    small objects and frees none of them before it ends: the cyclic
+    collector would only slow it down."""
 
     def __enter__(self):
         self.enabled = gc.isenabled()
@@ -82,8 +81,8 @@ def open_reader():
 
 
 class Snapshot(object):
-    """Everything one command needs: abi, walker, the document (JSON text
-    and, on demand, objects), raw thread data for native unwinding."""
+    """Everything one command needs: abi, walker, the lists, task records
+    and the document on demand, raw thread data for native unwinding."""
 
     def __init__(self, runtime_filter=None, keep=None):
         inferior = gdb.selected_inferior()
@@ -107,12 +106,12 @@ class Snapshot(object):
         self.source = "gdb-core" if self.kind == "core" else "gdb-live"
         self._document = None
         self._json = None
-        with _no_gc():
+        with no_gc():
             self._read_lists(runtime_filter, keep)
 
     def _read_lists(self, runtime_filter, keep):
         """The first pass: descriptor, runtimes, threads, and every owned
-        list (ids, names, links checked).  Task details come in write()."""
+        list (ids, names, links checked).  Task details come in batches()."""
         w = self.walker
         self.errors = []
         try:
@@ -148,44 +147,37 @@ class Snapshot(object):
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
 
-    def write(self, out, batch=256):
-        """Write the trace document as JSON text through `out(str)`, in
-        pieces of about `batch` tasks (the second pass: await trees and
-        resources are read here)."""
-        w = self.walker
-        by_task = self.threads_by_task
-        with _no_gc():
-            out('{"format":"%s","version":%d,"source":"%s","clock":{"now_ns":%d,'
-                '"kind":"%s"},"generation":%d,"runtimes":[' % (
-                    FORMAT, FORMAT_VERSION, self.source, self.now, self.clock_kind,
-                    self.generation))
-            for i, (rt, tasks, rt_errors) in enumerate(self.runtimes):
-                head = json.dumps(rt, separators=(",", ":"))[:-1]
-                if rt_errors:
-                    head += ',"error":%s' % json.dumps("; ".join(rt_errors))
-                out('%s%s,"tasks":[' % ("," if i else "", head))
-                for start in range(0, len(tasks), batch):
-                    texts = w.task_texts(tasks[start:start + batch], by_task)
-                    out(("," if start else "") + ",".join(texts))
-                out("]}")
-            out('],"threads":%s,"errors":%s}' % (
-                json.dumps(self.threads, separators=(",", ":")), json.dumps(self.errors)))
+    def batches(self, items, batch=256):
+        """Task records of `items` (a runtime's list from the first pass),
+        `batch` at a time (the second pass: await trees and resources are
+        read here)."""
+        for start in range(0, len(items), batch):
+            with no_gc():
+                tasks = self.walker.tasks(items[start:start + batch], self.threads_by_task)
+            yield tasks
 
-    def tasks_containing(self, needles, state=None):
-        """Parsed task objects whose JSON text contains one of `needles`
-        (and whose state is `state`, if given), with their runtime's id:
-        [(runtime id, task)].  Cheap on large dumps: other tasks are never
-        parsed."""
+    def tasks(self, batch=256):
+        """(runtime dict, Task) of every task, in order."""
+        for rt, items, _ in self.runtimes:
+            for tasks in self.batches(items, batch):
+                for t in tasks:
+                    yield rt, t
+
+    def write(self, out, batch=256):
+        """Write the trace document as JSON text through `out(str)`."""
+        with no_gc():
+            jsonout.write_document(self, out, batch)
+
+    def blocked(self, kinds, state="idle"):
+        """Tasks in `state` that wait on a resource of one of `kinds` (the
+        candidates of the deadlock analysis)."""
         out = []
-        with _no_gc():
-            for rt, tasks, _ in self.runtimes:
-                if state is not None:
-                    tasks = [t for t in tasks if t[3] == state]
-                for start in range(0, len(tasks), 256):
-                    for text in self.walker.task_texts(tasks[start:start + 256],
-                                                       self.threads_by_task):
-                        if any(n in text for n in needles):
-                            out.append((rt["id"], json.loads(text)))
+        for rt, items, _ in self.runtimes:
+            items = [t for t in items if t[3] == state]
+            for tasks in self.batches(items):
+                for t in tasks:
+                    if any(r.kind in kinds for r in t.resources()):
+                        out.append(t)
         return out
 
     @property
@@ -199,17 +191,13 @@ class Snapshot(object):
 
     @property
     def document(self):
-        """The trace document as Python objects (parsed from the JSON)."""
+        """The trace document as Python objects (parsed from the JSON: for
+        the indented output of small documents)."""
         if self._document is None:
             self._document = json.loads(self.json)
         return self._document
 
-    def tasks(self):
-        for rt in self.document["runtimes"]:
-            for t in rt["tasks"]:
-                yield rt, t
-
     def root_of(self, task):
-        """(LWP, root frame address) of a task being polled on some thread
+        """(LWP, root frame address) of a Task being polled on some thread
         (directly or under a nested block_on), else (None, 0)."""
-        return self.roots_by_task.get(int(task["address"], 16), (None, 0))
+        return self.roots_by_task.get(task.address, (None, 0))

@@ -1,6 +1,6 @@
 """Text output for people: durations, resources in words, the task table,
-backtraces, the thread and runtime tables.  Works from the trace document
-built by walk.py (plus native frames for tasks running on a thread)."""
+backtraces, the thread and runtime tables.  Works from the records walk.py
+builds (records.py), plus native frames for tasks running on a thread."""
 
 from . import constants as C
 
@@ -40,14 +40,14 @@ def count(n, word):
 
 
 def resource_words(res, now, names=None):
-    """What a leaf waits for, in words."""
+    """What a leaf waits for (a Resource), in words."""
     if res is None:
         return "not waiting"
-    kind = res.get("kind")
-    obj = res.get("object") or "0x0"
+    kind = res.kind
+    obj = res.object_text or "0x0"
     names = names or {}
-    if res.get("error"):
-        return "%s %s (%s)" % (kind, obj, res["error"])
+    if res.error:
+        return "%s %s (%s)" % (kind, obj, res.error)
 
     def task_ref(tid):
         name = names.get(tid)
@@ -66,7 +66,7 @@ def resource_words(res, now, names=None):
         words = "mutex %s held by %s" % (obj, task_ref(owner)) if owner else \
             "mutex %s (not held)" % obj
         if res.get("waiters", 0) > 1:
-            words += ", %d waiters" % res["waiters"]
+            words += ", %d waiters" % res.get("waiters")
         return words
     if kind == "semaphore":
         return "semaphore %s (wants %d, %d available, %s)" % (
@@ -81,7 +81,7 @@ def resource_words(res, now, names=None):
             "send on" if kind == "channel-send" else "recv on", obj, fill,
             res.get("senders", 0))
         if kind == "channel-send" and res.get("receiver_task"):
-            words += ", receiver: %s" % task_ref(res["receiver_task"])
+            words += ", receiver: %s" % task_ref(res.get("receiver_task"))
         if res.get("closed"):
             words += ", closed"
         return words + ")"
@@ -99,13 +99,13 @@ def resource_words(res, now, names=None):
 
 
 def leaf_paths(frame, limit=64):
-    """Paths (lists of frames, root first) from `frame` to each leaf of its
+    """Paths (lists of Frames, root first) from `frame` to each leaf of its
     await tree, in await order."""
     out = []
     stack = [(frame, [frame])]
     while stack and len(out) < limit:
         node, path = stack.pop()
-        kids = node.get("children") or []
+        kids = node.children
         if not kids:
             out.append(path)
             continue
@@ -115,10 +115,10 @@ def leaf_paths(frame, limit=64):
 
 
 def frame_where(frame):
-    """function file:line of a frame."""
-    if frame.get("function") is None:
-        return frame.get("error") or "?"
-    return "%s %s:%s" % (frame["function"], short_file(frame["file"]), frame["line"])
+    """function file:line of a frame (a Frame or a Head)."""
+    if frame.function is None:
+        return frame.error or "?"
+    return "%s %s:%s" % (frame.function, short_file(frame.file), frame.line)
 
 
 def short_file(path):
@@ -140,16 +140,16 @@ def task_where(task, now, names, native=None):
             lead = "LWP %d" % lwp
             if fn:
                 lead += " in %s" % fn
-    tree = task.get("await")
+    tree = task.await_tree()
     if tree is None:
-        text = task.get("error") or ""
+        text = task.error or ""
         return (lead + "  " + text).strip() if lead else text
     paths = leaf_paths(tree)
-    waiting = [p for p in paths if p[-1].get("resource")]
+    waiting = [p for p in paths if p[-1].resource is not None]
     path = waiting[0] if waiting else paths[0]
     user = None
     for f in reversed(path):
-        if f.get("kind") == "async" or f.get("function") is None:
+        if f.kind == "async" or f.function is None:
             user = f
             break
     parts = []
@@ -158,56 +158,87 @@ def task_where(task, now, names, native=None):
     if user is not None:
         parts.append(frame_where(user))
     leaf = path[-1]
-    if leaf.get("error"):
-        parts.append(leaf["error"])
-    elif leaf.get("resource") and native is None:
-        parts.append("-> " + resource_words(leaf["resource"], now, names))
+    if leaf.error:
+        parts.append(leaf.error)
+    elif leaf.resource is not None and native is None:
+        parts.append("-> " + resource_words(leaf.resource, now, names))
     if len(waiting) > 1:
         parts.append("(+%d more)" % (len(waiting) - 1))
     return "  ".join(parts)
 
 
-def task_names(doc):
-    return {t["id"]: t["name"] for rt in doc["runtimes"] for t in rt["tasks"]}
+def _chain_where(chain):
+    """task_where of a healthy task not on a thread whose await tree is a
+    chain of this shape, up to the resource words (the whole of it when the
+    chain does not end in a leaf)."""
+    user = None
+    for head in reversed(chain.heads):
+        if head.kind == "async":
+            user = frame_where(head)
+            break
+    if not chain.leaf:
+        return user or ""
+    return user + "  -> " if user is not None else "-> "
 
 
 def on_column(task, native=None):
     if native is not None:
         return "LWP %d" % native[0]
-    if task.get("worker", -1) >= 0:
-        return "w%d" % task["worker"]
+    if task.worker >= 0:
+        return "w%d" % task.worker
     return "-"
 
 
-def tasks_table(doc, natives=None, names=None, counts=None):
-    """The `info async-tasks` table; `counts` gives each runtime's own task
-    count (to say how many a filter left out)."""
-    now = doc["clock"]["now_ns"]
-    names = names if names is not None else task_names(doc)
-    natives = natives or {}
-    counts = counts or {}
-    lines = [] if doc["runtimes"] else ["no runtime exists"]
-    for rt in doc["runtimes"]:
-        total = counts.get(rt["id"])
+def tasks_table(snap, native_of=None):
+    """The `info async-tasks` table of a Snapshot; `native_of(task)` gives
+    (LWP, function, nested) for a task being polled on a thread, else None.
+    The runtime lines say how many tasks a filter left out."""
+    now = snap.now
+    names = snap.walker.names
+    lines = [] if snap.runtimes else ["no runtime exists"]
+    chain_where = {}  # Chain -> WHERE up to the resource words
+    words_of = {}  # (kind, object, values) -> resource words (not sleeps)
+    for rt, items, rt_errors in snap.runtimes:
+        total = snap.task_counts.get(rt["id"])
         lines.append("runtime %d (%s, %s) at %s: %s%s" % (
             rt["id"], rt["flavor"], count(rt["workers"], "worker"), rt["address"],
-            count(len(rt["tasks"]), "task"),
-            "" if total in (None, len(rt["tasks"])) else " shown of %d" % total))
-        if rt.get("error"):
-            lines.append("  %s" % rt["error"])
-        if not rt["tasks"]:
+            count(len(items), "task"),
+            "" if total in (None, len(items)) else " shown of %d" % total))
+        if rt_errors:
+            lines.append("  %s" % "; ".join(rt_errors))
+        if not items:
             continue
         rows = [("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")]
-        for t in rt["tasks"]:
-            nat = natives.get(t["id"])
-            where = task_where(t, now, names, nat)
-            if t.get("error"):
-                where = ("%s  [%s]" % (where, t["error"])).strip()
-            rows.append((str(t["id"]), t["state"], since(now, t["state_ns"]),
-                         on_column(t, nat), str(t["polls"]), '"%s"' % t["name"], where))
+        append = rows.append
+        for tasks in snap.batches(items):
+            for t in tasks:
+                nat = native_of(t) if native_of is not None else None
+                chain = t.chain
+                if chain is not None and nat is None and t.error is None:
+                    where = chain_where.get(chain)
+                    if where is None:
+                        where = chain_where[chain] = _chain_where(chain)
+                    res = t.resource
+                    if res is not None:
+                        if res.kind == "sleep" or res.error is not None:
+                            where += resource_words(res, now, names)
+                        else:
+                            key = (res.kind, res.object, res.values)
+                            words = words_of.get(key)
+                            if words is None:
+                                words = words_of[key] = resource_words(res, now, names)
+                            where += words
+                else:
+                    where = task_where(t, now, names, nat)
+                    if t.error:
+                        where = ("%s  [%s]" % (where, t.error)).strip()
+                state_ns = t.state_ns
+                append((str(t.id), t.state,
+                        duration(now - state_ns) if state_ns and now is not None else "?",
+                        on_column(t, nat), str(t.polls), '"%s"' % t.name, where))
         lines.extend(_columns(rows, right=(0, 4)))
-    lines.append(clock_note(doc["clock"]["kind"], now, doc["source"]))
-    for e in doc["errors"]:
+    lines.append(clock_note(snap.clock_kind, now, snap.source))
+    for e in snap.errors:
         lines.append("note: %s" % e)
     return "\n".join(lines)
 
@@ -220,58 +251,63 @@ def clock_note(kind, now, source):
 
 
 def _columns(rows, right=()):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    out = []
-    for r in rows:
-        cells = []
-        for i, w in enumerate(widths):
-            cells.append(r[i].rjust(w) if i in right else r[i].ljust(w))
-        cells.append(r[-1])
-        out.append(("  " + "  ".join(cells)).rstrip())
-    return out
+    """Rows (tuples of str) as aligned lines: every column but the last
+    padded to its widest cell, the columns in `right` right-aligned."""
+    columns = list(zip(*rows))
+    cells = []
+    for i, col in enumerate(columns[:-1]):
+        cells.append(("%%%ds" if i in right else "%%-%ds") % max(map(len, col)))
+    fmt = "  " + "  ".join(cells + ["%s"])
+    return [(fmt % r).rstrip() for r in rows]
 
 
 # -- backtraces ---------------------------------------------------------------
 
 def task_header(task, now, lwp=None):
-    parts = ['task %d "%s" %s for %s' % (task["id"], task["name"], task["state"],
-                                         since(now, task["state_ns"]))]
+    parts = ['task %d "%s" %s for %s' % (task.id, task.name, task.state,
+                                         since(now, task.state_ns))]
     if lwp is not None:
         parts.append("on LWP %d" % lwp)
-    if task.get("worker", -1) >= 0:
-        parts.append("worker %d" % task["worker"])
-    parts.append(count(task["polls"], "poll"))
-    if task["flags"]:
-        parts.append("flags: %s" % " ".join(task["flags"]))
+    if task.worker >= 0:
+        parts.append("worker %d" % task.worker)
+    parts.append(count(task.polls, "poll"))
+    if task.flags:
+        parts.append("flags: %s" % " ".join(task.flags))
     head = ", ".join(parts)
-    if task.get("error"):
-        head += "\n  %s" % task["error"]
+    if task.error:
+        head += "\n  %s" % task.error
     return head
 
 
+def _waiting_line(num, function, res, now, names, prefix):
+    text = "%s#%-2d %-16s waiting for %s" % (prefix, num, function,
+                                           resource_words(res, now, names))
+    if res.since_ns and now:
+        text += " (for %s)" % duration(now - res.since_ns)
+    return text
+
+
 def _frame_line(num, frame, now, names, full, prefix):
-    if frame.get("function") is None:
-        return "%s#%-2d %s" % (prefix, num, frame.get("error", "?"))
-    kind = frame.get("kind")
-    res = frame.get("resource")
+    if frame.function is None:
+        return "%s#%-2d %s" % (prefix, num, frame.error if frame.error is not None
+                                else "?")
+    kind = frame.kind
+    res = frame.resource
     if res is not None:
-        text = "%s#%-2d %-16s waiting for %s" % (prefix, num, frame["function"],
-                                               resource_words(res, now, names))
-        if res.get("since_ns") and now:
-            text += " (for %s)" % duration(now - res["since_ns"])
+        text = _waiting_line(num, frame.function, res, now, names, prefix)
         if full:
-            text += "\n%s     leaf at %s:%s, frame %s" % (
-                prefix, frame["file"], frame["line"], frame["address"])
+            text += "\n%s     leaf at %s:%s, frame 0x%x" % (
+                prefix, frame.file, frame.line, frame.address)
     else:
-        text = "%s#%-2d %s at %s:%s" % (prefix, num, frame["function"],
-                                        short_file(frame["file"]) if not full
-                                        else frame["file"], frame["line"])
+        text = "%s#%-2d %s at %s:%s" % (prefix, num, frame.function,
+                                        short_file(frame.file) if not full
+                                        else frame.file, frame.line)
         if kind not in ("async", "leaf"):
-            text += "  [%s of %d]" % (kind, len(frame.get("children") or []))
+            text += "  [%s of %d]" % (kind, len(frame.children))
         if full:
-            text += "  frame %s" % frame["address"]
-    if frame.get("error"):
-        text += "\n%s     %s" % (prefix, frame["error"])
+            text += "  frame 0x%x" % frame.address
+    if frame.error:
+        text += "\n%s     %s" % (prefix, frame.error)
     return text
 
 
@@ -281,7 +317,7 @@ def await_lines(tree, now, names, full, first_num=0, prefix="  "):
     join a frame already printed."""
     lines = []
     paths = leaf_paths(tree)
-    printed = {}  # id of a frame node -> (branch, number)
+    printed = {}  # id of a Frame -> (branch, number)
     for b, path in enumerate(paths):
         if len(paths) > 1:
             lines.append("%sbranch %d of %d:" % (prefix, b + 1, len(paths)))
@@ -291,7 +327,7 @@ def await_lines(tree, now, names, full, first_num=0, prefix="  "):
             if key in printed:
                 pb, pn = printed[key]
                 lines.append("%s#%-2d ... joins #%d of branch %d (%s)" % (
-                    prefix, num, pn, pb + 1, frame.get("function") or frame.get("address")))
+                    prefix, num, pn, pb + 1, frame.function or "0x%x" % frame.address))
                 break
             lines.append(_frame_line(num, frame, now, names, full, prefix))
             printed[key] = (b, num)
@@ -312,22 +348,35 @@ def native_lines(frames, full, prefix="  "):
 
 
 def spawned_line(task, names):
-    sp = task.get("spawn")
-    parent = task.get("parent", 0)
+    sp = task.spawn
+    parent = task.parent
     who = ("task %d" % parent) if parent else "the program (outside any task)"
     if parent and names.get(parent):
         who = 'task %d "%s"' % (parent, names[parent])
     if sp is None:
         return "  spawned by %s" % who
-    verb = "started by block_on in" if sp["kind"] == "block-on" else "spawned by"
-    return "  %s %s at %s:%s (in %s)" % (verb, who, short_file(sp["file"]),
-                                         sp["line"], sp["function"])
+    verb = "started by block_on in" if sp.kind == "block-on" else "spawned by"
+    return "  %s %s at %s:%s (in %s)" % (verb, who, short_file(sp.file),
+                                         sp.line, sp.function)
 
 
 def backtrace(task, now, names, lwp=None, native=None, native_error=None,
-              full=False):
-    """async-bt of one task; `lwp` is the thread polling it (if any) and
-    `native` that thread's frames down to the task's at_root_poll."""
+              full=False, chains=None):
+    """async-bt of one Task; `lwp` is the thread polling it (if any) and
+    `native` that thread's frames down to the task's at_root_poll.
+    `chains` (a dict kept across the tasks of one reading) caches the lines
+    of await chains, which without --full depend only on the chain's shape
+    but for the leaf's line."""
+    chain = task.chain
+    if chains is not None and chain is not None and lwp is None and not full:
+        lines = chains.get(chain)
+        if lines is None:
+            lines = await_lines(task.await_tree(), now, names, False)
+            lines = chains[chain] = lines[1:] if chain.leaf else lines
+        if chain.leaf:
+            lines = [_waiting_line(0, chain.heads[-1].function, task.resource, now,
+                                   names, "  ")] + lines
+        return "\n".join([task_header(task, now)] + lines + [spawned_line(task, names)])
     lines = [task_header(task, now, lwp)]
     num = 0
     if lwp is not None:
@@ -340,13 +389,13 @@ def backtrace(task, now, names, lwp=None, native=None, native_error=None,
             lines.append("  await chain:")
         elif native_error:
             lines.append("  native frames unavailable: %s" % native_error)
-    if task.get("await") is None:
-        state = task["state"]
+    tree = task.await_tree()
+    if tree is None:
         lines.append("  (no await frames: %s)" % (
-            "the task has finished" if state in ("complete", "cancelled")
+            "the task has finished" if task.state in ("complete", "cancelled")
             else "the task has no future"))
     else:
-        lines.extend(await_lines(task["await"], now, names, full, num))
+        lines.extend(await_lines(tree, now, names, full, num))
     lines.append(spawned_line(task, names))
     return "\n".join(lines)
 

@@ -1,11 +1,13 @@
 """Walkers over the runtime's records: runtimes, their owned task lists, each
 task's await tree and leaf resources, and the thread contexts.
 
-The walk writes the trace document of docs/trace-format.md directly as JSON
-text (the text commands and the deadlock analysis parse it back): with
-100,000 tasks, building Python objects and encoding them would cost several
-times the walk itself.  Every string that repeats (site names and files,
-task names, spawn sites, whole frame heads) is encoded once and cached.
+The walk builds the records of records.py: the JSON writer (jsonout.py),
+the text output and the deadlock analysis all read those, so a command walks
+the program's memory once.  With 100,000 tasks the walk is the hot loop:
+what repeats (sites, frame heads, whole await chain shapes, task names,
+flag sets, the state of a resource's object) is read or built once per
+reading and shared, and a task whose await tree is a chain of a known shape
+costs one unpack per record and one Task object.
 
 Every walk is bounded: Brent's loop detection on the owned task lists,
 visited sets on the other lists and on await trees, depth and count caps,
@@ -15,11 +17,11 @@ that cannot be read, or does not check out, carries "corrupt: ..." (or
 with what is readable.
 """
 
-import json
 from operator import itemgetter
 
 from . import constants as C
 from .memory import BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
+from .records import Chain, Frame, Head, Resource, Site, Task, new
 
 MAX_RUNTIMES = 1024
 MAX_TASKS = 1 << 24
@@ -27,32 +29,19 @@ MAX_DEPTH = 256
 MAX_CHILDREN = 4096
 MAX_THREADS = 4096
 MAX_ROOTS = 64
+MAX_CHAIN = 64  # longer chains (or loops) go through frame_tree
 
 _FINISHED = ("complete", "cancelled")  # a finished task's future is dropped
-_q = json.dumps  # JSON string literal of a Python str
-
-
-def _pct(text):
-    """`text` made literal inside a %-format."""
-    return text.replace("%", "%%")
+# Resource kinds whose one field is the wait record's first detail word.
+_DETAIL_ONLY = frozenset(("sleep", "join", "read", "write", "blocking"))
 
 
 def _bad_frame(addr, error):
-    return ('{"function":null,"file":null,"line":null,"kind":null,"address":"0x%x",'
-            '"resource":null,"children":[],"error":%s}' % (addr, _q(error)))
+    return Frame(None, addr, None, [], error)
 
 
 class _BadMagic(Exception):
     pass
-
-
-# A task's fields up to "thread" (docs/trace-format.md order).
-_TASK_JSON = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
-              '"parent":%d,"spawn":%s,"polls":%d,"created_ns":%d,"state_ns":%d,'
-              '"last_poll_start_ns":%d,"last_poll_end_ns":%d,"worker":%d')
-
-# Resource JSON by kind: the fields of docs/trace-format.md, in its order.
-_RES_HEAD = '{"kind":%s,"object":%s,"since_ns":%d'
 
 
 class Walker(object):
@@ -61,21 +50,31 @@ class Walker(object):
     def __init__(self, abi, mem):
         self.abi = abi
         self.mem = mem
-        self.sites = {}  # address -> (kind, function, file, line) or error str
-        self.heads = {}  # (site, resume line) -> (frame JSON format, is leaf)
-        self.chains = {}  # chain shape -> (format, ends in a leaf, task format)
-        self.spawns = {}  # site address -> spawn JSON
-        self.jnames = {}  # raw task name bytes -> (str, JSON)
+        self.sites = {}  # address -> Site or error str
+        self.heads = {}  # (site, resume line) -> Head
+        self.chains = {}  # chain shape (site, resume line, ...) -> Chain
+        self.spawns = {}  # site address -> (Site or None, error or None)
+        self.raw_names = {}  # raw task name bytes -> str
+        self.flag_names = {}  # flags word -> tuple of flag names
+        self.objects = {}  # (resource kind, object) -> values tuple or error str
         self.task_ids = {}  # task address -> id (cache of task_id())
         self.runtime_ids = {}  # runtime address -> id
         self.names = {}  # task id -> name, of every task met on a list
         r = abi.reader
-        # What a task's JSON needs (the list walk has checked the rest).
+        # What a task record needs (the list walk has checked the rest).
         self.task_reader = r("task", [
             ("state", "u"), ("id", "u"), ("parent_id", "u"), ("spawn_site", "u"),
             ("root", "u"), ("poll_count", "u"), ("created_ns", "u"),
             ("state_ns", "u"), ("poll_start_ns", "u"), ("poll_end_ns", "u"),
             ("worker", "i"), ("flags", "u"), ("name", "s")])
+        # The same without what the list walk already read (id, state,
+        # flags, name): the hot loop of tasks().
+        self.task_rest = r("task", [
+            ("parent_id", "u"), ("spawn_site", "u"), ("root", "u"), ("poll_count", "u"),
+            ("created_ns", "u"), ("state_ns", "u"), ("poll_start_ns", "u"),
+            ("poll_end_ns", "u"), ("worker", "i")])
+        self._rest_limit = (fast_limit(self.task_rest.struct)
+                            if self.task_rest.reorder is None else -1)
         self._task_limit = (fast_limit(self.task_reader.struct)
                             if self.task_reader.reorder is None else -1)
         # What the list walk needs of each task.
@@ -118,12 +117,12 @@ class Walker(object):
         self.res_names = e["resource_kind"]
         self.flavor_names = e["flavor"]
         self.role_names = e["thread_role"]
-        self.jstates = [_q(n) for n in self.state_names]
-        self.jres = [_q(n) for n in self.res_names]
+        # Resource kind values whose one field is the first detail word.
+        self._detail_only = {i: n for i, n in enumerate(self.res_names)
+                             if n in _DETAIL_ONLY}
         # States whose future is alive (its await tree is walked).
-        self._live_states = frozenset(i for i, n in enumerate(self.state_names)
+        self._live_states = frozenset(n for n in self.state_names
                                       if n not in _FINISHED)
-        self.jflags = {}
 
     def enum(self, names, value):
         if 0 <= value < len(names):
@@ -133,8 +132,7 @@ class Walker(object):
     # -- sites -------------------------------------------------------------
 
     def site(self, addr):
-        """(kind name, function, file, line) of the site record at addr, or
-        an error string."""
+        """The Site record at addr, or an error string."""
         hit = self.sites.get(addr)
         if hit is not None:
             return hit
@@ -143,39 +141,47 @@ class Walker(object):
             if magic != C.SITE_MAGIC:
                 hit = "corrupt: site 0x%x has bad magic 0x%08x" % (addr, magic)
             else:
-                hit = (self.enum(self.kind_names, kind), self.mem.cstring(fn_p),
-                       self.mem.cstring(file_p, 1024), line)
+                hit = Site(self.enum(self.kind_names, kind), self.mem.cstring(fn_p),
+                           self.mem.cstring(file_p, 1024), line)
         except ReadError:
             hit = "corrupt: site 0x%x unreadable" % addr
         self.sites[addr] = hit
         return hit
 
-    def _head(self, site_p, resume_line, addr):
-        """Frame JSON format for (site, resume line): a string with one %x
-        (the frame's address) that ends just before the resource; or an
-        error string in a 1-tuple."""
-        site = self.site(site_p)
-        if site.__class__ is str:
-            return ("%s (site of frame 0x%x)" % (site, addr),)
-        kind, function, file, line = site
-        fmt = ('{"function":%s,"file":%s,"line":%d,"kind":%s,"address":"0x%%x",'
-               '"resource":' % (_pct(_q(function)), _pct(_q(file)), resume_line or line,
-                                _pct(_q(kind))))
-        return (fmt, kind == "leaf")
+    def head(self, site_p, resume_line):
+        """The Head of frames with this site and resume line, or an error
+        string (the site's problem)."""
+        key = (site_p, resume_line)
+        head = self.heads.get(key)
+        if head is None:
+            site = self.site(site_p)
+            if site.__class__ is str:
+                return site
+            head = self.heads[key] = Head(site.function, site.file,
+                                          resume_line or site.line, site.kind)
+        return head
 
-    def spawn_json(self, site_p):
+    def spawn(self, site_p):
+        """(Site or None, error or None) of a task's spawn site."""
         hit = self.spawns.get(site_p)
         if hit is None:
             s = self.site(site_p) if site_p else None
             if s is None:
-                hit = ("null", None)
+                hit = (None, None)
             elif s.__class__ is str:
-                hit = ("null", s)
+                hit = (None, s)
             else:
-                hit = ('{"kind":%s,"function":%s,"file":%s,"line":%d}'
-                       % (_q(s[0]), _q(s[1]), _q(s[2]), s[3]), None)
+                hit = (s, None)
             self.spawns[site_p] = hit
         return hit
+
+    def flags(self, word):
+        """The tuple of flag names of a task's flags word."""
+        names = self.flag_names.get(word)
+        if names is None:
+            names = self.flag_names[word] = tuple(n for b, n in C.TASK_FLAGS
+                                                  if word & b)
+        return names
 
     # -- resources ---------------------------------------------------------
 
@@ -186,35 +192,47 @@ class Walker(object):
             self._resource_readers[record] = rd
         return rd
 
-    def resource_json(self, wait):
-        """JSON of a leaf's wait record (kind, object, since, details)."""
+    def resource(self, wait):
+        """The Resource of a leaf's wait record (kind, flags, object, since,
+        details).  The state of the object (a mutex's owner, a channel's
+        fill) is read once per reading: the program is stopped."""
         kind_v, wflags, obj, since, d0, d1, d2 = wait
         if kind_v < len(self.res_names):
-            kind, jkind = self.res_names[kind_v], self.jres[kind_v]
+            kind = self.res_names[kind_v]
         else:
             kind = "?%d" % kind_v
-            jkind = _q(kind)
-        head = _RES_HEAD % (jkind, '"0x%x"' % obj if obj else "null", since)
+        if kind in _DETAIL_ONLY:
+            return new(Resource, (kind, obj, since, (d0,), None))
+        key = (kind_v, obj)
+        values = self.objects.get(key)
+        if values is None:
+            values = self.objects[key] = self._object_values(kind, obj)
+        if values.__class__ is str:
+            return new(Resource, (kind, obj, since, (), values))
+        if kind == "semaphore":
+            values = (d0,) + values
+        return new(Resource, (kind, obj, since, values, None))
+
+    def _object_values(self, kind, obj):
+        """The fields a resource of `kind` takes from its object (see
+        records.RESOURCE_FIELDS), or an error string."""
         mem = self.mem
         try:
-            if kind == "sleep":
-                return head + ',"deadline_ns":%d}' % d0
             if kind == "mutex":
                 magic, owner_id, waiters = self._reader("mutex", [
                     ("magic", "u"), ("owner_id", "u"), ("waiters", "u")]).unpack(mem, obj)
                 self._check(magic, C.MUTEX_MAGIC, "mutex", obj)
-                return head + ',"owner":%d,"waiters":%d}' % (owner_id, waiters)
+                return (owner_id, waiters)
             if kind == "semaphore":
                 magic, waiters, permits = self._reader("semaphore", [
                     ("magic", "u"), ("waiters", "u"), ("permits", "u")]).unpack(mem, obj)
                 self._check(magic, C.SEM_MAGIC, "semaphore", obj)
-                return head + ',"wanted":%d,"permits":%d,"waiters":%d}' % (
-                    d0, permits, waiters)
+                return (permits, waiters)
             if kind == "notify":
                 magic, waiters = self._reader("notify", [
                     ("magic", "u"), ("waiters", "u")]).unpack(mem, obj)
                 self._check(magic, C.NOTIFY_MAGIC, "notify", obj)
-                return head + ',"waiters":%d}' % waiters
+                return (waiters,)
             if kind in ("channel-send", "channel-recv"):
                 magic, cflags, cap, length, senders, rx = self._reader("chan", [
                     ("magic", "u"), ("flags", "u"), ("capacity", "u"), ("len", "u"),
@@ -222,29 +240,18 @@ class Walker(object):
                 self._check(magic, C.CHAN_MAGIC, "channel", obj)
                 unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
                 closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
-                return head + (',"capacity":%s,"len":%d,"senders":%d,"receiver_task":%d,'
-                               '"closed":%s}' % ("null" if unbounded else cap, length,
-                                                 senders, rx,
-                                                 "true" if closed else "false"))
+                return (None if unbounded else cap, length, senders, rx, bool(closed))
             if kind == "oneshot":
                 magic, oflags, rx = self._reader("oneshot", [
                     ("magic", "u"), ("flags", "u"), ("rx_task_id", "u")]).unpack(mem, obj)
                 self._check(magic, C.ONESHOT_MAGIC, "oneshot", obj)
                 closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
-                return head + ',"receiver_task":%d,"closed":%s}' % (
-                    rx, "true" if closed else "false")
-            if kind == "join":
-                return head + ',"task":%d}' % d0
-            if kind in ("read", "write"):
-                return head + ',"fd":%d}' % d0
-            if kind == "blocking":
-                return head + ',"job":%d}' % d0
-            return head + "}"
+                return (rx, bool(closed))
+            return ()
         except ReadError:
-            return head + ',"error":%s}' % _q("corrupt: %s record 0x%x unreadable"
-                                              % (kind, obj))
+            return "corrupt: %s record 0x%x unreadable" % (kind, obj)
         except _BadMagic as e:
-            return head + ',"error":%s}' % _q(str(e))
+            return str(e)
 
     @staticmethod
     def _check(magic, want, what, obj):
@@ -255,18 +262,16 @@ class Walker(object):
 
     # -- await trees -------------------------------------------------------
 
-    def frame_json(self, addr, depth, seen, out):
-        """Append the JSON of the await (sub)tree at frame `addr` to `out`.
-        Returns the frame's sibling link, or None when the frame could not
-        be read (its links are then not to be trusted)."""
+    def frame_tree(self, addr, depth, seen):
+        """The await (sub)tree at frame `addr`: (Frame, the frame's sibling
+        link), the link None when the frame could not be read (its links
+        are then not to be trusted)."""
         if addr in seen:
-            out.append(_bad_frame(addr, "corrupt: await tree loops back to frame 0x%x"
-                                  % addr))
-            return None
+            return _bad_frame(addr, "corrupt: await tree loops back to frame 0x%x"
+                              % addr), None
         if depth >= MAX_DEPTH:
-            out.append(_bad_frame(addr, "corrupt: await chain deeper than %d frames, "
-                                        "cut here" % MAX_DEPTH))
-            return None
+            return _bad_frame(addr, "corrupt: await chain deeper than %d frames, "
+                                    "cut here" % MAX_DEPTH), None
         seen.add(addr)
         mem = self.mem
         blk = mem.blocks.get(addr >> BLOCK_SHIFT)
@@ -277,72 +282,57 @@ class Walker(object):
             else:
                 site_p, child, sibling, resume_line = self.FRAME.unpack(mem, addr)
         except ReadError:
-            out.append(_bad_frame(addr, "corrupt: frame 0x%x unreadable" % addr))
-            return None
-        key = (site_p, resume_line)
-        head = self.heads.get(key)
-        if head is None:
-            head = self._head(site_p, resume_line, addr)
-            if len(head) == 2:
-                self.heads[key] = head
-        if len(head) == 1:
-            out.append(_bad_frame(addr, head[0]))
-            return None
-        fmt, is_leaf = head
-        out.append(fmt % addr)
-        if is_leaf:  # a leaf's own child link is not part of the tree
+            return _bad_frame(addr, "corrupt: frame 0x%x unreadable" % addr), None
+        head = self.head(site_p, resume_line)
+        if head.__class__ is str:
+            return _bad_frame(addr, "%s (site of frame 0x%x)" % (head, addr)), None
+        if head.leaf:  # a leaf's own child link is not part of the tree
             try:
                 wait = self.WAIT.unpack(mem, addr)
             except ReadError:
-                out.append('null,"children":[],"error":%s}' % _q(
-                    "corrupt: wait record of leaf 0x%x unreadable" % addr))
-                return sibling
-            out.append(self.resource_json(wait))
-            out.append(',"children":[]}')
-            return sibling
-        out.append('null,"children":[')
+                return Frame(head, addr, None, [], "corrupt: wait record of leaf 0x%x "
+                             "unreadable" % addr), sibling
+            return Frame(head, addr, self.resource(wait), []), sibling
+        children = []
         error = None
-        n = 0
         while child:
-            if n >= MAX_CHILDREN:
+            if len(children) >= MAX_CHILDREN:
                 error = "corrupt: more than %d children, cut here" % MAX_CHILDREN
                 break
-            if n:
-                out.append(",")
-            child = self.frame_json(child, depth + 1, seen, out)
-            n += 1
+            node, child = self.frame_tree(child, depth + 1, seen)
+            children.append(node)
             if child is None:
                 break  # an unreadable child: its sibling link is unknown
             if child in seen:
                 error = "corrupt: sibling list loops back to frame 0x%x" % child
                 break
-        if error:
-            out.append('],"error":%s}' % _q(error))
-        else:
-            out.append("]}")
-        return sibling
+        return Frame(head, addr, None, children, error), sibling
 
     # -- tasks -------------------------------------------------------------
 
     def task_list(self, rt_addr, head, errors, keep=None, single=False, exact=False):
         """Walk the owned list starting at `head`: check each task's magic
         and links, learn ids and names.  Returns [(id, address, error, state
-        name)] of the tasks `keep(id, state, name)` accepts, sorted by id.  List
-        problems go to `errors`.  With `single`, only the task at `head`.
+        name, name, flags word)] of the tasks `keep(id, state, name)`
+        accepts, sorted by id.  List problems go to `errors`.  With
+        `single`, only the task at `head`.
 
         Loops are found with Brent's algorithm (no visited set to fill on
         the common, healthy path); when it finds one, the walk starts over
         with a visited set (`exact`) to say precisely where the list loops
         back."""
         mem = self.mem
-        blocks = mem.blocks
-        HEAD = self.task_head.struct
-        limit = fast_limit(HEAD) if self.task_head.reorder is None else -1
+        blocks_get = mem.blocks.get
+        head_unpack = self.task_head.struct.unpack_from
+        limit = fast_limit(self.task_head.struct) if self.task_head.reorder is None else -1
         state_names = self.state_names
         nstates = len(state_names)
-        jnames = self.jnames
+        raw_names_get = self.raw_names.get
         names = self.names
+        task_magic = C.TASK_MAGIC
+        in_flux_bit = C.TF_IN_FLUX
         out = []
+        append = out.append
         seen = set()
         tortoise, power, lam = 0, 1, 1
         prev = 0
@@ -367,12 +357,12 @@ class Walker(object):
             if count >= MAX_TASKS:
                 errors.append("corrupt: owned list longer than %d tasks, cut" % MAX_TASKS)
                 break
-            blk = blocks.get(addr >> BLOCK_SHIFT)
+            blk = blocks_get(addr >> BLOCK_SHIFT)
             off = addr & BLOCK_MASK
             try:
                 if blk is not None and off <= limit:
                     magic, state, tid, runtime, onext, oprev, flags, raw_name = \
-                        HEAD.unpack_from(blk, off)
+                        head_unpack(blk, off)
                 else:
                     magic, state, tid, runtime, onext, oprev, flags, raw_name = \
                         self.task_head.unpack(mem, addr)
@@ -380,7 +370,7 @@ class Walker(object):
                 errors.append("%s: owned list: task 0x%x unreadable (after %d tasks)"
                               % ("in-flux" if prev_in_flux else "corrupt", addr, count))
                 break
-            if magic != C.TASK_MAGIC:
+            if magic != task_magic:
                 what = ("was freed" if magic == C.DEAD_MAGIC
                         else "is not a task (magic 0x%08x)" % magic)
                 errors.append("%s: owned list: 0x%x %s (after %d tasks)"
@@ -389,7 +379,7 @@ class Walker(object):
                 break
             count += 1
             error = None
-            in_flux = flags & C.TF_IN_FLUX
+            in_flux = flags & in_flux_bit
             if single:
                 prev = oprev
                 onext = 0
@@ -400,111 +390,98 @@ class Walker(object):
             elif runtime != rt_addr:
                 error = ("corrupt: task says its runtime is 0x%x, but it is on the "
                          "list of runtime 0x%x" % (runtime, rt_addr))
-            jn = jnames.get(raw_name)
-            if jn is None:
-                name = fixed_string(raw_name)
-                jn = jnames[raw_name] = (name, _q(name))
-            names[tid] = jn[0]
+            name = raw_names_get(raw_name)
+            if name is None:
+                name = self.raw_names[raw_name] = fixed_string(raw_name)
+            names[tid] = name
             state_name = state_names[state] if state < nstates else "?%d" % state
-            if keep is None or keep(tid, state_name, jn[0]):
-                out.append((tid, addr, error, state_name))
+            if keep is None or keep(tid, state_name, name):
+                append((tid, addr, error, state_name, name, flags))
             prev = addr
             prev_in_flux = in_flux
             addr = onext
         out.sort(key=itemgetter(0))
         return out
 
-    def task_json(self, addr, error, threads_by_task):
-        """The JSON text of the task at `addr` (already checked by
-        task_list, whose list error for it is `error`)."""
+    def task(self, addr, error, threads_by_task):
+        """The Task at `addr` (already checked by task_list, whose list
+        error for it is `error`)."""
         mem = self.mem
-        TASK = self.task_reader.struct
         blk = mem.blocks.get(addr >> BLOCK_SHIFT)
         off = addr & BLOCK_MASK
         if blk is not None and off <= self._task_limit:
-            t = TASK.unpack_from(blk, off)
+            t = self.task_reader.struct.unpack_from(blk, off)
         else:
             t = self.task_reader.unpack(mem, addr)
         (state, tid, parent_id, spawn_p, root, polls, created, state_ns, pstart, pend,
          worker, flags, raw_name) = t
-        sp = self.spawns.get(spawn_p)
-        if sp is None:
-            sp = self.spawn_json(spawn_p)
-        if sp[1] is not None and error is None:
-            error = sp[1]
-        jf = self.jflags.get(flags)
-        if jf is None:
-            jf = self.jflags[flags] = json.dumps(
-                [n for b, n in C.TASK_FLAGS if flags & b], separators=(",", ":"))
-        jstates = self.jstates
-        lwp = threads_by_task.get(addr)
-        text = (_TASK_JSON + ',"thread":%s') % (
-            tid, addr, self.jnames[raw_name][1],
-            jstates[state] if state < len(jstates) else _q("?%d" % state),
-            jf, parent_id, sp[0], polls, created, state_ns, pstart, pend, worker,
-            "null" if lwp is None else "%d" % lwp)
-        if error:
-            text += ',"error":%s' % _q(error)
-        if not root or state < len(jstates) and self.state_names[state] in _FINISHED:
-            return text + ',"await":null}'
-        chain = self.chain_json(root)
-        if chain is not None:
-            return text + ',"await":' + chain + "}"
-        parts = [text, ',"await":']
-        self.frame_json(root, 0, set(), parts)
-        parts.append("}")
-        return "".join(parts)
+        site, spawn_error = self.spawn(spawn_p)
+        if spawn_error is not None and error is None:
+            error = spawn_error
+        name = self.raw_names.get(raw_name)
+        if name is None:
+            name = self.raw_names[raw_name] = fixed_string(raw_name)
+        state_name = self.enum(self.state_names, state)
+        chain = addrs = res = tree = None
+        if root and state_name not in _FINISHED:
+            found = self.chain(root)
+            if found is not None:
+                chain, addrs, res = found
+            else:
+                tree = self.frame_tree(root, 0, set())[0]
+        return new(Task, (tid, addr, name, state_name, self.flags(flags), parent_id, site,
+                          polls, created, state_ns, pstart, pend, worker,
+                          threads_by_task.get(addr), error, chain, addrs, res, tree))
 
-    def task_texts(self, items, threads_by_task):
-        """JSON texts of the tasks `items` [(id, address, list error, state)]
-        from task_list: the hot loop of a large walk.  A healthy task whose await
-        tree is a chain of known shape costs one unpack per record and one
-        cached format for the whole task; anything else goes through
-        task_json."""
+    def tasks(self, items, threads_by_task):
+        """Task records of `items` from task_list: the hot loop of a large
+        walk.  A healthy task whose await tree is a chain of known shape
+        costs one unpack per record (its id, state, flags and name come from
+        the list walk); anything else goes through task()."""
         blocks_get = self.mem.blocks.get
-        task_unpack = self.task_reader.struct.unpack_from
-        task_limit = self._task_limit
+        rest_unpack = self.task_rest.struct.unpack_from
+        rest_limit = self._rest_limit
         frame_unpack = self._frame_struct.unpack_from
         frame_limit = self._frame_limit
         wait_unpack = self._wait_struct.unpack_from
         leaf_limit = self._leaf_limit
         spawns_get = self.spawns.get
-        jflags_get = self.jflags.get
-        jnames_get = self.jnames.get
+        flags_get = self.flag_names.get
         chains_get = self.chains.get
-        jstates = self.jstates
         live_states = self._live_states
-        resource_json = self.resource_json
+        resource = self.resource
+        detail_only_get = self._detail_only.get
         lwp_get = threads_by_task.get
-        slow = self.task_json
+        slow = self.task
+        last_shape = last_chain = None
         out = []
         append = out.append
-        for _, addr, error, _ in items:
+        for tid, addr, error, state, name, flags in items:
             blk = blocks_get(addr >> BLOCK_SHIFT)
             off = addr & BLOCK_MASK
-            if error is not None or blk is None or off > task_limit:
+            if error is not None or blk is None or off > rest_limit:
                 append(slow(addr, error, threads_by_task))
                 continue
-            (state, tid, parent_id, spawn_p, root, polls, created, state_ns, pstart,
-             pend, worker, flags, raw_name) = task_unpack(blk, off)
+            (parent_id, spawn_p, root, polls, created, state_ns, pstart, pend,
+             worker) = rest_unpack(blk, off)
             sp = spawns_get(spawn_p)
-            jf = jflags_get(flags)
-            jn = jnames_get(raw_name)
-            if (sp is None or sp[1] is not None or jf is None or jn is None or
-                    not root or state not in live_states):
+            fl = flags_get(flags)
+            if (sp is None or sp[1] is not None or fl is None or not root or
+                    state not in live_states):
                 append(slow(addr, error, threads_by_task))
                 continue
-            # The await chain, as in chain_json.
-            addrs = [tid, addr, jn[1], jstates[state], jf, parent_id, sp[0], polls,
-                     created, state_ns, pstart, pend, worker]
-            lwp = lwp_get(addr)
-            addrs.append("null" if lwp is None else str(lwp))
+            # The await chain, as in chain().  Frames are mostly in the
+            # task's own block: no lookup then.
+            addrs = []
             shape = []
             a = root
+            bno = addr >> BLOCK_SHIFT
             depth = 0
             whole = False  # the chain was read to its end
             while True:
-                blk = blocks_get(a >> BLOCK_SHIFT)
+                if a >> BLOCK_SHIFT != bno:
+                    bno = a >> BLOCK_SHIFT
+                    blk = blocks_get(bno)
                 off = a & BLOCK_MASK
                 if blk is None or off > frame_limit:
                     break
@@ -518,30 +495,46 @@ class Walker(object):
                 if not child:
                     whole = True
                     break
-                if depth >= 64:
+                if depth >= MAX_CHAIN:
                     break
                 a = child
-            fmt = chains_get(tuple(shape)) if whole else None
-            if fmt is None:
+            if not whole:
                 append(slow(addr, error, threads_by_task))
                 continue
-            if fmt[1]:
-                blk = blocks_get(a >> BLOCK_SHIFT)
+            if shape == last_shape:  # most tasks look like the one before
+                chain = last_chain
+            else:
+                chain = chains_get(tuple(shape))
+                if chain is None:
+                    append(slow(addr, error, threads_by_task))
+                    continue
+                last_shape = shape
+                last_chain = chain
+            res = None
+            if chain.leaf:
                 off = a & BLOCK_MASK
                 if blk is None or off > leaf_limit:
                     append(slow(addr, error, threads_by_task))
                     continue
-                addrs.append(resource_json(wait_unpack(blk, off)))
-            append(fmt[2] % tuple(addrs))
+                wait = wait_unpack(blk, off)
+                kind = detail_only_get(wait[0])
+                if kind is not None:
+                    res = new(Resource, (kind, wait[2], wait[3], (wait[4],), None))
+                else:
+                    res = resource(wait)
+            append(new(Task, (tid, addr, name, state, fl, parent_id, sp[0], polls, created,
+                              state_ns, pstart, pend, worker, lwp_get(addr), None,
+                              chain, tuple(addrs), res, None)))
         return out
 
-    def chain_json(self, addr):
-        """Fast path for the usual await tree, a chain of frames each with one
-        child: the chain's shape (site and resume line of each frame) picks
-        one cached format for the whole chain.  Returns None to let
-        frame_json do it (combinators, a frame out of the block cache, a
-        chain longer than 64 frames, which is also how a loop shows here,
-        and anything unreadable or damaged)."""
+    def chain(self, addr):
+        """The usual await tree, a chain of frames each with one child, as
+        (Chain, frame addresses, leaf Resource or None); the Chain (the
+        chain's shape: site and resume line of each frame) is shared by
+        every task whose chain has that shape.  None lets frame_tree do it
+        (combinators, a frame out of the block cache, a chain longer than
+        MAX_CHAIN frames, which is also how a loop shows here, and anything
+        unreadable or damaged)."""
         blocks_get = self.mem.blocks.get
         unpack_from = self._frame_struct.unpack_from
         limit = self._frame_limit
@@ -560,50 +553,37 @@ class Walker(object):
             shape.append(resume_line)
             if not child:
                 break
-            if len(addrs) >= 64:
+            if len(addrs) >= MAX_CHAIN:
                 return None
             addr = child
         shape = tuple(shape)
-        fmt = self.chains.get(shape)
-        if fmt is None:
-            fmt = self._chain_format(shape, addrs)
-            if fmt is None:
+        chain = self.chains.get(shape)
+        if chain is None:
+            chain = self._chain_of(shape)
+            if chain is None:
                 return None
-            self.chains[shape] = fmt
-        if fmt[1]:  # ends in a leaf: its wait record
+            self.chains[shape] = chain
+        res = None
+        if chain.leaf:  # ends in a leaf: its wait record
             off = addr & BLOCK_MASK
-            blk = blocks_get(addr >> BLOCK_SHIFT)
             if off > self._leaf_limit:
                 return None
-            addrs.append(self.resource_json(self._wait_struct.unpack_from(blk, off)))
-        return fmt[0] % tuple(addrs)
+            blk = blocks_get(addr >> BLOCK_SHIFT)
+            res = self.resource(self._wait_struct.unpack_from(blk, off))
+        return chain, tuple(addrs), res
 
-    def _chain_format(self, shape, addrs):
-        """(format, ends in a leaf) for a chain of this shape, or None when a
-        frame of it is not a plain chain member (bad site, or a leaf before
-        the end: its child link is not part of the tree)."""
-        parts = []
-        n = len(addrs)
-        leaf = False
+    def _chain_of(self, shape):
+        """The Chain of this shape, or None when a frame of it is not a plain
+        chain member (bad site, or a leaf before the end: its child link is
+        not part of the tree)."""
+        heads = []
+        n = len(shape) // 2
         for i in range(n):
-            key = (shape[2 * i], shape[2 * i + 1])
-            head = self.heads.get(key)
-            if head is None:
-                head = self._head(key[0], key[1], addrs[i])
-                if len(head) != 2:
-                    return None
-                self.heads[key] = head
-            if head[1] and i != n - 1:
+            head = self.head(shape[2 * i], shape[2 * i + 1])
+            if head.__class__ is str or (head.leaf and i != n - 1):
                 return None
-            leaf = head[1]
-            parts.append(head[0])
-            if i < n - 1:
-                parts.append('null,"children":[')
-        parts.append('%s,"children":[]}' if leaf else 'null,"children":[]}')
-        parts.append("]}" * (n - 1))
-        chain = "".join(parts)
-        # The same with the task's own fields first (for task_texts).
-        return chain, leaf, _TASK_JSON + ',"thread":%s,"await":' + chain + "}"
+            heads.append(head)
+        return Chain(tuple(heads))
 
     def task_brief(self, addr):
         """(id, state, name) of the task at addr (None if unreadable)."""

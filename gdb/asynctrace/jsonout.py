@@ -1,0 +1,251 @@
+"""The JSON writer: the trace document of docs/trace-format.md from the
+records of records.py, as compact JSON text.
+
+Everything that repeats is encoded once per reading and cached: task names,
+states, flag sets, spawn sites, frame heads, and for each await chain shape
+(and kind of leaf resource) one format string that writes a whole task (its
+fields, its frames and the leaf's resource) in one `%`.
+"""
+
+import json
+
+FORMAT = "asynctrace-trace"
+FORMAT_VERSION = 1
+
+_q = json.dumps  # JSON string literal of a Python str
+
+# A task's fields up to "thread" (docs/trace-format.md order).
+_TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
+         '"parent":%d,"spawn":%s,"polls":%d,"created_ns":%d,"state_ns":%d,'
+         '"last_poll_start_ns":%d,"last_poll_end_ns":%d,"worker":%d,"thread":%s')
+
+# The fields after "since_ns" by resource kind, for kinds whose fields are
+# all integers (the others: _resource_tail).
+_INT_TAILS = {
+    "sleep": ',"deadline_ns":%d}',
+    "mutex": ',"owner":%d,"waiters":%d}',
+    "semaphore": ',"wanted":%d,"permits":%d,"waiters":%d}',
+    "notify": ',"waiters":%d}',
+    "join": ',"task":%d}',
+    "read": ',"fd":%d}',
+    "write": ',"fd":%d}',
+    "blocking": ',"job":%d}',
+}
+
+
+def _pct(text):
+    """`text` made literal inside a %-format."""
+    return text.replace("%", "%%")
+
+
+def _bool(v):
+    return "true" if v else "false"
+
+
+def _resource_tail(r):
+    if r.error is not None:
+        return ',"error":%s}' % _q(r.error)
+    fmt = _INT_TAILS.get(r.kind)
+    if fmt is not None:
+        return fmt % r.values
+    if r.kind in ("channel-send", "channel-recv"):
+        cap, length, senders, rx, closed = r.values
+        return (',"capacity":%s,"len":%d,"senders":%d,"receiver_task":%d,"closed":%s}'
+                % ("null" if cap is None else "%d" % cap, length, senders, rx,
+                   _bool(closed)))
+    if r.kind == "oneshot":
+        return ',"receiver_task":%d,"closed":%s}' % (r.values[0], _bool(r.values[1]))
+    return "}"
+
+
+class JsonWriter(object):
+    """Encodes records as trace-format JSON; keeps its caches for one
+    reading (records it has seen are shared objects of one Walker)."""
+
+    def __init__(self):
+        self._names = {}  # name -> JSON
+        self._states = {}  # state name -> JSON
+        self._flags = {}  # flag names tuple -> JSON
+        self._spawns = {}  # Site -> JSON
+        self._kinds = {}  # resource kind -> JSON
+        self._heads = {}  # Head -> format with one %x (the address), up to "resource":
+        self._chains = {}  # Chain -> (format of a whole task, of the await chain alone)
+
+    # -- pieces --------------------------------------------------------------
+
+    def _name(self, name):
+        j = self._names.get(name)
+        if j is None:
+            j = self._names[name] = _q(name)
+        return j
+
+    def _state(self, state):
+        j = self._states.get(state)
+        if j is None:
+            j = self._states[state] = _q(state)
+        return j
+
+    def _flag_list(self, flags):
+        j = self._flags.get(flags)
+        if j is None:
+            j = self._flags[flags] = json.dumps(list(flags), separators=(",", ":"))
+        return j
+
+    def _spawn(self, site):
+        if site is None:
+            return "null"
+        j = self._spawns.get(site)
+        if j is None:
+            j = self._spawns[site] = ('{"kind":%s,"function":%s,"file":%s,"line":%d}'
+                                      % (_q(site.kind), _q(site.function),
+                                         _q(site.file), site.line))
+        return j
+
+    def _head(self, head):
+        fmt = self._heads.get(head)
+        if fmt is None:
+            fmt = self._heads[head] = (
+                '{"function":%s,"file":%s,"line":%d,"kind":%s,"address":"0x%%x",'
+                '"resource":' % (_pct(_q(head.function)), _pct(_q(head.file)),
+                                 head.line, _pct(_q(head.kind))))
+        return fmt
+
+    def _chain(self, chain, key=None):
+        """(format of a whole task with this chain, format of the chain);
+        with `key` (resource kind, has an object), the leaf's resource is
+        in the formats too, for a resource of that kind with no error and
+        integer fields (its object address if any, since_ns, the fields),
+        else the leaf's resource is one %s."""
+        fmts = self._chains.get(key or chain)
+        if fmts is None:
+            parts = []
+            n = len(chain.heads)
+            for i, head in enumerate(chain.heads):
+                parts.append(self._head(head))
+                if i < n - 1:
+                    parts.append('null,"children":[')
+            if not chain.leaf:
+                parts.append('null,"children":[]}')
+            elif key is None:
+                parts.append('%s,"children":[]}')
+            else:
+                parts.append('{"kind":%s,"object":%s,"since_ns":%%d%s,"children":[]}' % (
+                    _pct(_q(key[1])), '"0x%x"' if key[2] else "null", _INT_TAILS[key[1]]))
+            parts.append("]}" * (n - 1))
+            alone = "".join(parts)
+            fmts = self._chains[key or chain] = (_TASK + ',"await":' + alone + "}", alone)
+        return fmts
+
+    def resource(self, r):
+        """JSON of a Resource."""
+        j = self._kinds.get(r.kind)
+        if j is None:
+            j = self._kinds[r.kind] = _q(r.kind)
+        return ('{"kind":%s,"object":%s,"since_ns":%d' % (
+            j, '"0x%x"' % r.object if r.object else "null", r.since_ns)
+            + _resource_tail(r))
+
+    def frame(self, f, out):
+        """Append the JSON of the await (sub)tree at Frame `f` to `out`."""
+        if f.head is None:
+            out.append('{"function":null,"file":null,"line":null,"kind":null,'
+                       '"address":"0x%x","resource":null,"children":[],"error":%s}'
+                       % (f.address, _q(f.error)))
+            return
+        out.append(self._head(f.head) % f.address)
+        out.append("null" if f.resource is None else self.resource(f.resource))
+        out.append(',"children":[')
+        for i, c in enumerate(f.children):
+            if i:
+                out.append(",")
+            self.frame(c, out)
+        if f.error is not None:
+            out.append('],"error":%s}' % _q(f.error))
+        else:
+            out.append("]}")
+
+    # -- tasks ---------------------------------------------------------------
+
+    def task(self, t):
+        """JSON of a Task."""
+        chain = t.chain
+        if chain is not None and t.error is None:
+            return self.tasks((t,))[0]
+        text = _TASK % (
+            t.id, t.address, self._name(t.name), self._state(t.state),
+            self._flag_list(t.flags), t.parent, self._spawn(t.spawn), t.polls,
+            t.created_ns, t.state_ns, t.poll_start_ns, t.poll_end_ns, t.worker,
+            "null" if t.thread is None else "%d" % t.thread)
+        if t.error:
+            text += ',"error":%s' % _q(t.error)
+        if chain is not None:
+            fmt = self._chain(chain)[1]
+            args = t.frames + (self.resource(t.resource),) if chain.leaf else t.frames
+            return text + ',"await":' + fmt % args + "}"
+        if t.tree is None:
+            return text + ',"await":null}'
+        parts = [text, ',"await":']
+        self.frame(t.tree, parts)
+        parts.append("}")
+        return "".join(parts)
+
+    def tasks(self, tasks):
+        """JSON texts of Tasks (the hot loop of a large document)."""
+        names_get = self._names.get
+        states_get = self._states.get
+        flags_get = self._flags.get
+        spawns_get = self._spawns.get
+        chains_get = self._chains.get
+        int_tails = _INT_TAILS
+        out = []
+        append = out.append
+        for t in tasks:
+            (tid, addr, name, state, flags, parent, spawn, polls, created, state_ns,
+             pstart, pend, worker, thread, error, chain, frames, res, _) = t
+            if chain is None or error is not None:
+                append(self.task(t))
+                continue
+            args = (tid, addr, names_get(name) or self._name(name),
+                    states_get(state) or self._state(state),
+                    flags_get(flags) or self._flag_list(flags), parent,
+                    "null" if spawn is None else (spawns_get(spawn) or self._spawn(spawn)),
+                    polls, created, state_ns, pstart, pend, worker,
+                    "null" if thread is None else "%d" % thread) + frames
+            if res is None:
+                fmts = chains_get(chain) or self._chain(chain)
+            elif res[4] is None and res[0] in int_tails:
+                # The resource goes into the chain's own format.
+                kind, obj, since, values, _ = res
+                key = (chain, kind, obj != 0)
+                fmts = chains_get(key) or self._chain(chain, key)
+                args += ((obj, since) if obj else (since,)) + values
+            else:
+                fmts = chains_get(chain) or self._chain(chain)
+                args += (self.resource(res),)
+            append(fmts[0] % args)
+        return out
+
+
+def write_document(snap, out, batch=256):
+    """Write the trace document of Snapshot `snap` through `out(str)`, in
+    pieces of about `batch` tasks (each piece walked, written, dropped: the
+    memory used does not grow with the number of tasks)."""
+    w = JsonWriter()
+    out('{"format":"%s","version":%d,"source":"%s","clock":{"now_ns":%d,'
+        '"kind":"%s"},"generation":%d,"runtimes":[' % (
+            FORMAT, FORMAT_VERSION, snap.source, snap.now, snap.clock_kind,
+            snap.generation))
+    for i, (rt, items, rt_errors) in enumerate(snap.runtimes):
+        head = json.dumps(rt, separators=(",", ":"))[:-1]
+        if rt_errors:
+            head += ',"error":%s' % _q("; ".join(rt_errors))
+        out('%s%s,"tasks":[' % ("," if i else "", head))
+        first = True
+        for tasks in snap.batches(items, batch):
+            if not first:
+                out(",")
+            out(",".join(w.tasks(tasks)))
+            first = False
+        out("]}")
+    out('],"threads":%s,"errors":%s}' % (
+        json.dumps(snap.threads, separators=(",", ":")), json.dumps(snap.errors)))
