@@ -6,19 +6,34 @@
 #define AT_INTERNAL_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "asynctrace.h"
 
 /* ---- Spin lock (primitives hold it for a few instructions only) ---- */
+
+/* Pauses before a waiter gives its CPU away: a holder that was preempted
+ * (more runnable threads than CPUs) cannot release the lock until it runs
+ * again, so spinning on would only burn the waiter's time slice. */
+#define AT__SPINS_BEFORE_YIELD 128u
+
 static inline void at__spin_lock(_Atomic uint32_t *l)
 {
+    unsigned spins = 0;
     for (;;) {
         if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
             return;
-        while (atomic_load_explicit(l, memory_order_relaxed))
-            __builtin_ia32_pause();
+        while (atomic_load_explicit(l, memory_order_relaxed)) {
+            if (++spins < AT__SPINS_BEFORE_YIELD) {
+                __builtin_ia32_pause();
+            } else {
+                sched_yield();
+                spins = 0;
+            }
+        }
     }
 }
 static inline void at__spin_unlock(_Atomic uint32_t *l)
@@ -82,11 +97,29 @@ static inline at_frame *at__leaf_init(at_leaf *l, const at_site *site,
     return &l->frame;
 }
 
+/* This thread's context if it has one, without creating it. */
+extern __thread at_trace_context *at__tls_context;
+
+/* A timestamp for a state change (a wake, the start of a wait), cheaper than
+ * at_now_ns() inside a poll: there, the later of the poll's start and the
+ * coarse monotonic clock (a few ns instead of a full clock read).  Never
+ * later than the true time; earlier by at most one clock tick, and never by
+ * more than the poll has been running.  Outside a poll: at_now_ns(). */
+static inline uint64_t at__stamp_ns(void)
+{
+    at_trace_context *c = at__tls_context;
+    struct timespec ts;
+    if (!c || !c->current || clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+        return at_now_ns();
+    uint64_t coarse = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return coarse > c->poll_start_ns ? coarse : c->poll_start_ns;
+}
+
 /* Mark the start of a wait (first Pending); keeps the first time. */
 static inline void at__leaf_waiting(at_leaf *l)
 {
     if (!l->wait.since_ns)
-        l->wait.since_ns = at_now_ns();
+        l->wait.since_ns = at__stamp_ns();
 }
 
 /* ---- Thread context ---- */
@@ -94,9 +127,6 @@ static inline void at__leaf_waiting(at_leaf *l)
 /* This thread's trace context, created and registered on first use
  * (NULL only if out of memory). */
 at_trace_context *at__thread_context(void);
-/* This thread's context if it has one, without creating it. */
-extern __thread at_trace_context *at__tls_context;
-
 /* Record a clock reading in the descriptor (for cores). */
 void at__record_clock(uint64_t now);
 

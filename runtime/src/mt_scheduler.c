@@ -549,23 +549,31 @@ static void *at__worker_main(void *arg)
     atomic_store(&w->tcx, tcx);
     at__cur_worker = w;
 
+    /* At most one clock reading per poll (at__task_run_at), a fresh one
+     * after anything that may have taken long. */
+    at__loop_clock clk;
+    at__loop_clock_read(&clk);
     for (;;) {
-        if (atomic_load_explicit(&mt->stop, memory_order_acquire))
+        if (atomic_load_explicit(&mt->stop, memory_order_acquire)) {
             at__stop_point(w);
+            at__loop_clock_read(&clk);
+        }
         if (atomic_load_explicit(&mt->shutdown, memory_order_acquire))
             break;
-        if (__atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE))
+        if (__atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE)) {
             at__dump_point(w);
+            at__loop_clock_read(&clk);
+        }
         at_task *t = at__next_task(w);
         if (t) {
             at__found_work(w);
-            at__task_run(tcx, t);
+            at__task_run_at(tcx, t, &clk);
             continue;
         }
         at__maintenance(mt);
-        if (at__own_work(w) || at__spin_for_work(w))
-            continue;
-        at__park_worker(w);
+        if (!at__own_work(w) && !at__spin_for_work(w))
+            at__park_worker(w);
+        at__loop_clock_read(&clk);
     }
     at__cur_worker = NULL;
     __atomic_store_n(&tcx->runtime, NULL, __ATOMIC_RELEASE);

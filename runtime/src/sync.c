@@ -2,13 +2,16 @@
  * the counting semaphore (FIFO) and notify.
  *
  * Each object guards its state with its private spin lock.  A waiting leaf
- * puts an at_waiter on the object's queue; whoever grants it (unlock,
- * release, notify) pops the waiter, moves its waker out and marks it
- * granted, all under the lock, then wakes the waker after unlocking.  Once a
- * waiter is marked granted its memory may vanish at any moment (its task can
- * be polled on another thread), so nothing touches it after the unlock.
- * Wake-ups of several waiters are done one at a time (lock, pop one, unlock,
- * wake) for the same reason. */
+ * puts an at_waiter on the object's queue, with the task to wake and no
+ * reference on it: a queued waiter's task cannot go away, since its future
+ * leaves the queue only under the lock (drop hook) or by seeing its waiter
+ * marked.  Whoever grants a waiter (unlock, release, notify) pops it under
+ * the lock, wakes its task, then marks it granted with a release store; once
+ * marked, the waiter's memory may vanish at any moment (its task can be
+ * polled on another thread), so nothing touches it afterwards.  A granted
+ * leaf sees the mark (acquire) and completes without taking the lock; one
+ * that still sees itself queued looks again under the lock, since a granter
+ * may be between its wake and its mark. */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -16,31 +19,42 @@
 /* at_waiter.state values (abi.h). */
 enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };
 
-/* Put the current task on a wait queue; the waiter keeps a waker clone. */
+/* Put the polled task on a wait queue (no reference: see the top). */
 static void at__waiter_enqueue(at_waiter **head, at_waiter **tail,
                                at_waiter *w, at_context *cx, uint64_t want)
 {
-    w->waker = at_waker_clone(cx);
-    w->task_id = at_current_task_id();
+    w->waker.task = cx->task;
+    w->task_id = cx->task ? cx->task->id : 0;
     w->want = want;
-    w->state = AT__W_QUEUED;
+    __atomic_store_n(&w->state, AT__W_QUEUED, __ATOMIC_RELAXED);
     at__waitq_push(head, tail, w);
 }
 
-/* Mark a popped waiter granted and move its waker out (lock held).  The
- * caller wakes the returned waker after unlocking. */
-static at_waker at__waiter_grant(at_waiter *w)
+/* Wake a popped waiter's task, then mark it granted (lock held).  After
+ * the mark the waiter and its task may vanish. */
+static void at__waiter_grant(at_waiter *w)
 {
-    at_waker wk = w->waker;
+    at_task *t = w->waker.task;
     w->waker.task = NULL;
-    w->state = AT__W_GRANTED;
-    return wk;
+    if (t)
+        at__task_wake(t);
+    __atomic_store_n(&w->state, AT__W_GRANTED, __ATOMIC_RELEASE);
 }
 
-static void at__wake(at_waker *wk)
+/* A queued leaf's poll: 1 if its waiter was granted (then it is no longer
+ * queued), 0 if it still waits.  Lock-free when the grant is visible. */
+static int at__waiter_granted(_Atomic uint32_t *lock, at_waiter *w, int *queued)
 {
-    if (wk->task)
-        at_waker_wake(wk);
+    int st = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
+    if (st == AT__W_QUEUED) {
+        at__spin_lock(lock);
+        st = w->state;
+        at__spin_unlock(lock);
+    }
+    if (st != AT__W_GRANTED)
+        return 0;
+    *queued = 0;
+    return 1;
 }
 
 /* ====================================================================== */
@@ -66,22 +80,20 @@ int at_mutex_destroy(at_mutex *m)
 }
 
 /* Lock held: hand the mutex to the first waiter (it becomes the owner at
- * once, so nobody can overtake it) or release it.  Returns the waker to
- * wake after unlocking, empty if nobody waited. */
-static at_waker at__mutex_pass(at_mutex *m)
+ * once, so nobody can overtake it, and is woken) or release it. */
+static void at__mutex_pass(at_mutex *m)
 {
-    at_waker wk = {0};
     at_waiter *w = at__waitq_pop(&m->head, &m->tail);
     if (!w) {
         m->owner = NULL;
         m->owner_id = 0;
         m->locked = 0;
-        return wk;
+        return;
     }
     m->waiters--;
     m->owner_id = w->task_id;
     m->owner = w->waker.task;
-    return at__waiter_grant(w);
+    at__waiter_grant(w);
 }
 
 AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
@@ -92,14 +104,10 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
     at_mutex_lock_fut *f = (at_mutex_lock_fut *)frame;
     at_mutex *m = f->mutex;
 
+    if (f->queued)
+        return at__waiter_granted(&m->lock, &f->waiter, &f->queued) ? AT_READY
+                                                                    : AT_PENDING;
     at__spin_lock(&m->lock);
-    if (f->queued) {
-        int granted = f->waiter.state == AT__W_GRANTED;
-        if (granted)
-            f->queued = 0;
-        at__spin_unlock(&m->lock);
-        return granted ? AT_READY : AT_PENDING;
-    }
     if (!m->locked && !m->head) {
         m->locked = 1;
         m->owner_id = at_current_task_id();
@@ -120,7 +128,6 @@ static void at__mutex_lock_drop(at_frame *frame)
 {
     at_mutex_lock_fut *f = (at_mutex_lock_fut *)frame;
     at_mutex *m = f->mutex;
-    at_waker wk = {0};
 
     if (!f->queued)
         return;
@@ -129,12 +136,11 @@ static void at__mutex_lock_drop(at_frame *frame)
         at__waitq_remove(&m->head, &m->tail, &f->waiter);
         m->waiters--;
     } else if (f->waiter.state == AT__W_GRANTED) {
-        wk = at__mutex_pass(m);
+        at__mutex_pass(m);
     }
     f->queued = 0;
     at__spin_unlock(&m->lock);
-    at_waker_drop(&f->waiter.waker);
-    at__wake(&wk);
+    f->waiter.waker.task = NULL;
 }
 
 AT__LEAF_SITE(at__mutex_lock_site, "at_mutex_lock", at__mutex_lock_poll,
@@ -170,9 +176,8 @@ int at_mutex_unlock(at_mutex *m)
         at__spin_unlock(&m->lock);
         return AT_EINVAL;
     }
-    at_waker wk = at__mutex_pass(m);
+    at__mutex_pass(m);
     at__spin_unlock(&m->lock);
-    at__wake(&wk);
     return 0;
 }
 
@@ -188,23 +193,16 @@ void at_semaphore_init(at_semaphore *s, uint64_t permits)
     s->max_permits = permits;
 }
 
-/* Grant queued requests in FIFO order while the head one fits; one waiter
- * per lock round (see the top of the file). */
-static void at__semaphore_grant(at_semaphore *s)
+/* Lock held: grant queued requests in FIFO order while the head one
+ * fits. */
+static void at__semaphore_grant_locked(at_semaphore *s)
 {
-    for (;;) {
-        at__spin_lock(&s->lock);
-        at_waiter *w = s->head;
-        if (!w || w->want > s->permits) {
-            at__spin_unlock(&s->lock);
-            return;
-        }
+    at_waiter *w;
+    while ((w = s->head) && w->want <= s->permits) {
         at__waitq_remove(&s->head, &s->tail, w);
         s->waiters--;
         s->permits -= w->want;
-        at_waker wk = at__waiter_grant(w);
-        at__spin_unlock(&s->lock);
-        at__wake(&wk);
+        at__waiter_grant(w);
     }
 }
 
@@ -223,14 +221,10 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
     at_semaphore *s = f->sem;
     uint64_t n = f->leaf.wait.detail[0];
 
+    if (f->queued)
+        return at__waiter_granted(&s->lock, &f->waiter, &f->queued) ? AT_READY
+                                                                    : AT_PENDING;
     at__spin_lock(&s->lock);
-    if (f->queued) {
-        int granted = f->waiter.state == AT__W_GRANTED;
-        if (granted)
-            f->queued = 0;
-        at__spin_unlock(&s->lock);
-        return granted ? AT_READY : AT_PENDING;
-    }
     if (!s->head && s->permits >= n) {
         s->permits -= n;
         at__spin_unlock(&s->lock);
@@ -261,9 +255,9 @@ static void at__semaphore_acquire_drop(at_frame *frame)
         at__semaphore_add_locked(s, f->waiter.want);
     }
     f->queued = 0;
+    at__semaphore_grant_locked(s);
     at__spin_unlock(&s->lock);
-    at_waker_drop(&f->waiter.waker);
-    at__semaphore_grant(s);
+    f->waiter.waker.task = NULL;
 }
 
 AT__LEAF_SITE(at__semaphore_acquire_site, "at_semaphore_acquire",
@@ -298,8 +292,8 @@ void at_semaphore_release(at_semaphore *s, uint64_t n)
 {
     at__spin_lock(&s->lock);
     at__semaphore_add_locked(s, n);
+    at__semaphore_grant_locked(s);
     at__spin_unlock(&s->lock);
-    at__semaphore_grant(s);
 }
 
 /* ====================================================================== */
@@ -324,14 +318,10 @@ AT_NOINLINE static at_poll_result at__notify_wait_poll(at_frame *frame,
     at_notify_wait_fut *f = (at_notify_wait_fut *)frame;
     at_notify *n = f->notify;
 
+    if (f->queued)
+        return at__waiter_granted(&n->lock, &f->waiter, &f->queued) ? AT_READY
+                                                                    : AT_PENDING;
     at__spin_lock(&n->lock);
-    if (f->queued) {
-        int granted = f->waiter.state == AT__W_GRANTED;
-        if (granted)
-            f->queued = 0;
-        at__spin_unlock(&n->lock);
-        return granted ? AT_READY : AT_PENDING;
-    }
     if (n->permit) {
         n->permit = 0;
         at__spin_unlock(&n->lock);
@@ -364,7 +354,7 @@ static void at__notify_wait_drop(at_frame *frame)
     }
     f->queued = 0;
     at__spin_unlock(&n->lock);
-    at_waker_drop(&f->waiter.waker);
+    f->waiter.waker.task = NULL;
     if (forward)
         at_notify_one(n);
 }
@@ -382,41 +372,31 @@ at_frame *at_notify_wait(at_notify_wait_fut *f, at_notify *n)
 }
 
 /* Lock held: pop and grant the first waiter; 0 if nobody waits. */
-static int at__notify_pop(at_notify *n, uint64_t how, at_waker *wk)
+static int at__notify_pop(at_notify *n, uint64_t how)
 {
     at_waiter *w = at__waitq_pop(&n->head, &n->tail);
     if (!w)
         return 0;
     n->waiters--;
     w->want = how;
-    *wk = at__waiter_grant(w);
+    at__waiter_grant(w);
     return 1;
 }
 
 void at_notify_one(at_notify *n)
 {
-    at_waker wk = {0};
     at__spin_lock(&n->lock);
-    if (!at__notify_pop(n, AT__NOTIFIED_ONE, &wk))
+    if (!at__notify_pop(n, AT__NOTIFIED_ONE))
         n->permit = 1;
     at__spin_unlock(&n->lock);
-    at__wake(&wk);
 }
 
-/* Wakes the waiters present when it is called: at most that many, so a task
- * that waits again at once (on another thread) cannot keep it looping. */
+/* Wakes the waiters present when it is called (all under one hold of the
+ * lock, so a task that waits again at once cannot keep it looping). */
 void at_notify_all(at_notify *n)
 {
     at__spin_lock(&n->lock);
-    uint32_t count = n->waiters;
+    while (at__notify_pop(n, AT__NOTIFIED_ALL))
+        ;
     at__spin_unlock(&n->lock);
-    for (uint32_t i = 0; i < count; i++) {
-        at_waker wk = {0};
-        at__spin_lock(&n->lock);
-        int found = at__notify_pop(n, AT__NOTIFIED_ALL, &wk);
-        at__spin_unlock(&n->lock);
-        if (!found)
-            return;
-        at__wake(&wk);
-    }
 }

@@ -13,22 +13,38 @@
 
 at_task *at__task_alloc(at_runtime *rt, size_t state_size)
 {
-    if (!rt)
-        rt = at_runtime_current();
+    at_trace_context *tcx = at__tls_context;
+    if (!rt && tcx && tcx->current)
+        rt = tcx->current->runtime; /* at_runtime_current() */
     if (!rt || (__atomic_load_n(&rt->flags, __ATOMIC_ACQUIRE) & AT_RTF_SHUTDOWN))
         return NULL;
-    at_task *t = calloc(1, sizeof(at_task) + state_size);
+    if (state_size > SIZE_MAX - sizeof(at_task))
+        return NULL;
+    uint32_t cls;
+    at_task *t = at__pool_alloc(rt, sizeof(at_task) + state_size, &cls);
     if (!t)
         return NULL;
+    t->alloc_class = cls;
     t->runtime = rt;
     t->state_mem = state_size ? t->state_storage : NULL;
     return t;
 }
 
+/* Free a task that was never linked (spawn refused). */
+static void at__task_discard(at_task *t)
+{
+    at__pool_free(t->runtime, t, t->alloc_class);
+}
+
+/* Link a new task at the head of the owned list.  Nobody but this thread
+ * can reach t yet (no handle, no waker, not queued), so its flags are
+ * written with plain atomic stores; the old head's owned_prev changes
+ * before the new head is published (docs/abi.md, ordering rules). */
 static void at__owned_link(at_runtime *rt, at_task *t)
 {
-    pthread_mutex_lock(&rt->lock);
-    atomic_fetch_or(&t->flags, AT_TF_IN_FLUX);
+    uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+    atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
+    at__spin_lock(&rt->owned_lock);
     t->owned_prev = NULL;
     t->owned_next = rt->owned_head;
     if (t->owned_next)
@@ -37,12 +53,12 @@ static void at__owned_link(at_runtime *rt, at_task *t)
     __atomic_store_n(&rt->owned_head, t, __ATOMIC_RELEASE);
     rt->task_count++;
     rt->spawned_total++;
-    atomic_fetch_and(&t->flags, ~AT_TF_IN_FLUX);
+    atomic_store_explicit(&t->flags, flags, memory_order_release);
     at__generation_bump();
-    pthread_mutex_unlock(&rt->lock);
+    at__spin_unlock(&rt->owned_lock);
 }
 
-/* Unlink from the owned list.  Caller holds rt->lock. */
+/* Unlink from the owned list.  Caller holds rt->owned_lock. */
 void at__owned_unlink_locked(at_runtime *rt, at_task *t)
 {
     atomic_fetch_or(&t->flags, AT_TF_IN_FLUX);
@@ -57,16 +73,38 @@ void at__owned_unlink_locked(at_runtime *rt, at_task *t)
     at__generation_bump();
 }
 
+/* The last reference is gone: nobody else can touch t any more (nor wake
+ * it: a waker holds a reference, a queued waiter keeps its task alive). */
 static void at__task_free(at_task *t)
 {
     at_runtime *rt = t->runtime;
     if (rt) {
-        pthread_mutex_lock(&rt->lock);
-        at__owned_unlink_locked(rt, t);
-        pthread_mutex_unlock(&rt->lock);
+        /* Still on a current-thread runtime's wake-request list (rare):
+         * leave it.  Lock order: rt->lock, then rt->owned_lock. */
+        int on_wake_list = !rt->sched && __atomic_load_n(&t->sched_data, __ATOMIC_RELAXED);
+        if (on_wake_list) {
+            pthread_mutex_lock(&rt->lock);
+            at__ct_wake_forget(rt, t);
+        }
+        at__spin_lock(&rt->owned_lock);
+        /* Unlinking a dead task: its flags have no other writer. */
+        uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+        atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
+        if (t->owned_prev)
+            __atomic_store_n(&t->owned_prev->owned_next, t->owned_next, __ATOMIC_RELEASE);
+        else
+            __atomic_store_n(&rt->owned_head, t->owned_next, __ATOMIC_RELEASE);
+        if (t->owned_next)
+            t->owned_next->owned_prev = t->owned_prev;
+        t->owned_next = t->owned_prev = NULL;
+        rt->task_count--;
+        at__generation_bump();
+        at__spin_unlock(&rt->owned_lock);
+        if (on_wake_list)
+            pthread_mutex_unlock(&rt->lock);
     }
     t->magic = AT_DEAD_MAGIC;
-    free(t);
+    at__pool_free(rt, t, t->alloc_class);
 }
 
 void at__task_ref(at_task *t)
@@ -86,17 +124,18 @@ at_join_handle at__task_spawn(at_task *t, at_frame *root, const char *name,
     at_join_handle h = {0};
     at_runtime *rt = t->runtime;
     if (!root || (__atomic_load_n(&rt->flags, __ATOMIC_ACQUIRE) & AT_RTF_SHUTDOWN)) {
-        free(t);
+        at__task_discard(t);
         return h;
     }
-    uint64_t now = at_now_ns();
+    uint64_t now = at__stamp_ns();
+    at_trace_context *tcx = at__tls_context;
     t->id = __atomic_fetch_add(&asynctrace_debug.next_task_id, 1, __ATOMIC_RELAXED);
-    t->parent_id = at_current_task_id();
+    t->parent_id = tcx && tcx->current ? tcx->current->id : 0; /* at_current_task_id() */
     t->spawn_site = site;
     t->root = root;
     t->created_ns = now;
     t->state_ns = now;
-    t->worker = -1;
+    atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
     at_task_set_name(t, name ? name : (root->site ? root->site->function : ""));
     atomic_store_explicit(&t->refcount, 2, memory_order_relaxed); /* runtime + handle */
     atomic_store_explicit(&t->state, AT_TASK_SCHEDULED, memory_order_relaxed);
@@ -137,7 +176,9 @@ void at_join_handle_release(at_join_handle *h)
         return;
     at_task *t = h->task;
     h->task = NULL;
-    atomic_fetch_or(&t->flags, AT_TF_DETACHED);
+    /* Mark it detached unless this was its last reference (it goes now). */
+    if (atomic_load_explicit(&t->refcount, memory_order_relaxed) > 1)
+        atomic_fetch_or(&t->flags, AT_TF_DETACHED);
     at__task_unref(t);
 }
 
@@ -257,6 +298,16 @@ AT_NOINLINE static at_poll_result at__join_poll(at_frame *fr, at_context *cx)
     if (!t || t == cx->task) {
         f->status = AT_EINVAL;
         return AT_READY;
+    }
+    /* Finished already and we never queued: no lock needed (the first
+     * join to set JOINED gets the result). */
+    if (!f->queued) {
+        uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED) {
+            uint32_t old = atomic_fetch_or(&t->flags, AT_TF_JOINED);
+            f->status = (old & AT_TF_JOINED) ? AT_EINVAL : t->result;
+            return AT_READY;
+        }
     }
     at__spin_lock(&t->join_lock);
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);

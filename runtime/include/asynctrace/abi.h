@@ -259,9 +259,9 @@ struct at_task {
     int32_t result;           /* 0, or AT_ECANCELED after abort */
     at_waker join_waker;      /* the task joining this one, if any */
     void *state_mem;          /* future state (in this allocation) or NULL */
-    void *sched_data;         /* scheduler-private */
+    void *sched_data;         /* scheduler-private (current-thread: wake_head link) */
     _Atomic uint32_t join_lock; /* guards join_waker */
-    uint32_t pad;
+    uint32_t alloc_class;     /* task memory size class (task_pool.c) */
     _Alignas(16) unsigned char state_storage[];
 };
 
@@ -290,7 +290,7 @@ struct at_runtime {
     uint64_t spawned_total;
     /* private */
     at_runtime *prev;
-    pthread_mutex_t lock;     /* owned list, inject queue, timers (MT) */
+    pthread_mutex_t lock;     /* inject queue, wake requests, timers */
     pthread_cond_t park;
     at_task *run_head, *run_tail;       /* local run queue (owner thread) */
     at_task *inject_head, *inject_tail; /* wakes from other threads */
@@ -298,7 +298,7 @@ struct at_runtime {
     int in_block_on;
     at_trace_context *owner;  /* thread driving a current-thread runtime */
     uint32_t polls_since_check;
-    uint32_t pad;
+    _Atomic uint32_t owned_lock; /* spin lock: owned list, task_count */
     struct at__timer_heap {
         struct at_sleep_fut **entries;
         size_t len, cap;
@@ -307,6 +307,8 @@ struct at_runtime {
     void *sched;              /* multi-thread scheduler state */
     void *dump_state;         /* live-dump state */
     void *blocking;           /* spawn_blocking pool, created on demand */
+    void *task_pool;          /* task memory (task_pool.c) */
+    at_task *wake_head;       /* current-thread: wakes asked by other threads */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the
