@@ -564,11 +564,14 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
 
 /* ---- Shutdown ---- */
 
-void at_runtime_free(at_runtime *rt)
+int at_runtime_shutdown(at_runtime *rt)
 {
     if (!rt)
-        return;
-    __atomic_or_fetch(&rt->flags, AT_RTF_SHUTDOWN, __ATOMIC_RELEASE);
+        return AT_EINVAL;
+    if (at_runtime_current() == rt)
+        return AT_EINVAL; /* a task cannot cancel the runtime it runs on */
+    if (__atomic_fetch_or(&rt->flags, AT_RTF_SHUTDOWN, __ATOMIC_ACQ_REL) & AT_RTF_SHUTDOWN)
+        return 0;
     /* Multi-thread: every worker finishes the poll it is in and exits; the
      * tasks left are cancelled below, on this thread. */
     at__mt_shutdown(rt);
@@ -592,6 +595,14 @@ void at_runtime_free(at_runtime *rt)
         at__task_cancel(victim);
         at__task_unref(victim);
     }
+    return 0;
+}
+
+void at_runtime_free(at_runtime *rt)
+{
+    if (!rt)
+        return;
+    at_runtime_shutdown(rt);
     /* Running blocking jobs are waited for (their futures are gone), so no
      * pool thread still holds a waker when the tasks are detached below. */
     at__blocking_free(rt);

@@ -236,6 +236,35 @@ AT_TEST(spawn_on_shut_down_runtime_fails_cleanly)
     AT_ASSERT_EQ_INT(counter, 0);
 }
 
+AT_TEST(spawn_and_block_on_after_shutdown_are_refused)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    int counter = 0;
+    at_join_handle before = AT_SPAWN(rt, "before", bump_state, bump, &counter);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(before.task);
+    AT_ASSERT_EQ_INT(at_runtime_shutdown(rt), 0);
+    AT_ASSERT_EQ_INT(atomic_load(&before.task->state), AT_TASK_CANCELLED);
+    /* Spawning now fails cleanly: an empty handle, nothing allocated. */
+    at_join_handle after = AT_SPAWN(rt, "after", bump_state, bump, &counter);
+    CU_ASSERT_PTR_NULL(after.task);
+    AT_ASSERT_EQ_U64(at_join_handle_id(after), 0);
+    at_join_handle_release(&after); /* harmless on an empty handle */
+    bump_state st;
+    AT_ASSERT_EQ_INT(at_block_on(rt, bump(&st, &counter), "late"), AT_ESHUTDOWN);
+    AT_ASSERT_EQ_INT(at_runtime_shutdown(rt), 0); /* again: a no-op */
+    AT_ASSERT_EQ_INT(at_runtime_shutdown(NULL), AT_EINVAL);
+    /* Still listed for debuggers until freed, with the cancelled task. */
+    at_dump *d = at_snapshot_take();
+    const at_dump_task *t = at_dump_find_task(d, before.task->id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    AT_ASSERT_EQ_INT(t->state, AT_TASK_CANCELLED);
+    at_dump_free(d);
+    at_join_handle_release(&before);
+    AT_ASSERT_EQ_U64(rt->task_count, 0);
+    at_runtime_free(rt);
+    AT_ASSERT_EQ_INT(counter, 0);
+}
+
 AT_TEST(block_on_reentrant_and_bad_arguments)
 {
     AT_ASSERT_EQ_INT(at_block_on(NULL, NULL, "x"), AT_EINVAL);

@@ -24,9 +24,17 @@ typedef struct at_runtime_options {
  * Returns NULL on allocation failure. */
 at_runtime *at_runtime_new(const at_runtime_options *opts);
 
-/* Shut down and free: every task still owned is cancelled (its future's
- * drop hooks run), join handles still held see AT_ECANCELED, and the memory
- * of each task is freed once its handle is released too. */
+/* Shut down without freeing: every task still owned is cancelled (its
+ * future's drop hooks run; joiners see AT_ECANCELED), worker threads stop,
+ * and from then on spawning fails (empty handle) and at_block_on returns
+ * AT_ESHUTDOWN.  The runtime stays listed for debuggers until freed.
+ * Returns 0 (also when already shut down), or AT_EINVAL for NULL or when
+ * called from a task of rt.  Not to be called while another thread is
+ * inside at_block_on(rt). */
+int at_runtime_shutdown(at_runtime *rt);
+
+/* Shut down (as above) and free: the memory of each task is freed once its
+ * join handle is released too; handles may outlive the runtime. */
 void at_runtime_free(at_runtime *rt);
 
 /* The runtime whose task this thread is polling, or NULL. */
