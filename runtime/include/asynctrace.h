@@ -19,14 +19,8 @@
 #include "asynctrace/combinators.h"
 #include "asynctrace/dump.h"
 #include "asynctrace/snapshot.h"
-#if __has_include("asynctrace/trace.h")
 #include "asynctrace/trace.h"
-#endif
-#if __has_include("asynctrace/io.h")
 #include "asynctrace/io.h"
-#endif
-#if __has_include("asynctrace/blocking.h")
 #include "asynctrace/blocking.h"
-#endif
 
 #endif /* ASYNCTRACE_H */
