@@ -18,6 +18,7 @@
 
 #include "asynctrace.h"
 #include "bench_util.h"
+#include "pingpong_tasks.h"
 
 #define SPAWN_COUNT 1000000
 #define PING_COUNT 1000000
@@ -101,45 +102,6 @@ static double run_spawn_join(at_join_handle *handles, uint64_t *out)
 
 /* ---- ping-pong ---- */
 
-typedef struct {
-    AT_FRAME;
-    at_chan *in, *out;
-    long i, n;
-    uint64_t msg;
-    union {
-        at_chan_send_fut send;
-        at_chan_recv_fut recv;
-    } aw;
-} pong_state;
-
-AT_ASYNC_FN(ponger, pong_state)
-{
-    AT_BEGIN(pong_state);
-    for (self->i = 0; self->i < self->n; self->i++) {
-        AT_AWAIT(at_chan_recv(&self->aw.recv, self->in, &self->msg));
-        if (self->aw.recv.status != 0)
-            bench_die("pong: recv failed");
-        AT_AWAIT(at_chan_send(&self->aw.send, self->out, &self->msg));
-        if (self->aw.send.status != 0)
-            bench_die("pong: send failed");
-    }
-    AT_END;
-}
-
-AT_ASYNC_FN(pinger, pong_state)
-{
-    AT_BEGIN(pong_state);
-    for (self->i = 0; self->i < self->n; self->i++) {
-        self->msg = (uint64_t)self->i;
-        AT_AWAIT(at_chan_send(&self->aw.send, self->out, &self->msg));
-        if (self->aw.send.status != 0)
-            bench_die("ping: send failed");
-        AT_AWAIT(at_chan_recv(&self->aw.recv, self->in, &self->msg));
-        if (self->aw.recv.status != 0 || self->msg != (uint64_t)self->i)
-            bench_die("ping: wrong reply");
-    }
-    AT_END;
-}
 
 typedef struct {
     AT_FRAME;

@@ -36,7 +36,7 @@ bench-build: $(BENCH_C_BINS) $(BENCH_DIR)/frames_bench_noframes bench-go
 $(BENCH_DIR) $(BENCH_DIR)/go:
 	@mkdir -p $@
 
-$(BENCH_C_BINS): $(BENCH_DIR)/%: bench/%.c bench/bench_util.h $(LIB_A) | $(BENCH_DIR)
+$(BENCH_C_BINS): $(BENCH_DIR)/%: bench/%.c bench/bench_util.h bench/pingpong_tasks.h $(LIB_A) | $(BENCH_DIR)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
 
 # The sub-make decides whether the no-frames copy is up to date.

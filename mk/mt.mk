@@ -29,7 +29,7 @@ san-mt:
 MT_BENCH_DIR := $(BUILD)/bench
 MT_BENCH_GO  := spawn_join pingpong fanin
 
-$(MT_BENCH_DIR)/mt_bench: bench/mt_bench.c bench/bench_util.h $(LIB_A)
+$(MT_BENCH_DIR)/mt_bench: bench/mt_bench.c bench/bench_util.h bench/pingpong_tasks.h $(LIB_A)
 	@mkdir -p $(MT_BENCH_DIR)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
 
