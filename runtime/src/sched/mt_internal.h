@@ -10,8 +10,8 @@
 #ifndef AT_MT_INTERNAL_H
 #define AT_MT_INTERNAL_H
 
-#include "internal.h"
-#include "sched.h"
+#include "core/internal.h"
+#include "sched/sched.h"
 
 /* ---- Multi-thread scheduler (mt_scheduler.c) ---- */
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mt_internal.h"
+#include "sched/mt_internal.h"
 
 enum { AT__JOB_QUEUED, AT__JOB_RUNNING, AT__JOB_DONE, AT__JOB_DROPPED };
 

@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "sched.h"
+#include "sched/sched.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AT__POOL_DISABLED 1

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mt_internal.h"
+#include "sched/mt_internal.h"
 
 #define AT__IO_EVENTS 64
 

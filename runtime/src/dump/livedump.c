@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 typedef struct at__dump_entry {
     at_task *task;

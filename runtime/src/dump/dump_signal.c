@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 #define AT__SIGNAL_DEFAULT_TIMEOUT (1 * AT_SEC)
 #define AT__WATCHER_STOP 'q'

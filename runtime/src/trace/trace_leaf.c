@@ -5,7 +5,7 @@
  * polling it), it captures the native backtrace into the collector and
  * tells the leaf to return Pending at once, before it touches its resource.
  * The task needs no waker: the dump wakes every task it traced. */
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 AT_NOINLINE int at_trace_leaf(at_context *cx)
 {

@@ -7,7 +7,7 @@
  * NUL-terminated name; the section is mergeable, so the linker keeps one
  * copy however many objects carry it.  abi.c refers to at__gdb_autoload so
  * that a static link pulls this object in. */
-#include "internal.h"
+#include "core/internal.h"
 
 __asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
         ".byte 1\n"

@@ -3,7 +3,7 @@
 #ifndef AT_SCHED_H
 #define AT_SCHED_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* Queue a task that just became SCHEDULED on its runtime. */
 void at__sched_enqueue(at_runtime *rt, at_task *t);

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 typedef struct at__resolver {
     at_dump *dump;

@@ -14,7 +14,7 @@
  * may be between its wake and its mark. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* at_waiter.state values (abi.h). */
 enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };

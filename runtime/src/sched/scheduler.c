@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mt_internal.h"
+#include "sched/mt_internal.h"
 
 static uint64_t at__next_runtime_id = 1;
 

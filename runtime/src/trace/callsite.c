@@ -20,7 +20,7 @@
 #include <capstone/capstone.h>
 #include <stdlib.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 #define AT__CALL_MIN_LEN 2
 #define AT__CALL_MAX_LEN 9

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 __thread at_trace_context *at__tls_context;
 

@@ -4,7 +4,7 @@
  * polled on any worker thread. */
 #include <stdlib.h>
 
-#include "sched.h"
+#include "sched/sched.h"
 
 #define AT__NO_INDEX SIZE_MAX
 

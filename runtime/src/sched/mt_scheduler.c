@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mt_internal.h"
+#include "sched/mt_internal.h"
 
 #define AT__LQ_CAP 256u
 #define AT__LQ_MASK (AT__LQ_CAP - 1)

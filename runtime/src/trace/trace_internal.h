@@ -13,8 +13,8 @@
 #ifndef AT_TRACE_INTERNAL_H
 #define AT_TRACE_INTERNAL_H
 
-#include "internal.h"
-#include "sched.h"
+#include "core/internal.h"
+#include "sched/sched.h"
 
 /* ---- Collector (trace_capture.c) ---- */
 

@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* ---- Checked memory reads ---- */
 

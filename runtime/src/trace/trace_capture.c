@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 /* ---- Address map ---- */
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "trace_internal.h"
+#include "trace/trace_internal.h"
 
 enum { AT__REQ_NEW, AT__REQ_QUEUED, AT__REQ_TAKEN, AT__REQ_DONE };
 

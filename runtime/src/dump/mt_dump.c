@@ -8,8 +8,8 @@
  * AT__STOP_TIMEOUT_NS the dump goes on without it.  Its task is left alone
  * (it is RUNNING, so the live dump never polls it) and is reported as
  * running on that worker, untraceable; the dump says which worker. */
-#include "mt_internal.h"
-#include "trace_internal.h"
+#include "sched/mt_internal.h"
+#include "trace/trace_internal.h"
 
 at_dump *at__mt_live_dump(at_runtime *rt, at_trace_context *tcx, at_task *requester)
 {

@@ -11,7 +11,7 @@
  * walking the list concurrently sees the list either with or without it. */
 #include <stdint.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 /* Link children[0..n) under `parent` in index order (publishing the first
  * last, like at__await_link). */

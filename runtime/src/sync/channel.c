@@ -22,7 +22,7 @@
  * decided under the lock. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };
 

@@ -8,8 +8,8 @@
  * complete or cancelled) for as long as somebody holds its handle. */
 #include <stdlib.h>
 
-#include "internal.h"
-#include "sched.h"
+#include "core/internal.h"
+#include "sched/sched.h"
 
 at_task *at__task_alloc(at_runtime *rt, size_t state_size)
 {
