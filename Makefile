@@ -25,7 +25,7 @@ LDLIBS   += $(PKG_LIBS) -pthread -ldl
 
 # The runtime lives in one folder per subsystem (runtime/src/core, sched,
 # sync, trace, dump; docs/runtime.md); a file left at the top still builds.
-RT_DIRS  := core sched sync trace dump
+RT_DIRS  := core sched sync trace dump rt
 LIB_SRCS := $(sort $(wildcard runtime/src/*/*.c runtime/src/*.c))
 LIB_OBJS := $(LIB_SRCS:runtime/src/%.c=$(BUILD)/obj/%.o)
 LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h \

@@ -150,9 +150,22 @@ show_on_failure "$f0"
 
 # 7. Nothing left running.
 checks=$((checks + 1))
-if pgrep -f "$BIN/" >/dev/null 2>&1; then
+# Only this tree's processes: other checkouts may be running the same
+# self-test at the same time (their paths or working directories differ).
+ABSBIN=$(cd "$BIN" && pwd)
+left=""
+for p in $(pgrep -f "$BIN/" 2>/dev/null); do
+    cmd=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
+    cwd=$(readlink /proc/$p/cwd 2>/dev/null) || continue
+    case "$cmd" in
+    "$ABSBIN/"*) left="$left$p $cmd\n" ;;
+    /*) ;;
+    *) [ "$cwd" = "$(pwd)" ] && left="$left$p $cmd\n" ;;
+    esac
+done
+if [ -n "$left" ]; then
     echo "selftest: scenario processes left behind:"
-    pgrep -fa "$BIN/"
+    printf "$left"
     failures=$((failures + 1))
 fi
 
