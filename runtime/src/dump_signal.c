@@ -6,12 +6,13 @@
  * document: the live runtimes as dumped, and for each runtime that did not
  * reach a safe point in time its tasks from a snapshot taken without
  * polling, each marked "not-polled: ..." and a dump-level note saying so.
- * The file is written to <path>.tmp and renamed into place.
+ * The file is written safely (dump_file.c) and renamed into place.
  *
  * Opt-in: at_dump_signal_install(), or ASYNCTRACE_DUMP_SIGNAL (name or
  * number) with ASYNCTRACE_DUMP_FILE and ASYNCTRACE_DUMP_TIMEOUT_MS, read
  * when the first runtime is created. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,24 +189,11 @@ static void at__sig_write(const char *path, uint64_t timeout)
     at__sig_collect(parts, n, timeout);
     at_dump *snap = NULL;
     at_dump *m = at__sig_merge(parts, n, &snap, timeout);
-    if (m) {
-        size_t len = strlen(path);
-        char *tmp = malloc(len + 5);
-        if (tmp) {
-            memcpy(tmp, path, len);
-            memcpy(tmp + len, ".tmp", 5);
-            FILE *f = fopen(tmp, "w");
-            if (f) {
-                int rc = at__ends_with(path, ".txt") ? at_dump_write_text(m, f)
-                                                     : at_dump_write_json(m, f);
-                if (fclose(f) == 0 && rc == 0 && rename(tmp, path) == 0)
-                    __atomic_add_fetch(&at__sig_count, 1, __ATOMIC_RELEASE);
-                else
-                    unlink(tmp);
-            }
-            free(tmp);
-        }
-    }
+    int rc = m ? at__dump_write_file(m, path, at__ends_with(path, ".txt")) : -ENOMEM;
+    if (rc == 0)
+        __atomic_add_fetch(&at__sig_count, 1, __ATOMIC_RELEASE);
+    else
+        fprintf(stderr, "asynctrace: cannot write the dump to %s: %s\n", path, strerror(-rc));
     at_dump_free(m);
     at_dump_free(snap);
     for (size_t i = 0; i < n; i++)

@@ -151,6 +151,11 @@ int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns);
 
 /* ---- Dumps on a signal (dump_signal.c) ---- */
 
+/* Write d to path (text when `text`, else JSON) through a temporary file
+ * created O_EXCL|O_NOFOLLOW, mode 0600, renamed into place (dump_file.c).
+ * 0 or a negative errno. */
+int at__dump_write_file(const at_dump *d, const char *path, int text);
+
 /* Read ASYNCTRACE_DUMP_SIGNAL / _FILE / _TIMEOUT_MS (from at__dump_attach). */
 void at__dump_signal_from_env(at_runtime *rt);
 
