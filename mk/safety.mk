@@ -13,3 +13,4 @@ $(BUILD)/tests/static_sleeper: tests/safety/static_sleeper.c $(LIB_A) | $(BUILD)
 
 test-safety: $(SAFETY_BINS)
 	@sh tests/safety/check_static_dump.sh $(BUILD)
+	@sh tests/safety/check_crash_signal.sh $(BUILD)

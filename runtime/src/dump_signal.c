@@ -223,9 +223,22 @@ static void *at__sig_watch(void *arg)
     }
 }
 
+/* Signals that mean the process is broken (or cannot be caught): taking
+ * one for dumps would turn a real crash into a spin with no core. */
+static int at__is_crash_signal(int signo)
+{
+    switch (signo) {
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGABRT:
+    case SIGTRAP: case SIGSYS: case SIGKILL: case SIGSTOP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int at_dump_signal_install(int signo, const char *path)
 {
-    if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || !path || !*path)
+    if (signo <= 0 || signo >= NSIG || at__is_crash_signal(signo) || !path || !*path)
         return AT_EINVAL;
     char *p = strdup(path);
     if (!p)
@@ -259,17 +272,23 @@ int at_dump_signal_install(int signo, const char *path)
         sigaction(at__sig_no, &at__sig_old, NULL);
         at__sig_no = 0;
     }
-    free(at__sig_path);
-    at__sig_path = p;
     if (at__sig_no != signo) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = at__sig_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        sigaction(signo, &sa, &at__sig_old);
+        if (sigaction(signo, &sa, &at__sig_old) != 0) {
+            /* The watcher stays (at_dump_signal_remove stops it); no
+             * signal is ours and the previous path stays. */
+            pthread_mutex_unlock(&at__sig_lock);
+            free(p);
+            return AT_EINVAL;
+        }
         at__sig_no = signo;
     }
+    free(at__sig_path);
+    at__sig_path = p;
     pthread_mutex_unlock(&at__sig_lock);
     return 0;
 }
@@ -343,6 +362,13 @@ void at__dump_signal_from_env(at_runtime *rt)
     int signo = at__signal_by_name(sig);
     if (!signo) {
         fprintf(stderr, "asynctrace: ASYNCTRACE_DUMP_SIGNAL=%s is not a signal; ignored\n", sig);
+        return;
+    }
+    if (at__is_crash_signal(signo)) {
+        fprintf(stderr,
+                "asynctrace: ASYNCTRACE_DUMP_SIGNAL=%s is a crash or uncatchable signal; "
+                "no dump handler installed (use SIGUSR1, SIGUSR2 or SIGQUIT)\n",
+                sig);
         return;
     }
     const char *file = getenv("ASYNCTRACE_DUMP_FILE");

@@ -225,7 +225,15 @@ AT_TEST(signal_with_a_stuck_runtime_writes_its_snapshot_and_says_so)
 AT_TEST(signal_install_checks_its_arguments)
 {
     AT_ASSERT_EQ_INT(at_dump_signal_install(0, "/tmp/x.json"), AT_EINVAL);
-    AT_ASSERT_EQ_INT(at_dump_signal_install(SIGKILL, "/tmp/x.json"), AT_EINVAL);
+    /* Crash and uncatchable signals are refused: a real crash must crash. */
+    const int crash[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                         SIGTRAP, SIGSYS, SIGKILL, SIGSTOP};
+    for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++) {
+        AT_ASSERT_EQ_INT(at_dump_signal_install(crash[i], "/tmp/x.json"), AT_EINVAL);
+        struct sigaction now;
+        AT_ASSERT_EQ_INT(sigaction(crash[i], NULL, &now), 0);
+        CU_ASSERT(now.sa_handler == SIG_DFL);
+    }
     AT_ASSERT_EQ_INT(at_dump_signal_install(SIGUSR1, ""), AT_EINVAL);
     AT_ASSERT_EQ_INT(at_dump_signal_install(SIGUSR1, NULL), AT_EINVAL);
     at_dump_signal_remove(); /* nothing installed: no effect */

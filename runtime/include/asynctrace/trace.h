@@ -90,7 +90,9 @@ int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out);
  * reusing a file) and renamed to path, so a reader never sees half a dump;
  * path itself ends up mode 0600.  A dump that cannot be written is reported
  * on stderr.
- * Installing again replaces the signal and path.  Returns 0, AT_EINVAL, or
+ * Installing again replaces the signal and path.  Returns 0, AT_EINVAL
+ * (also for a crash or uncatchable signal: SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP, and when sigaction fails), or
  * AT_ENOMEM.
  *
  * The environment does the same without code: ASYNCTRACE_DUMP_SIGNAL
