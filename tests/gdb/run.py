@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -1111,19 +1112,56 @@ def t_no_runtime(ctx):
         r"\(gdb -p PID\), run the program, or load a core \(gdb PROG CORE\)"], "no process")
 
 
+def expect(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def gdb_scripts_entries(exe):
+    """The file names in exe's .debug_gdb_scripts section."""
+    out = os.path.join(tempfile.mkdtemp(prefix="asynctrace-scripts-"), "section")
+    subprocess.run(["objcopy", "--dump-section", ".debug_gdb_scripts=%s" % out, exe, "/dev/null"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        data = f.read()
+    shutil.rmtree(os.path.dirname(out))
+    names = []
+    for entry in data.split(b"\0"):
+        if entry:
+            expect(entry[:1] == b"\x01", "entry type %r" % entry[:1])
+            names.append(entry[1:].decode())
+    return names
+
+
 def t_autoload(ctx):
-    """The runtime's .debug_gdb_scripts entry makes GDB load the extension."""
+    """The runtime's .debug_gdb_scripts entry names the loader by an absolute
+    path: GDB loads it from there, and a planted asynctrace-gdb.py in GDB's
+    current directory is never used, even with the widest safe-path."""
     r = ctx.results["plain"]
-    gdbdir = os.path.join(ROOT, "gdb")
-    parts, whole = run_gdb(
-        [r["exe"], r["core"]], [("runtimes", "info async-runtimes"),
-                                ("scripts", "info auto-load python-scripts")],
-        source=False,
-        extra=["-iex", "set auto-load safe-path %s" % gdbdir,
-               "-iex", "directory %s" % gdbdir])
-    no_bad_output(whole, "auto-load")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*"], "auto-loaded")
-    lines_match(parts["scripts"], [r"Yes +asynctrace-gdb.py"], "auto-load list")
+    names = gdb_scripts_entries(r["exe"])
+    expect(len(names) == 1 and names[0].startswith("/") and
+           names[0].endswith("/share/gdb/auto-load/asynctrace-gdb.py"),
+           "the library's entry is the installed loader, absolute: %r" % names)
+    tree = os.path.join(ctx.bin, "autoload", "states")
+    loader = os.path.join(ROOT, "gdb", "asynctrace-gdb.py")
+    expect(gdb_scripts_entries(tree) == [loader], "the tree copy's entry")
+    planted = os.path.join(ctx.tmp, "planted")
+    os.makedirs(planted, exist_ok=True)
+    with open(os.path.join(planted, "asynctrace-gdb.py"), "w") as f:
+        f.write('import gdb\ngdb.write("PLANTED LOADER RAN\\n")\n')
+    for exe, loads in ((r["exe"], False), (tree, True)):
+        parts, whole = run_gdb(
+            [exe] + ([r["core"]] if exe == r["exe"] else []),
+            [("runtimes", "info async-runtimes"),
+             ("scripts", "info auto-load python-scripts")],
+            source=False, cwd=planted,
+            extra=["-iex", "set auto-load safe-path /", "-iex", "directory %s" % planted])
+        expect("PLANTED" not in whole, "a loader in the current directory ran:\n" + whole)
+        if loads:
+            lines_match(parts["runtimes"], [r"asynctrace: there is no process or core file .*"],
+                        "auto-loaded from the absolute entry")
+            lines_match(parts["scripts"], [r"Loaded +Script *",
+                                           r"Yes +%s *" % re.escape(loader)], "auto-load list")
 
 
 CASES = [

@@ -78,11 +78,12 @@ static void at__runtime_unregister(at_runtime *rt)
     at__registry_unlock();
 }
 
-/* Optional hooks provided by other modules (live dumps, I/O, multi-thread).
- * Weak defaults keep the core usable on its own. */
-__attribute__((weak)) void at__dump_safe_point(at_runtime *rt) { (void)rt; }
-__attribute__((weak)) void at__dump_signal_from_env(at_runtime *rt) { (void)rt; }
-__attribute__((weak)) void at__dump_runtime_free(at_runtime *rt) { (void)rt; }
+/* The dump subsystem is wired in by explicit calls, never by weak symbols:
+ * at_runtime_new calls at__dump_attach (which reads ASYNCTRACE_DUMP_SIGNAL),
+ * the loops call at__dump_safe_point, shutdown calls at__dump_runtime_free.
+ * These strong references are what make a static link pull the dump
+ * objects in, so a program that never calls a dump function still answers
+ * the dump signal.  (A weak no-op default here used to win silently.) */
 
 /* A dump request is waiting (rt->dump_state is set by other threads). */
 static inline int at__dump_pending(at_runtime *rt)
@@ -129,7 +130,7 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     }
     rt->magic = AT_RUNTIME_MAGIC;
     at__runtime_register(rt);
-    at__dump_signal_from_env(rt);
+    at__dump_attach(rt);
     return rt;
 }
 
