@@ -26,7 +26,14 @@ _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
 
 
 class AbiError(Exception):
-    """The descriptor is missing, foreign or unreadable (one-sentence text)."""
+    """The descriptor is missing, foreign or unreadable (one-sentence text).
+    `code` is the command-line tool's exit status for it (backend.py)."""
+    code = 1
+
+
+class AbiVersionError(AbiError):
+    """The program speaks another version of the debugger ABI."""
+    code = 6
 
 
 class Record(object):
@@ -109,7 +116,7 @@ class Abi(object):
                            "\"ATDEBUG\" (found %r), so it is not an asynctrace "
                            "descriptor or its memory is corrupt" % (address, magic))
         if version != C.ABI_VERSION:
-            raise AbiError("the program uses asynctrace debugger ABI version %d but "
+            raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
                            "this extension reads version %d: load the gdb/ scripts "
                            "shipped with the runtime the program was built with"
                            % (version, C.ABI_VERSION))
@@ -199,14 +206,14 @@ class Abi(object):
 
 def descriptor_in(ef, bias):
     """(address, how) of the descriptor in ElfFile `ef` loaded at `bias`
-    (its symbol, else its named section), or None."""
-    value = ef.symbol(C.DEBUG_SYMBOL)
-    if value:
-        return value + bias, "symbol %s of %s" % (C.DEBUG_SYMBOL, ef.path)
+    (its named section, else its symbol), or None."""
     for name in C.DEBUG_SECTIONS:
         sec = ef.sections.get(name)
         if sec is not None and sec.addr:
             return sec.addr + bias, "section %s of %s" % (name, ef.path)
+    value = ef.symbol(C.DEBUG_SYMBOL)
+    if value:
+        return value + bias, "symbol %s of %s" % (C.DEBUG_SYMBOL, ef.path)
     return None
 
 

@@ -32,6 +32,16 @@ A backend answers:
 import time
 
 ROOT_POLL = "at_root_poll"
+
+# Exit statuses of the command-line tool (docs/cli.md).
+EXIT_ERROR = 1  # anything else (unreadable descriptor, bad document, ...)
+EXIT_USAGE = 2
+EXIT_NO_PROCESS = 3  # no such process, or no such file
+EXIT_NOT_PERMITTED = 4
+EXIT_NOT_ASYNCTRACE = 5
+EXIT_ABI_MISMATCH = 6
+EXIT_BAD_CORE = 7  # truncated or not a core
+EXIT_WRONG_EXE = 8  # the executable is not the one the core was made from
 MAX_NATIVE = 128
 
 

@@ -53,6 +53,7 @@ class Segment(object):
 
 def notes(data):
     """(type, name, desc bytes) of each note in a PT_NOTE's data."""
+    data = bytes(data)
     out = []
     pos = 0
     while pos + _NHDR.size <= len(data):
@@ -70,7 +71,7 @@ def notes(data):
 
 class ElfFile(object):
     """One ELF file: .sections {name: Section}, .segments [Segment],
-    .etype, symbol(name), build_id()."""
+    .etype, .entry, symbol(name), build_id()."""
 
     def __init__(self, path):
         self.path = path
@@ -84,8 +85,8 @@ class ElfFile(object):
                 raise ValueError("%s is not an ELF file" % path)
             if ehdr[4] != 2 or ehdr[5] != 1:
                 raise ValueError("%s is not a 64-bit little-endian ELF file" % path)
-            (_, etype, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,
-             shstrndx) = _EHDR.unpack(ehdr)
+            (_, etype, _, _, self.entry, phoff, shoff, _, _, phentsize, phnum, shentsize,
+             shnum, shstrndx) = _EHDR.unpack(ehdr)
             self.etype = etype
             self._read_segments(f, phoff, phentsize, phnum)
             self._read_sections(f, shoff, shentsize, shnum, shstrndx)

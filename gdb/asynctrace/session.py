@@ -48,11 +48,11 @@ def _backend(backend):
 
 
 def _open_abi(backend, mem):
-    address, how = backend.find_descriptor()
     try:
+        address, how = backend.find_descriptor()
         return abimod.Abi(mem, address, how)
     except abimod.AbiError as e:
-        raise UserError(str(e))
+        raise UserError(str(e), e.code)
 
 
 def open_reader(backend=None):
@@ -123,10 +123,28 @@ class Snapshot(object):
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
 
+    def freeze(self):
+        """Walk every task now: later batches() come from these records, so
+        the source can be released (a stopped process resumed) before the
+        output is made."""
+        frozen = {}
+        for _, items, _ in self.runtimes:
+            for tasks in self.batches(items):
+                for t in tasks:
+                    frozen[t.address] = t
+        self.frozen = frozen
+
+    frozen = None  # task address -> Task, once freeze() has walked them all
+
     def batches(self, items, batch=256):
         """Task records of `items` (a runtime's list from the first pass),
         `batch` at a time (the second pass: await trees and resources are
         read here)."""
+        frozen = self.frozen
+        if frozen is not None:
+            for start in range(0, len(items), batch):
+                yield [frozen[it[1]] for it in items[start:start + batch]]
+            return
         for start in range(0, len(items), batch):
             with no_gc():
                 tasks = self.walker.tasks(items[start:start + batch], self.threads_by_task)
