@@ -13,7 +13,6 @@ import os
 import gdb
 
 from . import deadlock
-from . import native
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -212,7 +211,7 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return None
             lwp = roots[t.address][0]
             nested = t.thread is None
-            fn = None if nested else native.innermost_function(snap.inferior, lwp)
+            fn = None if nested else snap.backend.innermost_function(lwp)
             return (lwp, fn, nested)
 
         with no_gc():
@@ -266,7 +265,7 @@ Usage: async-bt ID...|all [--full]
                 frames = err = None
                 lwp, record = snap.root_of(t)
                 if lwp is not None:
-                    frames, err = native.frames_of(snap.inferior, lwp, record)
+                    frames, err = snap.backend.native_frames(lwp, record)
                 chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
                                              bool(opts.get("--full")), chains))
         for rt, _, rt_errors in snap.runtimes:
