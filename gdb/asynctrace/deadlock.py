@@ -157,20 +157,24 @@ def needs_analysis(t, kinds=BLOCKING_KINDS):
 
 
 def _conditions(tasks_list):
-    """{id: Task}, {id: condition} (not FREE), {id: damage text}."""
+    """{id: Task}, {id: condition} (not FREE), {id: damage text}, and
+    [(id, name, damage text)] of every damaged task (two may share an id)."""
     tasks = {}
     conds = {}
     damaged = {}
+    listed = []
     for t in tasks_list:
         tasks[t.id] = t
         d = damage(t)
         if d is not None:
             damaged[t.id] = d
+            listed.append((t.id, t.name, d))
         if t.state == "idle":
-            tree = t.await_tree()
-            cond = _simplify(_condition(tree, t.id)) if tree is not None else FREE
-            if t.error and cond is FREE:
-                cond = ("corrupt", t.id, t.error)
+            if t.chain is not None:  # one child per frame: the leaf decides
+                cond = _atom(t.resource, t.id) if t.resource is not None else FREE
+            else:
+                tree = t.await_tree()
+                cond = _simplify(_condition(tree, t.id)) if tree is not None else FREE
         elif t.state.startswith("?") or (t.error and t.state not in
                                          ("running", "complete", "cancelled")):
             cond = ("corrupt", t.id, d or "unknown state")
@@ -178,7 +182,7 @@ def _conditions(tasks_list):
             cond = FREE
         if cond is not FREE:
             conds[t.id] = cond
-    return tasks, conds, damaged
+    return tasks, conds, damaged, listed
 
 
 def _fixpoint(conds, corrupt_ok):
@@ -205,9 +209,12 @@ def analyse(tasks_list, waiting):
     blocked (every task needs_analysis() accepts, at least); `waiting`: how
     many tasks wait in all.  Returns {"cycles": [...], "stuck": [...],
     "corrupt": [...], "waiting": N}, the document's parts."""
-    tasks, conds, damaged = _conditions(tasks_list)
+    tasks, conds, damaged, listed = _conditions(tasks_list)
     dead = _fixpoint(conds, False)  # corrupt records: cannot progress
-    sure = _fixpoint(conds, True)  # corrupt records: could progress
+    if damaged:
+        sure = _fixpoint(conds, True)  # corrupt records: could progress
+    else:
+        sure = dead
     edges = {}
     for tid in dead:
         edges[tid] = [(a[1], a[2]) for a in _atoms(conds[tid], [])
@@ -230,8 +237,8 @@ def analyse(tasks_list, waiting):
         if tid not in sure:
             entry["depends_on_corrupt"] = _corrupt_cause(tid, conds, dead, damaged)
         stuck.append(entry)
-    corrupt = [{"task": tid, "name": tasks[tid].name, "error": damaged[tid]}
-               for tid in sorted(damaged)]
+    listed.sort(key=lambda c: c[0])
+    corrupt = [{"task": tid, "name": name, "error": error} for tid, name, error in listed]
     return {"cycles": doc_cycles, "stuck": stuck, "corrupt": corrupt, "waiting": waiting}
 
 
@@ -253,9 +260,41 @@ def _corrupt_cause(tid, conds, dead, damaged):
     return tid
 
 
+def _prune(edges):
+    """`edges` without the nodes that cannot be on a cycle: repeatedly drop
+    nodes that no edge enters or none leaves (a chain of joins goes away
+    entirely, in linear time)."""
+    succ = {n: [t for t, _ in es if t in edges] for n, es in edges.items()}
+    indeg = dict.fromkeys(succ, 0)
+    pred = {n: [] for n in succ}
+    for n, ts in succ.items():
+        for t in ts:
+            indeg[t] += 1
+            pred[t].append(n)
+    outdeg = {n: len(ts) for n, ts in succ.items()}
+    gone = set()
+    work = [n for n in succ if not indeg[n] or not outdeg[n]]
+    while work:
+        n = work.pop()
+        if n in gone:
+            continue
+        gone.add(n)
+        for t in succ[n]:
+            indeg[t] -= 1
+            if not indeg[t]:
+                work.append(t)
+        for f in pred[n]:
+            outdeg[f] -= 1
+            if not outdeg[f]:
+                work.append(f)
+    return {n: [(t, v) for t, v in es if t not in gone and t in edges]
+            for n, es in edges.items() if n not in gone}
+
+
 def _sccs(edges):
     """Strongly connected components of more than one node, or with a self
     edge (Tarjan's algorithm, iterative)."""
+    edges = _prune(edges)
     index = {}
     low = {}
     stack = []
@@ -305,9 +344,41 @@ def _sccs(edges):
     return out
 
 
+def _functional_cycles(edges):
+    """The cycles of a graph where every node has at most one edge (each
+    task waits for one other: the usual case), each from its lowest id:
+    one walk along the edges from each node not yet seen."""
+    walk_of = {}
+    found = []
+    for start in sorted(edges):
+        if start in walk_of:
+            continue
+        path = []
+        n = start
+        while n is not None and n not in walk_of:
+            walk_of[n] = start
+            path.append(n)
+            es = edges.get(n)
+            n = es[0][0] if es else None
+        if n is None or walk_of[n] != start:
+            continue
+        ring = path[path.index(n):]
+        low = ring.index(min(ring))
+        ring = ring[low:] + ring[:low]
+        found.append([(t, edges[t][0][1]) for t in ring])
+        if len(found) >= MAX_CYCLES:
+            break
+    return found
+
+
 def _cycles(edges):
     """Elementary cycles of the graph, each once, starting at its lowest id
     (searched for inside strongly connected components only)."""
+    edges = {n: [(t, v) for t, v in es if t in edges] for n, es in edges.items()}
+    if all(len(es) <= 1 for es in edges.values()):
+        found = _functional_cycles(edges)
+        found.sort(key=lambda c: c[0][0])
+        return found
     found = []
     steps = [0]
     for comp in _sccs(edges):

@@ -281,12 +281,22 @@ class ListWalker(object):
                 append((tid, addr, error, state_name, name, flags))
             if single:
                 break
+        if self.dup_ids:  # the first of two tasks with one id is suspect too
+            out = [self._dup(item) for item in out]
         for e in list_errors:  # after a task being relinked: a torn read
             if in_flux and e.startswith("corrupt: "):
                 e = "in-flux: " + e[len("corrupt: "):]
             errors.append(e)
         out.sort(key=itemgetter(0))
         return out, walked
+
+    def _dup(self, item):
+        tid, addr, error = item[:3]
+        other = self.dup_ids.get(tid)
+        if error is not None or other is None or other == addr:
+            return item
+        return (tid, addr, "corrupt: id %d is also the id of task 0x%x" % (tid, other)) \
+            + item[3:]
 
     def _task_fields(self, addr, state, tid, flags, raw_name, nstates):
         """The problem of a task's own fields (id, state, flags, name), or
@@ -295,6 +305,7 @@ class ListWalker(object):
         if seen is None:
             self.task_addrs[tid] = addr
         elif seen != addr:
+            self.dup_ids[tid] = addr
             return "corrupt: id %d is also the id of task 0x%x" % (tid, seen)
         if state >= nstates:
             return "corrupt: state %d is not a task state" % state

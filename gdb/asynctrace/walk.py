@@ -60,6 +60,7 @@ class Walker(ListWalker):
         self.objects = {}  # (resource kind, object) -> values tuple or error str
         self.task_ids = {}  # task address -> id (cache of task_id())
         self.task_addrs = {}  # task id -> address, of every task on a list
+        self.dup_ids = {}  # id -> address of the second task with that id
         self.roots = {}  # root frame address -> id of the task it belongs to
         self.runtime_ids = {}  # runtime address -> id
         self.names = {}  # task id -> name, of every task met on a list
@@ -207,6 +208,9 @@ class Walker(ListWalker):
             return new(Resource, (kind, obj, since, (d0,), None))
         if kind in _NO_OBJECT:
             return new(Resource, (kind, obj, since, (), None))
+        if kind == "join" and obj and self.task_addrs.get(d0) == obj:
+            # The list walk has checked that a task with this id is there.
+            return new(Resource, (kind, obj, since, (d0,), None))
         key = (kind_v, obj)
         values = self.objects.get(key)
         if values is None:
