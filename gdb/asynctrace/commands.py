@@ -98,6 +98,12 @@ def _write(text):
     _write_fd(text)
 
 
+def _write_text(out):
+    """Print a command's text output (a last pass escapes any control
+    character a string from memory may still carry)."""
+    _write(text.safe_output(out) + "\n")
+
+
 def _logging():
     try:
         return bool(gdb.parameter("logging enabled"))
@@ -216,7 +222,7 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
 
         with no_gc():
             table = text.tasks_table(snap, native_of)
-        gdb.write(table + "\n")
+        _write_text(table)
 
 
 BT_USAGE = "async-bt ID...|all [--full]"
@@ -270,10 +276,12 @@ Usage: async-bt ID...|all [--full]
                                              bool(opts.get("--full")), chains))
         for rt, _, rt_errors in snap.runtimes:
             if rt_errors:
-                chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
+                chunks.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
         if ids is None and not found:
-            chunks.append("no tasks")
-        gdb.write("\n\n".join(chunks) + "\n")
+            chunks.append("no tasks could be read" if snap.errors else "no tasks")
+        if snap.errors:
+            chunks.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
+        _write_text("\n\n".join(chunks))
 
 
 THREADS_USAGE = "info async-threads [--json]"
@@ -297,8 +305,8 @@ Usage: info async-threads [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                     snap.errors) + "\n")
+        _write_text(text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                       snap.errors))
 
 
 RUNTIMES_USAGE = "info async-runtimes [--json]"
@@ -322,7 +330,7 @@ Usage: info async-runtimes [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.runtimes_table(snap) + "\n")
+        _write_text(text.runtimes_table(snap))
 
 
 DEADLOCKS_USAGE = "info async-deadlocks [--json]"
@@ -346,22 +354,23 @@ Usage: info async-deadlocks [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
+            candidates = snap.blocked(deadlock.needs_analysis)
             waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
                           if t[3] == "idle")
             result = deadlock.analyse(candidates, waiting)
+        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+        notes += snap.errors
         if opts.get("--json"):
             _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
                                "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"]}, indent=2) + "\n")
+                               "stuck": result["stuck"], "corrupt": result["corrupt"],
+                               "errors": notes}, indent=2) + "\n")
             return
         out = deadlock.report_text(result)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
         if notes:
             out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % n for n in notes)
-        gdb.write(out + "\n")
+                                    % text.esc(n) for n in notes)
+        _write_text(out)
 
 
 def register():
