@@ -180,17 +180,23 @@ def _cycles(edges):
 
 
 def _reason(cond, dead, on_cycle, tasks):
-    atoms = _atoms(cond, [])
-    for a in atoms:
-        if a[0] == "never":
-            return a[1]
-    for a in atoms:
-        if a[0] == "task" and a[1] in dead:
-            target = a[1]
-            what = "in a deadlock cycle" if target in on_cycle else "stuck"
-            return "%s, and task %d \"%s\" is %s" % (
-                via_words(a[2], target), target, tasks[target].name, what)
-    return "every branch it waits on is blocked"
+    """Why a stuck task cannot move: its first blocked atom, or for a
+    select (an "or") every branch."""
+    if cond[0] == "or":
+        return "every branch it waits on is blocked: " + "; ".join(
+            _reason(c, dead, on_cycle, tasks) for c in cond[1])
+    if cond[0] == "and":
+        for c in cond[1]:
+            if not _satisfiable(c, dead):
+                return _reason(c, dead, on_cycle, tasks)
+    if cond[0] == "never":
+        return cond[1]
+    if cond[0] == "task" and cond[1] in dead:
+        target = cond[1]
+        what = "in a deadlock cycle" if target in on_cycle else "stuck"
+        return "%s, and task %d \"%s\" is %s" % (
+            via_words(cond[2], target), target, tasks[target].name, what)
+    return "it waits on something that cannot be settled"
 
 
 def via_words(via, target=None):
@@ -227,6 +233,10 @@ def report_text(result):
     for s in result["stuck"]:
         lines.append('stuck: task %d "%s": %s' % (s["task"], s["name"], s["reason"]))
     if not lines:
-        lines.append("no deadlock: of %d waiting tasks, none waits in a cycle or on "
-                     "something nobody can provide" % result["waiting"])
+        if result["waiting"]:
+            lines.append("no wait-for cycle found; %d waiting tasks wait on things this "
+                         "analysis cannot settle: see info async-diagnose"
+                         % result["waiting"])
+        else:
+            lines.append("no wait-for cycle found: no task is waiting")
     return "\n".join(lines)
