@@ -1,5 +1,5 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
-info async-runtimes, info async-deadlocks.
+info async-runtimes, info async-deadlocks, info async-diagnose.
 
 Each command parses its arguments first (wrong ones raise gdb.GdbError with
 the usage line), takes one Snapshot, and prints a table or a JSON document.
@@ -13,6 +13,9 @@ import os
 import gdb
 
 from . import deadlock
+from . import diagnose
+from . import diagnose_text
+from . import native
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -373,9 +376,40 @@ Usage: info async-deadlocks [--json]"""
         _write_text(out)
 
 
+DIAGNOSE_USAGE = "info async-diagnose [--json]"
+
+
+class InfoAsyncDiagnose(gdb.Command):
+    """Say what is wrong, most certain and most upstream first: wait-for
+cycles, locks or permits held by tasks that are gone, waits nobody can
+satisfy, threads blocked or spinning inside a poll, tasks stuck behind
+those, starvation and far-off timers; then what cannot be settled from
+memory.  Fits one screen; --json gives every finding (docs/gdb.md).
+
+Usage: info async-diagnose [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncDiagnose, self).__init__("info async-diagnose",
+                                                gdb.COMMAND_STATUS)
+
+    @_guard(DIAGNOSE_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        with no_gc():
+            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+        if opts.get("--json"):
+            _write(json.dumps(rep, indent=1) + "\n")
+            return
+        gdb.write(diagnose_text.report_text(rep) + "\n")
+
+
 def register():
     InfoAsyncTasks()
     AsyncBt()
     InfoAsyncThreads()
     InfoAsyncRuntimes()
     InfoAsyncDeadlocks()
+    InfoAsyncDiagnose()

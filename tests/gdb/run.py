@@ -451,8 +451,8 @@ def check_states_text(parts, m, stripped, pid):
         % HEX,
     ], "info async-runtimes")
     lines_match(part("deadlocks"), [
-        r"no deadlock: of 9 waiting tasks, none waits in a cycle or on something nobody "
-        r"can provide"], "info async-deadlocks")
+        r"no wait-for cycle found; 9 waiting tasks wait on things this analysis cannot "
+        r"settle: see info async-diagnose"], "info async-deadlocks")
     dl = parse_json(part("deadlocks_json"), "info async-deadlocks --json")
     if dl.get("format") != "asynctrace-deadlocks" or dl["cycles"] or dl["stuck"]:
         raise TestFailure("deadlocks document: %r" % dl)
@@ -618,11 +618,24 @@ def t_stripped_core(ctx):
 
 MT_COMMANDS = [("tasks_json", "info async-tasks --json"),
                ("threads", "info async-threads"),
+               ("diagnose", "info async-diagnose"),
                ("bt", "async-bt 2 4")]
 
 
 def check_mt(parts, mm, what):
     doc = parse_json(parts["tasks_json"], what)
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 5 tasks in 1 runtime, 4 waiting; 1 finding \(0 proven\), "
+        r"0 tasks stuck behind them",
+        r"1\. task 2 \"spinner\" is blocked in read\(\) inside its poll, at block_in_read "
+        r"mt.c:%d" % mm["native:block_in_read"],
+        r"  likely: the system call may still return; .*",
+        r"  task 2 \"spinner\" \(running\) on LWP \d+ in read\(\) at block_in_read mt.c:%d "
+        r"for (at least )?\S+" % mm["native:block_in_read"],
+        r"cannot be settled from memory: 2 tasks wait on what this analysis cannot decide:",
+        r"  2 on notify \(.*\), the longest for .*: task 1 \"main\", task 3 \"holder\"",
+        r"1 task waits on other tasks that can still run",
+    ], what + ": info async-diagnose")
     errors = []
     workers = [th for th in doc["threads"] if th["role"] == "worker"]
     busy = [th for th in workers if th["task"] is not None]
@@ -766,7 +779,7 @@ def t_many(ctx):
     ctx.results["many"] = {"exe": exe, "core": core, "doc": core_doc}
     if strip_volatile(core_doc) != strip_volatile(doc):
         raise TestFailure("many: the core's document differs from the attached one")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 1501 waiting tasks, .*"],
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
 
 
@@ -822,8 +835,63 @@ def check_deadlock_output(parts, dm):
         raise TestFailure("task c is at line %r" % by_id[4]["await"]["line"])
 
 
+def check_diagnose_output(parts, dm):
+    """info async-diagnose on deadlock.c: the three cycles, proven, in id
+    order, with c and d stuck behind the first; main's notify unsettled;
+    patient waits on the napper, which can still run."""
+    no_bad_output(parts["diagnose"], "info async-diagnose")
+    rep = parse_json(parts["diagnose_json"], "info async-diagnose --json")
+
+    def member(tid, name, fn, line, kind, on):
+        return {"task": tid, "name": name, "state": "idle",
+                "at": {"function": fn, "line": line, "file": None},
+                "waits": {"kind": kind, "object": lambda o: bool(re.match(HEX, o))},
+                "for_ns": lambda n: n > 0, "waits_on_task": on}
+    lp, jo = dm["await:lock_pair"], dm["await:join_other"]
+    errors = []
+    match(rep, {
+        "format": "asynctrace-diagnosis", "version": 1, "tasks": 11, "waiting": 11,
+        "findings": [
+            {"kind": "cycle", "certainty": "proven", "count": 2,
+             "tasks": [member(2, "a", "lock_pair", lp, "mutex", 3),
+                       member(3, "b", "lock_pair", lp, "mutex", 2)],
+             "behind": {"count": 2, "tasks": [
+                 {"task": 4, "name": "c", "waits": {"kind": "join", "task": 2}},
+                 {"task": 5, "name": "d", "waits": {"kind": "mutex", "task": 4}}]}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(6, "e", "join_other", jo, "join", 7),
+                       member(7, "f", "join_other", jo, "join", 6)],
+             "behind": {"count": 0, "tasks": []}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(8, "h", "recv_then_lock", dm["await:recv_then_lock"],
+                              "mutex", 9),
+                       member(9, "g", "lock_then_send", dm["await:lock_then_send"],
+                              "channel-send", 8)]}],
+        "unsettled": [{"kind": "notify", "count": 1, "tasks": [{"task": 1, "name": "main"}]}],
+        "waiting_on_movable": {"count": 1, "tasks": [{"task": 11, "name": "patient"}]},
+        "sleeping": {"count": 1},
+    }, "diagnose", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 11 tasks in 1 runtime, 11 waiting; 3 findings \(3 proven\), "
+        r"2 tasks stuck behind them",
+        r"1\. deadlock: 2 tasks wait for each other in a cycle \(mutex\): 2 -> 3 -> 2",
+        r"  proven: every task of the cycle waits for the next one .*",
+        r"  task 2 \"a\" waits at lock_pair deadlock.c:%d for (at least )?\S+ on mutex %s "
+        r"\(for task 3\)" % (lp, HEX),
+        r"  task 3 \"b\" waits at lock_pair deadlock.c:%d .*" % lp,
+        r"  stuck behind it: 2 tasks: 4 \"c\" \(join on task 2\), 5 \"d\" \(mutex on task 4\)",
+        r"2\. deadlock: 2 tasks wait for each other in a cycle \(join\): 6 -> 7 -> 6",
+    ], "info async-diagnose")
+    if "no deadlock" in parts["diagnose"]:
+        raise TestFailure("diagnose declares no deadlock")
+
+
 DEADLOCK_COMMANDS = [("deadlocks", "info async-deadlocks"),
                      ("deadlocks_json", "info async-deadlocks --json"),
+                     ("diagnose", "info async-diagnose"),
+                     ("diagnose_json", "info async-diagnose --json"),
                      ("tasks_json", "info async-tasks --json"),
                      ("runtimes", "info async-runtimes")]
 
@@ -845,6 +913,7 @@ def t_deadlock_attach(ctx):
     ctx.results["deadlock"]["doc"] = parse_json(parts["tasks_json"], "deadlock tasks")
     ctx.results["deadlock"]["descriptor"] = re.search(
         r"descriptor at (%s)" % HEX, parts["runtimes"]).group(1)
+    check_diagnose_output(parts, ctx.dm)
     if code != 0 or "still idle: 11" not in out:
         raise TestFailure("after detach: exit %d, %r %r" % (code, out, err))
 
@@ -855,6 +924,7 @@ def t_deadlock_core(ctx):
     parts, whole = run_gdb([r["exe"], r["core"]], DEADLOCK_COMMANDS)
     no_bad_output(whole, "gdb deadlock core")
     check_deadlock_output(parts, ctx.dm)
+    check_diagnose_output(parts, ctx.dm)
     if '"source": "gdb-core"' not in parts["deadlocks_json"]:
         raise TestFailure("deadlock document does not say gdb-core")
 
@@ -986,7 +1056,7 @@ def t_corrupt_dangling(ctx):
     want = "corrupt: owned list: task 0xdead0000 unreadable (after 3 tasks)"
     if rt.get("error") != want or len(rt["tasks"]) != 3:
         raise TestFailure("runtime 1: %r" % rt.get("error"))
-    lines_match(parts["deadlocks"], [r"no deadlock: .*",
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found.*",
                                      r"note: %s \(the analysis covers what was readable\)"
                                      % re.escape(want)], "deadlocks on dangling")
 
@@ -1345,7 +1415,7 @@ def t_no_runtime(ctx):
     lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*generation 0",
                                     r"no runtime exists"], "runtimes before main")
     lines_match(parts["threads"], [r"no thread has polled asynctrace tasks yet"], "threads")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 0 waiting tasks, .*"], "deadlocks")
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found: no task is waiting"], "deadlocks")
     parts, whole = run_gdb([ctx.prog("states")], [("tasks", "info async-tasks")])
     no_bad_output(whole, "no process")
     lines_match(parts["tasks"], [
