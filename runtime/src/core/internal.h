@@ -243,6 +243,14 @@ void at__runq_push(at_runtime *rt, at_task *t);
  * rt->dump_state is not NULL.  Implemented by the live-dump module. */
 void at__dump_safe_point(at_runtime *rt);
 
+/* The dump subsystem's registration, called by at_runtime_new for every
+ * new runtime (dump_request.c): the first call reads the environment's dump
+ * signal settings.  Explicit on purpose, see scheduler.c. */
+void at__dump_attach(at_runtime *rt);
+/* Called from at_runtime_shutdown: completes every request still queued for
+ * rt with AT_ESHUTDOWN so no requester waits on a freed runtime. */
+void at__dump_runtime_free(at_runtime *rt);
+
 /* The snapshot walk of one runtime over trusted memory (no checked reads):
  * for live dumps, taken while that runtime is stopped at a safe point. */
 at_dump *at__snapshot_direct(const at_runtime *rt);

@@ -6,12 +6,13 @@
  * document: the live runtimes as dumped, and for each runtime that did not
  * reach a safe point in time its tasks from a snapshot taken without
  * polling, each marked "not-polled: ..." and a dump-level note saying so.
- * The file is written to <path>.tmp and renamed into place.
+ * The file is written safely (dump_file.c) and renamed into place.
  *
  * Opt-in: at_dump_signal_install(), or ASYNCTRACE_DUMP_SIGNAL (name or
  * number) with ASYNCTRACE_DUMP_FILE and ASYNCTRACE_DUMP_TIMEOUT_MS, read
  * when the first runtime is created. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,24 +189,11 @@ static void at__sig_write(const char *path, uint64_t timeout)
     at__sig_collect(parts, n, timeout);
     at_dump *snap = NULL;
     at_dump *m = at__sig_merge(parts, n, &snap, timeout);
-    if (m) {
-        size_t len = strlen(path);
-        char *tmp = malloc(len + 5);
-        if (tmp) {
-            memcpy(tmp, path, len);
-            memcpy(tmp + len, ".tmp", 5);
-            FILE *f = fopen(tmp, "w");
-            if (f) {
-                int rc = at__ends_with(path, ".txt") ? at_dump_write_text(m, f)
-                                                     : at_dump_write_json(m, f);
-                if (fclose(f) == 0 && rc == 0 && rename(tmp, path) == 0)
-                    __atomic_add_fetch(&at__sig_count, 1, __ATOMIC_RELEASE);
-                else
-                    unlink(tmp);
-            }
-            free(tmp);
-        }
-    }
+    int rc = m ? at__dump_write_file(m, path, at__ends_with(path, ".txt")) : -ENOMEM;
+    if (rc == 0)
+        __atomic_add_fetch(&at__sig_count, 1, __ATOMIC_RELEASE);
+    else
+        fprintf(stderr, "asynctrace: cannot write the dump to %s: %s\n", path, strerror(-rc));
     at_dump_free(m);
     at_dump_free(snap);
     for (size_t i = 0; i < n; i++)
@@ -235,9 +223,22 @@ static void *at__sig_watch(void *arg)
     }
 }
 
+/* Signals that mean the process is broken (or cannot be caught): taking
+ * one for dumps would turn a real crash into a spin with no core. */
+static int at__is_crash_signal(int signo)
+{
+    switch (signo) {
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGABRT:
+    case SIGTRAP: case SIGSYS: case SIGKILL: case SIGSTOP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int at_dump_signal_install(int signo, const char *path)
 {
-    if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || !path || !*path)
+    if (signo <= 0 || signo >= NSIG || at__is_crash_signal(signo) || !path || !*path)
         return AT_EINVAL;
     char *p = strdup(path);
     if (!p)
@@ -271,17 +272,23 @@ int at_dump_signal_install(int signo, const char *path)
         sigaction(at__sig_no, &at__sig_old, NULL);
         at__sig_no = 0;
     }
-    free(at__sig_path);
-    at__sig_path = p;
     if (at__sig_no != signo) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = at__sig_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        sigaction(signo, &sa, &at__sig_old);
+        if (sigaction(signo, &sa, &at__sig_old) != 0) {
+            /* The watcher stays (at_dump_signal_remove stops it); no
+             * signal is ours and the previous path stays. */
+            pthread_mutex_unlock(&at__sig_lock);
+            free(p);
+            return AT_EINVAL;
+        }
         at__sig_no = signo;
     }
+    free(at__sig_path);
+    at__sig_path = p;
     pthread_mutex_unlock(&at__sig_lock);
     return 0;
 }
@@ -355,6 +362,13 @@ void at__dump_signal_from_env(at_runtime *rt)
     int signo = at__signal_by_name(sig);
     if (!signo) {
         fprintf(stderr, "asynctrace: ASYNCTRACE_DUMP_SIGNAL=%s is not a signal; ignored\n", sig);
+        return;
+    }
+    if (at__is_crash_signal(signo)) {
+        fprintf(stderr,
+                "asynctrace: ASYNCTRACE_DUMP_SIGNAL=%s is a crash or uncatchable signal; "
+                "no dump handler installed (use SIGUSR1, SIGUSR2 or SIGQUIT)\n",
+                sig);
         return;
     }
     const char *file = getenv("ASYNCTRACE_DUMP_FILE");

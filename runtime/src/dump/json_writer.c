@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "asynctrace/dump.h"
+#include "dump/utf8.h"
 
 typedef struct at__json {
     FILE *out;
@@ -24,6 +25,9 @@ static void at__json_indent(at__json *j, int depth)
         fputs("  ", j->out);
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped, and
+ * every byte that is not part of well-formed UTF-8 replaced by U+FFFD, so
+ * the document is valid UTF-8 whatever a name holds. */
 static void at__json_string(at__json *j, const char *s)
 {
     if (!s) {
@@ -32,19 +36,28 @@ static void at__json_string(at__json *j, const char *s)
     }
     FILE *o = j->out;
     putc('"', o);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t cp;
+        int n = at__utf8_next(p, &cp);
+        if (n == 0) {
+            fputs("\\ufffd", o);
+            p++;
+            continue;
+        }
+        switch (cp) {
         case '"': fputs("\\\"", o); break;
         case '\\': fputs("\\\\", o); break;
         case '\n': fputs("\\n", o); break;
         case '\r': fputs("\\r", o); break;
         case '\t': fputs("\\t", o); break;
         default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(o, "\\u%04x", *p);
+            if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+                fprintf(o, "\\u%04x", (unsigned)cp);
             else
-                putc(*p, o);
+                fwrite(p, 1, (size_t)n, o);
         }
+        p += n;
     }
     putc('"', o);
 }

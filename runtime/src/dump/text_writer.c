@@ -15,15 +15,59 @@
  * task (one per traced leaf) are merged into one tree from the root side:
  * common prefixes are printed once, and the children of a node are sorted
  * by symbol, then offset, then address, so the same state prints the same
- * way every time. */
+ * way every time.
+ *
+ * Every string from the process (names, functions, files, notes) is
+ * escaped (at__text_str): no control character or invalid UTF-8 reaches
+ * the reader's terminal. */
 #define _GNU_SOURCE /* qsort_r */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "asynctrace/dump.h"
+#include "dump/utf8.h"
 
 #define AT__TEXT_MAX_DEPTH 512
+
+/* Write at most max bytes of s for a terminal: control characters (C0, DEL
+ * and C1, so no escape sequence reaches the terminal) as \n, \t or \xNN /
+ * \u00NN, bytes that are not well-formed UTF-8 as \xNN, and, when quoted,
+ * quotes and backslashes with a backslash.  One string stays on one line
+ * and cannot forge another. */
+static void at__text_str(FILE *o, const char *s, size_t max, int quoted)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "?");
+    const unsigned char *end = p + strnlen((const char *)p, max);
+    while (p < end) {
+        uint32_t cp;
+        int n = at__utf8_next(p, &cp);
+        if (n == 0 || p + n > end) {
+            fprintf(o, "\\x%02x", *p++);
+            continue;
+        }
+        if (cp == '\n')
+            fputs("\\n", o);
+        else if (cp == '\t')
+            fputs("\\t", o);
+        else if (cp < 0x20 || cp == 0x7f)
+            fprintf(o, "\\x%02x", (unsigned)cp);
+        else if (cp >= 0x80 && cp <= 0x9f)
+            fprintf(o, "\\u%04x", (unsigned)cp);
+        else if (quoted && (cp == '"' || cp == '\\'))
+            fprintf(o, "\\%c", (int)cp);
+        else
+            fwrite(p, 1, (size_t)n, o);
+        p += n;
+    }
+}
+
+/* An unquoted string from the process (function, file, symbol, note). */
+static void at__text_put(FILE *o, const char *s)
+{
+    at__text_str(o, s, SIZE_MAX, 0);
+}
 
 typedef struct at__text {
     FILE *out;
@@ -112,8 +156,10 @@ static void at__text_resource(at__text *x, const at_dump_resource *r)
         fputs(", for ", o);
         at__text_duration(o, at__text_since(x, r->since_ns));
     }
-    if (r->error)
-        fprintf(o, ", %s", r->error);
+    if (r->error) {
+        fputs(", ", o);
+        at__text_put(o, r->error);
+    }
     fputs("]", o);
 }
 
@@ -125,15 +171,21 @@ static void at__text_frame(at__text *x, const at_dump_frame *f, int depth, int l
     fputs(x->prefix, o);
     if (depth > 0)
         fputs(siblings > 1 && !last ? "├─ " : "└─ ", o);
-    fprintf(o, "%s", f->function ? f->function : "?");
+    at__text_put(o, f->function);
     if (f->kind != AT_KIND_ASYNC && f->kind != AT_KIND_LEAF)
         fprintf(o, " (%s)", at_frame_kind_name(f->kind));
-    if (f->file)
-        fprintf(o, " at %s:%u", f->file, f->line);
+    if (f->file) {
+        fputs(" at ", o);
+        at__text_put(o, f->file);
+        fprintf(o, ":%u", f->line);
+    }
     if (f->resource)
         at__text_resource(x, f->resource);
-    if (f->error)
-        fprintf(o, " <%s>", f->error);
+    if (f->error) {
+        fputs(" <", o);
+        at__text_put(o, f->error);
+        putc('>', o);
+    }
     putc('\n', o);
     if (depth >= AT__TEXT_MAX_DEPTH) {
         fprintf(o, "%s   ... (deeper frames not shown)\n", x->prefix);
@@ -183,12 +235,17 @@ static int at__bt_ref_cmp(const void *pa, const void *pb, void *plevel)
 static void at__text_native_line(at__text *x, const at_dump_native *n)
 {
     FILE *o = x->out;
-    if (n->symbol)
-        fprintf(o, "%s+0x%" PRIx64, n->symbol, n->offset);
-    else
+    if (n->symbol) {
+        at__text_put(o, n->symbol);
+        fprintf(o, "+0x%" PRIx64, n->offset);
+    } else {
         fprintf(o, "0x%" PRIx64, n->return_address);
-    if (n->file)
-        fprintf(o, " (%s:%u)", n->file, n->line);
+    }
+    if (n->file) {
+        fputs(" (", o);
+        at__text_put(o, n->file);
+        fprintf(o, ":%u)", n->line);
+    }
     if (!n->verified)
         fputs(" [unverified]", o);
     putc('\n', o);
@@ -230,22 +287,11 @@ static void at__text_native(at__text *x, at__bt_ref *refs, size_t n, size_t leve
     }
 }
 
-/* A task name in quotes, with quotes, backslashes and control characters
- * escaped so one task stays on one line. */
+/* A task name in quotes (at most AT_TASK_NAME_MAX bytes). */
 static void at__text_name(FILE *o, const char *name)
 {
     putc('"', o);
-    for (size_t i = 0; i < AT_TASK_NAME_MAX && name[i]; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c == '"' || c == '\\')
-            fprintf(o, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", o);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(o, "\\x%02x", c);
-        else
-            putc(c, o);
-    }
+    at__text_str(o, name, AT_TASK_NAME_MAX, 1);
     putc('"', o);
 }
 
@@ -262,14 +308,20 @@ static void at__text_task(at__text *x, const at_dump_task *t)
     fprintf(o, ", %" PRIu64 " poll%s", t->polls, t->polls == 1 ? "" : "s");
     if (t->parent_id)
         fprintf(o, ", parent %" PRIu64, t->parent_id);
-    if (t->spawn_function || t->spawn_file)
-        fprintf(o, ", %s at %s (%s:%u)", t->spawn_kind == AT_KIND_BLOCK_ON ? "block_on" : "spawned",
-                t->spawn_function ? t->spawn_function : "?", t->spawn_file ? t->spawn_file : "?",
-                t->spawn_line);
+    if (t->spawn_function || t->spawn_file) {
+        fprintf(o, ", %s at ", t->spawn_kind == AT_KIND_BLOCK_ON ? "block_on" : "spawned");
+        at__text_put(o, t->spawn_function);
+        fputs(" (", o);
+        at__text_put(o, t->spawn_file);
+        fprintf(o, ":%u)", t->spawn_line);
+    }
     if (t->thread)
         fprintf(o, ", on thread %d", t->thread);
-    if (t->error)
-        fprintf(o, " <%s>", t->error);
+    if (t->error) {
+        fputs(" <", o);
+        at__text_put(o, t->error);
+        putc('>', o);
+    }
     putc('\n', o);
     if (t->await) {
         fputs("    await:\n", o);
@@ -279,7 +331,9 @@ static void at__text_task(at__text *x, const at_dump_task *t)
     if (!x->live)
         return;
     if (!t->traced) {
-        fprintf(o, "    native: none (%s)\n", t->trace_note ? t->trace_note : "not polled");
+        fputs("    native: none (", o);
+        at__text_put(o, t->trace_note ? t->trace_note : "not polled");
+        fputs(")\n", o);
         return;
     }
     size_t nframes = 0;
@@ -302,8 +356,11 @@ static void at__text_task(at__text *x, const at_dump_task *t)
     at__text_native(x, refs, t->nbacktraces, 0, 0);
     if (refs != stack_refs)
         free(refs);
-    if (t->trace_note)
-        fprintf(o, "    note: %s\n", t->trace_note);
+    if (t->trace_note) {
+        fputs("    note: ", o);
+        at__text_put(o, t->trace_note);
+        putc('\n', o);
+    }
 }
 
 int at_dump_write_text(const at_dump *d, FILE *out)
@@ -321,8 +378,11 @@ int at_dump_write_text(const at_dump *d, FILE *out)
         fprintf(out, "runtime %" PRIu64 " (%s, %u worker%s, %" PRIu64 " spawned)", rt->id,
                 at_flavor_name(rt->flavor), rt->workers, rt->workers == 1 ? "" : "s",
                 rt->spawned_total);
-        if (rt->error)
-            fprintf(out, " <%s>", rt->error);
+        if (rt->error) {
+            fputs(" <", out);
+            at__text_put(out, rt->error);
+            putc('>', out);
+        }
         putc('\n', out);
         for (size_t i = 0; i < rt->ntasks; i++)
             at__text_task(&x, &rt->tasks[i]);
@@ -352,8 +412,11 @@ int at_dump_write_text(const at_dump *d, FILE *out)
     }
     if (d->nerrors)
         fputs("notes:\n", out);
-    for (size_t i = 0; i < d->nerrors; i++)
-        fprintf(out, "  - %s\n", d->errors[i]);
+    for (size_t i = 0; i < d->nerrors; i++) {
+        fputs("  - ", out);
+        at__text_put(out, d->errors[i]);
+        putc('\n', out);
+    }
     if (fflush(out) != 0 || ferror(out))
         return -1;
     return 0;

@@ -140,10 +140,6 @@ void at__dump_keep_runtime(at_dump *d, uint64_t runtime_id);
 
 /* ---- Requests (dump_request.c) ---- */
 
-/* Called from at_runtime_free: completes every request still queued for rt
- * with AT_ESHUTDOWN so no requester waits on a freed runtime. */
-void at__dump_runtime_free(at_runtime *rt);
-
 /* Queue an external request (req->runtime and runtime_id set) and wake the
  * runtime.  0, or AT_EBUSY when too many are pending. */
 int at__dump_request_submit(at_dump_request *req);
@@ -155,7 +151,12 @@ int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns);
 
 /* ---- Dumps on a signal (dump_signal.c) ---- */
 
-/* Read ASYNCTRACE_DUMP_SIGNAL / _FILE / _TIMEOUT_MS (from at_runtime_new). */
+/* Write d to path (text when `text`, else JSON) through a temporary file
+ * created O_EXCL|O_NOFOLLOW, mode 0600, renamed into place (dump_file.c).
+ * 0 or a negative errno. */
+int at__dump_write_file(const at_dump *d, const char *path, int text);
+
+/* Read ASYNCTRACE_DUMP_SIGNAL / _FILE / _TIMEOUT_MS (from at__dump_attach). */
 void at__dump_signal_from_env(at_runtime *rt);
 
 #endif
