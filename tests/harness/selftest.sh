@@ -150,22 +150,18 @@ show_on_failure "$f0"
 
 # 7. Nothing left running.
 checks=$((checks + 1))
-# Only this tree's processes: other checkouts may be running the same
-# self-test at the same time (their paths or working directories differ).
-ABSBIN=$(cd "$BIN" && pwd)
+# Only processes of this build's programs count (another checkout's run of
+# the same self-test may be going on at the same time).
+ABS_BIN=$(cd "$BIN" && pwd -P)
 left=""
-for p in $(pgrep -f "$BIN/" 2>/dev/null); do
-    cmd=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
-    cwd=$(readlink /proc/$p/cwd 2>/dev/null) || continue
-    case "$cmd" in
-    "$ABSBIN/"*) left="$left$p $cmd\n" ;;
-    /*) ;;
-    *) [ "$cwd" = "$(pwd)" ] && left="$left$p $cmd\n" ;;
+for pid in $(pgrep -f "$BIN/" 2>/dev/null); do
+    case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+        "$ABS_BIN"/*) left="$left $pid" ;;
     esac
 done
 if [ -n "$left" ]; then
     echo "selftest: scenario processes left behind:"
-    printf "$left"
+    for pid in $left; do ps -o pid=,args= -p "$pid"; done
     failures=$((failures + 1))
 fi
 
