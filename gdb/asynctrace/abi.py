@@ -7,6 +7,7 @@ version, sizes, the layout pointer) and the shape of the table's own entries
 are fixed by the ABI version.
 """
 
+import os
 import struct
 
 import gdb
@@ -228,7 +229,8 @@ class Locator(object):
         """(address, how) of the descriptor; AbiError with a plain sentence
         when the program does not contain the runtime."""
         progspace = gdb.current_progspace()
-        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()))
+        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()),
+               _core_executable())
         hit = self._cache.get(key)
         if hit is None:
             hit = self._search(progspace)
@@ -239,6 +241,9 @@ class Locator(object):
         return hit
 
     def _search(self, progspace):
+        mismatch = core_mismatch(progspace)
+        if mismatch is not None:
+            return AbiError(mismatch)
         by_symbol = _by_symbol()
         if by_symbol:
             return by_symbol, "symbol asynctrace_debug"
@@ -273,6 +278,43 @@ class Locator(object):
                         % (C.DEBUG_SECTIONS[0],
                            ", ".join(p for p, _ in files[:3]) +
                            (" and %d more files" % (len(files) - 3) if len(files) > 3 else "")))
+
+
+def _core_executable():
+    """The path of the executable a core was made from (from the core's
+    file mappings), or None when there is no core or GDB cannot tell."""
+    try:
+        if gdb.selected_inferior().connection.type != "core":
+            return None
+        text = gdb.execute("info proc", to_string=True)
+    except (gdb.error, AttributeError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("exe = '") and line.endswith("'"):
+            return line[7:-1]
+    return None
+
+
+def core_mismatch(progspace):
+    """A sentence when the loaded executable is not the one the core was
+    made from (their GNU build ids differ), or when a core has no
+    executable at all; else None."""
+    made_from = _core_executable()
+    if made_from is None:
+        return None
+    exe = progspace.filename
+    if not exe:
+        return ("no executable: give the program file (gdb PROG CORE, or `file PROG`): "
+                "the core was made from %s, and a core alone does not say where the "
+                "asynctrace runtime is" % made_from)
+    if os.path.realpath(exe) == os.path.realpath(made_from):
+        return None
+    ours, theirs = elf.build_id(exe), elf.build_id(made_from)
+    if ours and theirs and ours != theirs:
+        return ("wrong executable: the core was made from %s, whose build id %s differs "
+                "from that of %s (%s): load the program the core came from"
+                % (made_from, theirs, exe, ours))
+    return None
 
 
 def _by_symbol():

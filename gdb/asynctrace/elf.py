@@ -19,13 +19,14 @@ SHF_ALLOC = 0x2
 
 
 class Section(object):
-    __slots__ = ("name", "addr", "size", "flags")
+    __slots__ = ("name", "addr", "size", "flags", "offset")
 
-    def __init__(self, name, addr, size, flags):
+    def __init__(self, name, addr, size, flags, offset=0):
         self.name = name
         self.addr = addr
         self.size = size
         self.flags = flags
+        self.offset = offset
 
 
 class ElfFile(object):
@@ -72,7 +73,27 @@ class ElfFile(object):
                     continue
                 name = strtab[h[0]:end].decode("latin-1")
                 if name and name not in self.sections:
-                    self.sections[name] = Section(name, h[3], h[5], h[2])
+                    self.sections[name] = Section(name, h[3], h[5], h[2], h[4])
+
+
+def build_id(path):
+    """The GNU build id of an ELF file as hex, or None (no note, not ELF,
+    unreadable)."""
+    try:
+        ef = ElfFile(path)
+        sec = ef.sections.get(".note.gnu.build-id")
+        if sec is None or not 16 <= sec.size <= 1024:
+            return None
+        with open(path, "rb") as f:
+            f.seek(sec.offset)
+            note = f.read(sec.size)
+    except (OSError, ValueError):
+        return None
+    namesz, descsz, ntype = struct.unpack_from("<III", note)
+    start = 12 + ((namesz + 3) & ~3)
+    if ntype != 3 or start + descsz > len(note):
+        return None
+    return note[start:start + descsz].hex()
 
 
 _INFO_FILES_LINE = re.compile(
