@@ -7,13 +7,9 @@ version, sizes, the layout pointer) and the shape of the table's own entries
 are fixed by the ABI version.
 """
 
-import os
 import struct
 
-import gdb
-
 from . import constants as C
-from . import elf
 from .memory import ReadError
 
 # Fixed by the ABI version: the descriptor head and the table entry shapes.
@@ -34,7 +30,14 @@ _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
 
 
 class AbiError(Exception):
-    """The descriptor is missing, foreign or unreadable (one-sentence text)."""
+    """The descriptor is missing, foreign or unreadable (one-sentence text).
+    `code` is the command-line tool's exit status for it (backend.py)."""
+    code = 1
+
+
+class AbiVersionError(AbiError):
+    """The program speaks another version of the debugger ABI."""
+    code = 6
 
 
 class Record(object):
@@ -117,7 +120,7 @@ class Abi(object):
                            "\"ATDEBUG\" (found %r), so it is not an asynctrace "
                            "descriptor or its memory is corrupt" % (address, magic))
         if version != C.ABI_VERSION:
-            raise AbiError("the program uses asynctrace debugger ABI version %d but "
+            raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
                            "this extension reads version %d: load the gdb/ scripts "
                            "shipped with the runtime the program was built with"
                            % (version, C.ABI_VERSION))
@@ -212,124 +215,25 @@ class Abi(object):
         return d[0], d[1], d[2], d[5], d[6]
 
 
-# -- finding the descriptor -------------------------------------------------
+# -- finding the descriptor in ELF files --------------------------------------
 
-class Locator(object):
-    """Finds the descriptor of the current program space.  The search (ELF
-    section tables, `info files`) is done once and cached until object files
-    change."""
-
-    def __init__(self):
-        self._cache = {}
-
-    def clear(self, *args):
-        self._cache.clear()
-
-    def find(self):
-        """(address, how) of the descriptor; AbiError with a plain sentence
-        when the program does not contain the runtime."""
-        progspace = gdb.current_progspace()
-        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()),
-               _core_executable())
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._search(progspace)
-            self._cache.clear()
-            self._cache[key] = hit
-        if isinstance(hit, AbiError):
-            raise hit
-        return hit
-
-    def _search(self, progspace):
-        mismatch = core_mismatch(progspace)
-        if mismatch is not None:
-            return AbiError(mismatch)
-        by_symbol = _by_symbol()
-        if by_symbol:
-            return by_symbol, "symbol asynctrace_debug"
-        files = []
-        if progspace.filename:
-            files.append((progspace.filename, True))
-        for o in progspace.objfiles():
-            if o.is_valid() and o.owner is None and o.filename and \
-                    o.filename != progspace.filename:
-                files.append((o.filename, False))
-        if not files:
-            return AbiError("no program is loaded, so there is no asynctrace "
-                            "runtime to read")
-        load_map = None
-        for path, is_exec in files:
-            try:
-                ef = elf.ElfFile(path)
-            except (OSError, ValueError):
-                continue
-            for name in C.DEBUG_SECTIONS:
-                sec = ef.sections.get(name)
-                if sec is None:
-                    continue
-                if load_map is None:
-                    load_map = elf.LoadMap()
-                bias = load_map.bias(ef, is_exec)
-                if bias is None:
-                    continue
-                return sec.addr + bias, "section %s of %s" % (name, path)
-        return AbiError("this program does not contain the asynctrace runtime "
-                        "(no symbol asynctrace_debug and no %s section in %s)"
-                        % (C.DEBUG_SECTIONS[0],
-                           ", ".join(p for p, _ in files[:3]) +
-                           (" and %d more files" % (len(files) - 3) if len(files) > 3 else "")))
-
-
-def _core_executable():
-    """The path of the executable a core was made from (from the core's
-    file mappings), or None when there is no core or GDB cannot tell."""
-    try:
-        if gdb.selected_inferior().connection.type != "core":
-            return None
-        text = gdb.execute("info proc", to_string=True)
-    except (gdb.error, AttributeError):
-        return None
-    for line in text.splitlines():
-        if line.startswith("exe = '") and line.endswith("'"):
-            return line[7:-1]
+def descriptor_in(ef, bias):
+    """(address, how) of the descriptor in ElfFile `ef` loaded at `bias`
+    (its named section, else its symbol), or None."""
+    for name in C.DEBUG_SECTIONS:
+        sec = ef.sections.get(name)
+        if sec is not None and sec.addr:
+            return sec.addr + bias, "section %s of %s" % (name, ef.path)
+    value = ef.symbol(C.DEBUG_SYMBOL)
+    if value:
+        return value + bias, "symbol %s of %s" % (C.DEBUG_SYMBOL, ef.path)
     return None
 
 
-def core_mismatch(progspace):
-    """A sentence when the loaded executable is not the one the core was
-    made from (their GNU build ids differ), or when a core has no
-    executable at all; else None."""
-    made_from = _core_executable()
-    if made_from is None:
-        return None
-    exe = progspace.filename
-    if not exe:
-        return ("no executable: give the program file (gdb PROG CORE, or `file PROG`): "
-                "the core was made from %s, and a core alone does not say where the "
-                "asynctrace runtime is" % made_from)
-    if os.path.realpath(exe) == os.path.realpath(made_from):
-        return None
-    ours, theirs = elf.build_id(exe), elf.build_id(made_from)
-    if ours and theirs and ours != theirs:
-        return ("wrong executable: the core was made from %s, whose build id %s differs "
-                "from that of %s (%s): load the program the core came from"
-                % (made_from, theirs, exe, ours))
-    return None
-
-
-def _by_symbol():
-    try:
-        sym = gdb.lookup_global_symbol(C.DEBUG_SYMBOL)
-        if sym is not None and sym.is_variable:
-            addr = sym.value().address
-            if addr is not None:
-                return int(addr)
-    except (gdb.error, RuntimeError):
-        pass
-    try:
-        # A minimal (ELF) symbol: taking its address reads nothing and runs
-        # nothing in the inferior.
-        value = gdb.parse_and_eval("&'%s'" % C.DEBUG_SYMBOL)
-        return int(value.cast(gdb.lookup_type("unsigned long")))
-    except (gdb.error, RuntimeError):
-        return None
+def not_found(paths):
+    """The AbiError of a program without the runtime (files searched)."""
+    return AbiError("this program does not contain the asynctrace runtime "
+                    "(no symbol asynctrace_debug and no %s section in %s)"
+                    % (C.DEBUG_SECTIONS[0],
+                       ", ".join(paths[:3]) +
+                       (" and %d more files" % (len(paths) - 3) if len(paths) > 3 else "")))

@@ -1,5 +1,5 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
-info async-runtimes, info async-deadlocks.
+info async-runtimes, info async-deadlocks, info async-diagnose.
 
 Each command parses its arguments first (wrong ones raise gdb.GdbError with
 the usage line), takes one Snapshot, and prints a table or a JSON document.
@@ -13,7 +13,9 @@ import os
 import gdb
 
 from . import deadlock
-from . import native
+from . import diagnose
+from . import diagnose_text
+from . import running
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -219,7 +221,7 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return None
             lwp = roots[t.address][0]
             nested = t.thread is None
-            fn = None if nested else native.innermost_function(snap.inferior, lwp)
+            fn = None if nested else snap.backend.innermost_function(lwp)
             return (lwp, fn, nested)
 
         with no_gc():
@@ -273,7 +275,7 @@ Usage: async-bt ID...|all [--full]
                 frames = err = None
                 lwp, record = snap.root_of(t)
                 if lwp is not None:
-                    frames, err = native.frames_of(snap.inferior, lwp, record)
+                    frames, err = snap.backend.native_frames(lwp, record)
                 chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
                                              bool(opts.get("--full")), chains))
         for rt, _, rt_errors in snap.runtimes:
@@ -356,23 +358,41 @@ Usage: info async-deadlocks [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.needs_analysis)
-            waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
-                          if t[3] == "idle")
-            result = deadlock.analyse(candidates, waiting)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
+            result, notes = deadlock.of_snapshot(snap)
         if opts.get("--json"):
-            _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                               "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"], "corrupt": result["corrupt"],
-                               "errors": notes}, indent=2) + "\n")
+            _write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
             return
-        out = deadlock.report_text(result)
-        if notes:
-            out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % text.esc(n) for n in notes)
-        _write_text(out)
+        _write_text(deadlock.report_with_notes(result, notes))
+
+
+DIAGNOSE_USAGE = "info async-diagnose [--json]"
+
+
+class InfoAsyncDiagnose(gdb.Command):
+    """Say what is wrong, most certain and most upstream first: wait-for
+cycles, locks or permits held by tasks that are gone, waits nobody can
+satisfy, threads blocked or spinning inside a poll, tasks stuck behind
+those, starvation and far-off timers; then what cannot be settled from
+memory.  Fits one screen; --json gives every finding (docs/gdb.md).
+
+Usage: info async-diagnose [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncDiagnose, self).__init__("info async-diagnose",
+                                                gdb.COMMAND_STATUS)
+
+    @_guard(DIAGNOSE_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        with no_gc():
+            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
+        if opts.get("--json"):
+            _write(json.dumps(rep, indent=1) + "\n")
+            return
+        gdb.write(diagnose_text.report_text(rep) + "\n")
 
 
 def register():
@@ -381,3 +401,4 @@ def register():
     InfoAsyncThreads()
     InfoAsyncRuntimes()
     InfoAsyncDeadlocks()
+    InfoAsyncDiagnose()

@@ -420,20 +420,27 @@ def _component_cycles(edges, found, steps):
 
 
 def _reason(cond, dead, on_cycle, tasks):
-    atoms = _atoms(cond, [])
-    for a in atoms:
-        if a[0] == "never":
-            return a[1]
-    for a in atoms:
-        if a[0] == "task" and a[1] in dead:
-            target = a[1]
-            what = "in a deadlock cycle" if target in on_cycle else "stuck"
-            return "%s, and task %d \"%s\" is %s" % (
-                via_words(a[2], target), target, text.esc(tasks[target].name), what)
-    for a in atoms:
-        if a[0] == "corrupt":
-            return "what it waits for cannot be told: %s" % a[2]
-    return "every branch it waits on is blocked"
+    """Why a stuck task cannot move: its first blocked atom, or for a
+    select (an "or") every branch."""
+    tag = cond[0]
+    if tag == "or":
+        return "every branch it waits on is blocked: " + "; ".join(
+            _reason(c, dead, on_cycle, tasks) for c in cond[1])
+    if tag == "and":
+        for c in cond[1]:
+            if not _satisfiable(c, dead, False):
+                return _reason(c, dead, on_cycle, tasks)
+        return "every branch it waits on is blocked"
+    if tag == "never":
+        return cond[1]
+    if tag == "task" and cond[1] in dead:
+        target = cond[1]
+        what = "in a deadlock cycle" if target in on_cycle else "stuck"
+        return "%s, and task %d \"%s\" is %s" % (
+            via_words(cond[2], target), target, text.esc(tasks[target].name), what)
+    if tag == "corrupt":
+        return "what it waits for cannot be told: %s" % cond[2]
+    return "it waits on something that cannot be settled"
 
 
 def via_words(via, target=None):
@@ -490,8 +497,12 @@ def report_text(result):
                     line, cause, text.esc(names.get(cause, "?")))
         lines.append(line)
     if not lines:
-        lines.append("no deadlock: of %d waiting tasks, none waits in a cycle or on "
-                     "something nobody can provide" % result["waiting"])
+        if result["waiting"]:
+            lines.append("no wait-for cycle found; %d waiting tasks wait on things this "
+                         "analysis cannot settle: see info async-diagnose"
+                         % result["waiting"])
+        else:
+            lines.append("no wait-for cycle found: no task is waiting")
         if result["corrupt"]:
             lines[-1] += (" (among the records that check out: %d task records are "
                           "corrupt, so this may be wrong)" % len(result["corrupt"]))
@@ -499,3 +510,30 @@ def report_text(result):
         lines.append('corrupt: task %d "%s": %s' % (c["task"], text.esc(c["name"]),
                                                    text.esc(c["error"])))
     return "\n".join(lines)
+
+
+def of_snapshot(snap):
+    """(result, notes): the analysis of every idle task of a reading, and
+    the list-level problems met while reading (every front end's one call)."""
+    candidates = snap.blocked(needs_analysis)
+    waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks if t[3] == "idle")
+    result = analyse(candidates, waiting)
+    notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+    notes += snap.errors
+    return result, notes
+
+
+def document(snap, result, notes):
+    """The JSON document of `info async-deadlocks --json` / `asynctrace deadlocks --json`."""
+    return {"format": "asynctrace-deadlocks", "version": 1, "source": snap.source,
+            "cycles": result["cycles"], "stuck": result["stuck"],
+            "corrupt": result["corrupt"], "errors": notes}
+
+
+def report_with_notes(result, notes):
+    """report_text plus one line per problem met while reading."""
+    out = report_text(result)
+    if notes:
+        out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
+                                 % text.esc(n) for n in notes)
+    return out

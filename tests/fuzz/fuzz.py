@@ -172,6 +172,7 @@ def main():
     tally = dict.fromkeys(RESULTS, 0)
     by_class = {}
     failures = []
+    values = []
     try:
         per = -(-args.count // len(PROGRAMS))
         for k, (name, env) in enumerate(PROGRAMS):
@@ -186,6 +187,8 @@ def main():
                 c[r["result"]] += 1
                 if r["result"] in FAILING:
                     failures.append(r)
+                elif r["result"] == "value":
+                    values.append([r])
         busy = busy_cores(args, tmp) if args.busy_cores else []
     except TestFailure as e:
         print("fuzz: %s" % e)
@@ -196,6 +199,8 @@ def main():
     for r in failures[:30]:
         print("FAIL %-9s %s #%d %s (%s): %s" % (r["result"], r["core"], r["i"],
                                                r["mutation"], r["class"], r["note"]))
+    for r in [r for rs in values for r in rs][:10]:
+        print("value   %s #%d %s" % (r["core"], r["i"], r["mutation"]))
     for p in busy[:30]:
         print("FAIL busy %s" % p)
     print("fuzz tally (seed %s, %d mutations of %d cores, %.0f s): %s" % (

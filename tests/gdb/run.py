@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -450,8 +451,8 @@ def check_states_text(parts, m, stripped, pid):
         % HEX,
     ], "info async-runtimes")
     lines_match(part("deadlocks"), [
-        r"no deadlock: of 9 waiting tasks, none waits in a cycle or on something nobody "
-        r"can provide"], "info async-deadlocks")
+        r"no wait-for cycle found; 9 waiting tasks wait on things this analysis cannot "
+        r"settle: see info async-diagnose"], "info async-deadlocks")
     dl = parse_json(part("deadlocks_json"), "info async-deadlocks --json")
     if dl.get("format") != "asynctrace-deadlocks" or dl["cycles"] or dl["stuck"]:
         raise TestFailure("deadlocks document: %r" % dl)
@@ -617,11 +618,24 @@ def t_stripped_core(ctx):
 
 MT_COMMANDS = [("tasks_json", "info async-tasks --json"),
                ("threads", "info async-threads"),
+               ("diagnose", "info async-diagnose"),
                ("bt", "async-bt 2 4")]
 
 
 def check_mt(parts, mm, what):
     doc = parse_json(parts["tasks_json"], what)
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 5 tasks in 1 runtime, 4 waiting; 1 finding \(0 proven\), "
+        r"0 tasks stuck behind them",
+        r"1\. task 2 \"spinner\" is blocked in read\(\) inside its poll, at block_in_read "
+        r"mt.c:%d" % mm["native:block_in_read"],
+        r"  likely: the system call may still return; .*",
+        r"  task 2 \"spinner\" \(running\) on LWP \d+ in read\(\) at block_in_read mt.c:%d "
+        r"for (at least )?\S+" % mm["native:block_in_read"],
+        r"cannot be settled from memory: 2 tasks wait on what this analysis cannot decide:",
+        r"  2 on notify \(.*\), the longest for .*: task 1 \"main\", task 3 \"holder\"",
+        r"1 task waits on other tasks that can still run",
+    ], what + ": info async-diagnose")
     errors = []
     workers = [th for th in doc["threads"] if th["role"] == "worker"]
     busy = [th for th in workers if th["task"] is not None]
@@ -765,7 +779,7 @@ def t_many(ctx):
     ctx.results["many"] = {"exe": exe, "core": core, "doc": core_doc}
     if strip_volatile(core_doc) != strip_volatile(doc):
         raise TestFailure("many: the core's document differs from the attached one")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 1501 waiting tasks, .*"],
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
 
 
@@ -821,8 +835,63 @@ def check_deadlock_output(parts, dm):
         raise TestFailure("task c is at line %r" % by_id[4]["await"]["line"])
 
 
+def check_diagnose_output(parts, dm):
+    """info async-diagnose on deadlock.c: the three cycles, proven, in id
+    order, with c and d stuck behind the first; main's notify unsettled;
+    patient waits on the napper, which can still run."""
+    no_bad_output(parts["diagnose"], "info async-diagnose")
+    rep = parse_json(parts["diagnose_json"], "info async-diagnose --json")
+
+    def member(tid, name, fn, line, kind, on):
+        return {"task": tid, "name": name, "state": "idle",
+                "at": {"function": fn, "line": line, "file": None},
+                "waits": {"kind": kind, "object": lambda o: bool(re.match(HEX, o))},
+                "for_ns": lambda n: n > 0, "waits_on_task": on}
+    lp, jo = dm["await:lock_pair"], dm["await:join_other"]
+    errors = []
+    match(rep, {
+        "format": "asynctrace-diagnosis", "version": 1, "tasks": 11, "waiting": 11,
+        "findings": [
+            {"kind": "cycle", "certainty": "proven", "count": 2,
+             "tasks": [member(2, "a", "lock_pair", lp, "mutex", 3),
+                       member(3, "b", "lock_pair", lp, "mutex", 2)],
+             "behind": {"count": 2, "tasks": [
+                 {"task": 4, "name": "c", "waits": {"kind": "join", "task": 2}},
+                 {"task": 5, "name": "d", "waits": {"kind": "mutex", "task": 4}}]}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(6, "e", "join_other", jo, "join", 7),
+                       member(7, "f", "join_other", jo, "join", 6)],
+             "behind": {"count": 0, "tasks": []}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(8, "h", "recv_then_lock", dm["await:recv_then_lock"],
+                              "mutex", 9),
+                       member(9, "g", "lock_then_send", dm["await:lock_then_send"],
+                              "channel-send", 8)]}],
+        "unsettled": [{"kind": "notify", "count": 1, "tasks": [{"task": 1, "name": "main"}]}],
+        "waiting_on_movable": {"count": 1, "tasks": [{"task": 11, "name": "patient"}]},
+        "sleeping": {"count": 1},
+    }, "diagnose", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 11 tasks in 1 runtime, 11 waiting; 3 findings \(3 proven\), "
+        r"2 tasks stuck behind them",
+        r"1\. deadlock: 2 tasks wait for each other in a cycle \(mutex\): 2 -> 3 -> 2",
+        r"  proven: every task of the cycle waits for the next one .*",
+        r"  task 2 \"a\" waits at lock_pair deadlock.c:%d for (at least )?\S+ on mutex %s "
+        r"\(for task 3\)" % (lp, HEX),
+        r"  task 3 \"b\" waits at lock_pair deadlock.c:%d .*" % lp,
+        r"  stuck behind it: 2 tasks: 4 \"c\" \(join on task 2\), 5 \"d\" \(mutex on task 4\)",
+        r"2\. deadlock: 2 tasks wait for each other in a cycle \(join\): 6 -> 7 -> 6",
+    ], "info async-diagnose")
+    if "no deadlock" in parts["diagnose"]:
+        raise TestFailure("diagnose declares no deadlock")
+
+
 DEADLOCK_COMMANDS = [("deadlocks", "info async-deadlocks"),
                      ("deadlocks_json", "info async-deadlocks --json"),
+                     ("diagnose", "info async-diagnose"),
+                     ("diagnose_json", "info async-diagnose --json"),
                      ("tasks_json", "info async-tasks --json"),
                      ("runtimes", "info async-runtimes")]
 
@@ -844,6 +913,7 @@ def t_deadlock_attach(ctx):
     ctx.results["deadlock"]["doc"] = parse_json(parts["tasks_json"], "deadlock tasks")
     ctx.results["deadlock"]["descriptor"] = re.search(
         r"descriptor at (%s)" % HEX, parts["runtimes"]).group(1)
+    check_diagnose_output(parts, ctx.dm)
     if code != 0 or "still idle: 11" not in out:
         raise TestFailure("after detach: exit %d, %r %r" % (code, out, err))
 
@@ -854,6 +924,7 @@ def t_deadlock_core(ctx):
     parts, whole = run_gdb([r["exe"], r["core"]], DEADLOCK_COMMANDS)
     no_bad_output(whole, "gdb deadlock core")
     check_deadlock_output(parts, ctx.dm)
+    check_diagnose_output(parts, ctx.dm)
     if '"source": "gdb-core"' not in parts["deadlocks_json"]:
         raise TestFailure("deadlock document does not say gdb-core")
 
@@ -985,7 +1056,7 @@ def t_corrupt_dangling(ctx):
     want = "corrupt: owned list: task 0xdead0000 unreadable (after 3 tasks)"
     if rt.get("error") != want or len(rt["tasks"]) != 3:
         raise TestFailure("runtime 1: %r" % rt.get("error"))
-    lines_match(parts["deadlocks"], [r"no deadlock: .*",
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found.*",
                                      r"note: %s \(the analysis covers what was readable\)"
                                      % re.escape(want)], "deadlocks on dangling")
 
@@ -1341,7 +1412,7 @@ def t_tiny_cache(ctx):
     doc = check_many(parts["tasks_json"], "tiny cache")
     if strip_volatile(doc) != strip_volatile(r["doc"]):
         raise TestFailure("a one-block cache changed the document")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 1501 waiting tasks, .*"], "deadlocks")
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on things .*"], "deadlocks")
 
 
 # -- other situations -----------------------------------------------------------------
@@ -1373,7 +1444,7 @@ def t_no_runtime(ctx):
     lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*generation 0",
                                     r"no runtime exists"], "runtimes before main")
     lines_match(parts["threads"], [r"no thread has polled asynctrace tasks yet"], "threads")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 0 waiting tasks, .*"], "deadlocks")
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found: no task is waiting"], "deadlocks")
     parts, whole = run_gdb([ctx.prog("states")], [("tasks", "info async-tasks")])
     no_bad_output(whole, "no process")
     lines_match(parts["tasks"], [
@@ -1403,19 +1474,56 @@ def t_wrong_executable(ctx):
     lines_match(parts["runtimes"], [r"runtime 3 at .*"], "stripped copy of the right program")
 
 
+def expect(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def gdb_scripts_entries(exe):
+    """The file names in exe's .debug_gdb_scripts section."""
+    out = os.path.join(tempfile.mkdtemp(prefix="asynctrace-scripts-"), "section")
+    subprocess.run(["objcopy", "--dump-section", ".debug_gdb_scripts=%s" % out, exe, "/dev/null"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        data = f.read()
+    shutil.rmtree(os.path.dirname(out))
+    names = []
+    for entry in data.split(b"\0"):
+        if entry:
+            expect(entry[:1] == b"\x01", "entry type %r" % entry[:1])
+            names.append(entry[1:].decode())
+    return names
+
+
 def t_autoload(ctx):
-    """The runtime's .debug_gdb_scripts entry makes GDB load the extension."""
+    """The runtime's .debug_gdb_scripts entry names the loader by an absolute
+    path: GDB loads it from there, and a planted asynctrace-gdb.py in GDB's
+    current directory is never used, even with the widest safe-path."""
     r = ctx.results["plain"]
-    gdbdir = os.path.join(ROOT, "gdb")
-    parts, whole = run_gdb(
-        [r["exe"], r["core"]], [("runtimes", "info async-runtimes"),
-                                ("scripts", "info auto-load python-scripts")],
-        source=False,
-        extra=["-iex", "set auto-load safe-path %s" % gdbdir,
-               "-iex", "directory %s" % gdbdir])
-    no_bad_output(whole, "auto-load")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*"], "auto-loaded")
-    lines_match(parts["scripts"], [r"Yes +asynctrace-gdb.py"], "auto-load list")
+    names = gdb_scripts_entries(r["exe"])
+    expect(len(names) == 1 and names[0].startswith("/") and
+           names[0].endswith("/share/gdb/auto-load/asynctrace-gdb.py"),
+           "the library's entry is the installed loader, absolute: %r" % names)
+    tree = os.path.join(ctx.bin, "autoload", "states")
+    loader = os.path.join(ROOT, "gdb", "asynctrace-gdb.py")
+    expect(gdb_scripts_entries(tree) == [loader], "the tree copy's entry")
+    planted = os.path.join(ctx.tmp, "planted")
+    os.makedirs(planted, exist_ok=True)
+    with open(os.path.join(planted, "asynctrace-gdb.py"), "w") as f:
+        f.write('import gdb\ngdb.write("PLANTED LOADER RAN\\n")\n')
+    for exe, loads in ((r["exe"], False), (tree, True)):
+        parts, whole = run_gdb(
+            [exe] + ([r["core"]] if exe == r["exe"] else []),
+            [("runtimes", "info async-runtimes"),
+             ("scripts", "info auto-load python-scripts")],
+            source=False, cwd=planted,
+            extra=["-iex", "set auto-load safe-path /", "-iex", "directory %s" % planted])
+        expect("PLANTED" not in whole, "a loader in the current directory ran:\n" + whole)
+        if loads:
+            lines_match(parts["runtimes"], [r"asynctrace: there is no process or core file .*"],
+                        "auto-loaded from the absolute entry")
+            lines_match(parts["scripts"], [r"Loaded +Script *",
+                                           r"Yes +%s *" % re.escape(loader)], "auto-load list")
 
 
 CASES = [
