@@ -203,7 +203,8 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return True
             return addr == want_rt if by_address else rt["id"] == want_rt
 
-        snap = Snapshot(rt_filter, keep if (state or glob) else None)
+        snap = Snapshot(rt_filter if want_rt is not None else None,
+                        keep if (state or glob) else None)
         if state is not None and state not in snap.abi.enums["task_state"]:
             raise Usage("unknown state %r: one of %s" % (
                 state, ", ".join(snap.abi.enums["task_state"])))
