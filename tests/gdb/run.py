@@ -296,10 +296,13 @@ USAGE_COMMANDS = [
     ("u_quote", "async-bt 'unterminated"),
 ]
 
-BT_USAGE = re.escape("usage: async-bt ID...|all [--full]")
+BT_USAGE = re.escape("usage: async-bt ID...|all [--full] [--state STATE]") + ".*"
 USAGE_EXPECT = {
     "u_badopt": ["unknown option --bogus", re.escape(
-        "usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|ID]")],
+        "usage: info async-tasks [--json] [--runtime ADDR|ID] [--state STATE] [--name GLOB] "
+        "[--waits-for KIND|ADDR] [--at LOC] [--min-wait DUR] [--spawned-at LOC] "
+        "[--descendants-of ID] [--sort wait|polls|id] [--limit N] [--group [chain|where|"
+        "resource|spawn|state]]")],
     "u_bt_none": [re.escape("which tasks? give task ids or 'all'"), BT_USAGE],
     "u_bt_word": ["a task id must be a number, not 'seven'", BT_USAGE],
     "u_bt_zero": ["task ids are positive numbers, not 0", BT_USAGE],
@@ -334,6 +337,9 @@ def check_states_text(parts, m, stripped, pid):
         return text
 
     d = r"\S+"  # a duration
+    # A running task shows the line its poll executes (from the thread's
+    # native frames); without symbols, where its function starts.
+    run_line = (lambda fn: m["site:" + fn]) if stripped else (lambda fn: m["native:" + fn])
     lines_match(part("tasks"), [
         r"runtime 1 \(current-thread, 1 worker\) at %s: 9 tasks" % HEX,
         r"  ID  STATE +FOR +ON +POLLS +NAME +WHERE",
@@ -353,10 +359,10 @@ def check_states_text(parts, m, stripped, pid):
         r"\(\+1 more\)" % (d, m["await:leg_a"], HEX),
         r"runtime 2 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
         r"   1  running +%s +LWP \d+ +1  \"outer\" +LWP \d+, under a nested block_on  "
-        r"blocking_step states.c:%d" % (d, m["site:blocking_step"]),
+        r"blocking_step states.c:%d" % (d, run_line("blocking_step")),
         r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
         r"   2  running +%s +LWP \d+ +1  \"inner\" +LWP \d+ in \S*read\S*  inner_work "
-        r"states.c:%d" % (d, m["site:inner_work"]),
+        r"states.c:%d" % (d, run_line("inner_work")),
         r"\(durations against the .*\)",
     ], "info async-tasks")
 
@@ -380,7 +386,7 @@ def check_states_text(parts, m, stripped, pid):
         r"  #\d +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
     ]) + [
         r"  await chain:",
-        r"  #\d +inner_work at states.c:%d" % m["site:inner_work"],
+        r"  #\d +inner_work at states.c:%d" % run_line("inner_work"),
         r"  started by block_on in task 1 \"outer\" at states.c:%d \(in blocking_step_poll\)"
         % m["spawn:inner"],
         r"",
@@ -392,7 +398,7 @@ def check_states_text(parts, m, stripped, pid):
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
     ]) + [
         r"  await chain:",
-        r"  #\d+ blocking_step at states.c:%d" % m["site:blocking_step"],
+        r"  #\d+ blocking_step at states.c:%d" % run_line("blocking_step"),
         r"  #\d+ outer at states.c:%d" % m["await:outer"],
         r"  started by block_on in the program \(outside any task\) at states.c:%d "
         r"\(in blocker_main\)" % m["spawn:outer"],
@@ -673,7 +679,7 @@ def check_mt(parts, mm, what):
         r"  #\d+ +0x[0-9a-f]{16} in spinner_poll at mt.c:%d" % mm["native:spinner"],
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
         r"  await chain:",
-        r"  #\d+ +spinner at mt.c:%d" % mm["site:spinner"],
+        r"  #\d+ +spinner at mt.c:%d" % mm["native:spinner"],
         r"  spawned by task 1 \"main\" at mt.c:\d+ \(in main_task_poll\)",
         r"",
         r"task 4 \"locker\" idle for \S+, worker [01], 1 poll",
