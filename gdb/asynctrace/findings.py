@@ -48,8 +48,12 @@ def cycles_of(d):
 
 def _cycles(d):
     on_cycle = set()
+    seen = set()
     for cyc in cycles_of(d):
         ids = [tid for tid, _ in cyc]
+        if tuple(ids) in seen:  # the same tasks through another resource
+            continue
+        seen.add(tuple(ids))
         on_cycle.update(ids)
         tasks = []
         for i, (tid, res) in enumerate(cyc):
@@ -272,9 +276,9 @@ def _all_workers(d, blocked_by_rt):
             continue
         queued = sum(1 for it in items if it[3] == "scheduled")
         title = ("every worker of runtime %d (%s, %d worker%s) is stuck inside a poll: "
-                 "nothing else on it can run; %d task%s are runnable" % (
+                 "nothing else on it can run; %d task%s runnable" % (
                      rt["id"], rt["flavor"], workers, "" if workers == 1 else "s",
-                     queued, "" if queued == 1 else "s"))
+                     queued, " is" if queued == 1 else "s are"))
         d.findings.append(_finding("all-workers-blocked", "likely",
                                    "no worker is free to poll another task",
                                    title, stuck, []))

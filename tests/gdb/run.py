@@ -278,6 +278,14 @@ STATES_COMMANDS = [
     ("glob_json", "info async-tasks --name t* --json"),
     ("rt3_json", "info async-tasks --runtime 3 --json"),
     ("state_idle", "info async-tasks --state=idle --name=*er"),
+    ("waits_mutex_json", "info async-tasks --waits-for mutex --json"),
+    ("at_json", "info async-tasks --at states.c:95 --json"),
+    ("desc_json", "info async-tasks --descendants-of 3 --name *er --sort id --limit 2 --json"),
+    ("none_json", "info async-tasks --at nowhere.c:1 --json"),
+    ("group", "info async-tasks --group where --limit 2"),
+    ("group_state_json", "info async-tasks --group state --json"),
+    ("bt_group", "async-bt all --group state --limit 1"),
+    ("bt_none", "async-bt all --waits-for oneshot"),
 ]
 
 USAGE_COMMANDS = [
@@ -294,6 +302,10 @@ USAGE_COMMANDS = [
     ("u_deadlocks", "info async-deadlocks --all"),
     ("u_runtimes", "info async-runtimes x"),
     ("u_quote", "async-bt 'unterminated"),
+    ("u_group", "info async-tasks --group color"),
+    ("u_minwait", "info async-tasks --min-wait 5"),
+    ("u_bt_sort", "async-bt all --sort name"),
+    ("u_waits", "info async-tasks --waits-for lock"),
 ]
 
 BT_USAGE = re.escape("usage: async-bt ID...|all [--full] [--state STATE]") + ".*"
@@ -316,6 +328,14 @@ USAGE_EXPECT = {
     "u_deadlocks": ["unknown option --all", "usage: info async-deadlocks \\[--json\\]"],
     "u_runtimes": ["unexpected argument 'x'", "usage: info async-runtimes \\[--json\\]"],
     "u_quote": [".*", BT_USAGE],
+    "u_group": ["unknown grouping key 'color': one of chain, where, resource, spawn, state",
+                "usage: info async-tasks .*"],
+    "u_minwait": [re.escape("--min-wait needs a duration with a unit (ns, us, ms, s, m, h, "
+                            "d), like 500ms or 2s, not '5'"), "usage: info async-tasks .*"],
+    "u_bt_sort": ["unknown sort key 'name': one of wait, polls, id", BT_USAGE],
+    "u_waits": [re.escape("unknown resource kind (or an address 0x...) 'lock': one of "
+                          "none, sleep, mutex, semaphore, notify, ") + ".*",
+                "usage: info async-tasks .*"],
 }
 
 PRINTER_COMMANDS = [
@@ -486,6 +506,40 @@ def check_filters(parts):
     got = ids("rt3_json")
     if got != [(3, [2])]:
         raise TestFailure("--runtime 3 gave %r" % got)
+    for name, want in (("waits_mutex_json", [(1, [5]), (2, []), (3, [])]),
+                       ("at_json", [(1, [7]), (2, []), (3, [])]),
+                       ("desc_json", [(1, [4, 5]), (2, []), (3, [])]),
+                       ("none_json", [(1, []), (2, []), (3, [])])):
+        got = ids(name)
+        if got != want:
+            raise TestFailure("%s gave %r, not %r" % (name, got, want))
+    lines_match(parts["group"], [
+        r"11 tasks in 11 groups by where, largest first:",
+        r"  COUNT  STATE    IDS",
+        r"      1  running  1",
+        r"         blocking_step states.c:\d+",
+        r"      1  running  2",
+        r"         inner_work states.c:\d+",
+        r"  and 9 more groups \(9 tasks\)"], "--group where --limit 2")
+    doc = parse_json(parts["group_state_json"], "--group state --json")
+    errors = []
+    match(doc, {"format": "asynctrace-groups", "version": 1, "by": "state", "tasks": 11,
+                "groups": [{"key": "idle", "count": 9, "states": {"idle": 9},
+                            "ids": [3, 4, 5, 6, 7, 8, 9, 10, 11],
+                            "example": {"id": 3, "name": "main"}},
+                           {"key": "running", "count": 2, "ids": [1, 2]}],
+                "more_groups": 0}, "groups", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+    lines_match(parts["bt_group"], [
+        r"11 tasks in 2 groups by state, largest first",
+        r"",
+        r"9 tasks \(idle\): 3, 4, 5, 6, 7 \(and 4 more\)",
+        r"task 3 \"main\" idle for \S+, worker 0, 1 poll, flags: block-on",
+        r"  #0  at_notify_wait +waiting for notify %s \(4 waiters\) \(for \S+\)" % HEX,
+        r"",
+        r"and 1 more groups"], "async-bt --group state")
+    lines_match(parts["bt_none"], [r"no task matches"], "async-bt --waits-for oneshot")
 
 
 def check_usage(parts):
