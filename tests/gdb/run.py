@@ -285,7 +285,8 @@ STATES_COMMANDS = [
     ("group", "info async-tasks --group where --limit 2"),
     ("group_state_json", "info async-tasks --group state --json"),
     ("bt_group", "async-bt all --group state --limit 1"),
-    ("bt_none", "async-bt all --waits-for oneshot"),
+    ("bt_oneshot", "async-bt all --waits-for oneshot"),
+    ("bt_none", "async-bt all --waits-for write"),
 ]
 
 USAGE_COMMANDS = [
@@ -539,7 +540,10 @@ def check_filters(parts):
         r"  #0  at_notify_wait +waiting for notify %s \(4 waiters\) \(for \S+\)" % HEX,
         r"",
         r"and 1 more groups"], "async-bt --group state")
-    lines_match(parts["bt_none"], [r"no task matches"], "async-bt --waits-for oneshot")
+    lines_match(parts["bt_none"], [r"no task matches"], "async-bt --waits-for write")
+    lines_match(parts["bt_oneshot"], [r"task 10 \"combo\" idle .*"], "--waits-for oneshot")
+    if parts["bt_oneshot"].count("\ntask ") + parts["bt_oneshot"].startswith("task ") != 1:
+        raise TestFailure("--waits-for oneshot: more than task 10:\n" + parts["bt_oneshot"])
 
 
 def check_usage(parts):
