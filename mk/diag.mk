@@ -1,8 +1,11 @@
 # mk/diag.mk - the analysis behind info async-diagnose and the task
 # selection and grouping options: unit tests on records made by hand
 # (tests/gdb/test_analysis.py, no GDB) and the diagnosis of the hang
-# scenarios checked finding by finding (tests/gdb/diagnose_run.py).
+# scenarios 20..30 checked finding by finding (tests/gdb/diagnose_run.py).
+# (mk/*.mk are read in name order: the scenario binaries are reached
+# through the `scenarios` target of mk/harness.mk.)
 TEST_TARGETS += test-diag
 .PHONY: test-diag
-test-diag: $(GDB_PY)
+test-diag: scenarios
 	@python3 tests/gdb/test_analysis.py
+	@python3 tests/gdb/diagnose_run.py --build $(BUILD)

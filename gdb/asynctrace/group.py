@@ -30,33 +30,63 @@ def _tree_shape(frame, depth=0):
     if frame is None or depth > 64:
         return None
     res = frame.resource
-    return (frame.function, frame.file, frame.line, frame.kind,
-            res.kind if res is not None else None,
+    return (_head_key(frame.head), res.kind if res is not None else None,
             tuple(_tree_shape(c, depth + 1) for c in frame.children))
 
 
+def _head_key(h):
+    return (h.function, h.file, h.line, h.kind) if h is not None else None
+
+
+def _tree_chain(frame):
+    """The heads of a tree that is a plain chain (each frame one child, all
+    readable), else None: the walker builds some chains as trees, and they
+    must group with the others."""
+    heads = []
+    while frame is not None and frame.head is not None and len(heads) < 256:
+        heads.append(_head_key(frame.head))
+        if not frame.children:
+            return tuple(heads), frame.resource
+        if len(frame.children) > 1:
+            return None
+        frame = frame.children[0]
+    return None
+
+
+_chain_heads = {}  # Chain -> tuple of its heads (Chains are shared per reading)
+
+
 def _key_chain(t):
-    if t.chain is not None:
+    chain = t.chain
+    if chain is not None:
+        heads = _chain_heads.get(chain)
+        if heads is None:
+            heads = _chain_heads[chain] = tuple(_head_key(h) for h in chain.heads)
         res = t.resource
-        return (t.chain, res.kind if res is not None else None)
-    return ("tree", _tree_shape(t.tree)) if t.tree is not None else ("none", t.state)
+        return (heads, res.kind if res is not None else None)
+    if t.tree is None:
+        return ("none", t.state)
+    flat = _tree_chain(t.tree)
+    if flat is not None:
+        return (flat[0], flat[1].kind if flat[1] is not None else None)
+    return ("tree", _tree_shape(t.tree))
 
 
 def _key_where(t):
-    heads = t.chain.heads if t.chain is not None else None
-    if heads is None:
-        tree = t.tree
-        if tree is None:
-            return ("none", t.state)
-        path = text.leaf_paths(tree)[0]
-        heads = [f.head for f in path if f.head is not None]
+    if t.chain is not None:
+        heads, res = t.chain.heads, t.resource
+    elif t.tree is not None:
+        paths = text.leaf_paths(t.tree)
+        heads = [f.head for f in paths[0] if f.head is not None]
+        res = paths[0][-1].resource if len(paths) == 1 else None
+    else:
+        return ("none", t.state)
     user = None
     for h in reversed(heads):
         if h.kind == "async":
             user = (h.function, h.file, h.line)
             break
-    leaf = heads[-1].kind == "leaf" if heads else False
-    res = t.resource if t.chain is not None else None
+    leaf = bool(heads) and heads[-1].kind == "leaf"
     return (user, res.kind if leaf and res is not None else None)
 
 
@@ -83,6 +113,7 @@ KEYS = {"chain": _key_chain, "where": _key_where, "resource": _key_resource,
 def group(tasks, by):
     """Groups of `tasks` by key `by` (one of KEYS), largest first."""
     keyf = KEYS[by]
+    _chain_heads.clear()
     groups = {}
     for t in tasks:
         k = keyf(t)
