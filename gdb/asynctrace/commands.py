@@ -103,6 +103,12 @@ def _write(text):
     _write_fd(text)
 
 
+def _write_text(out):
+    """Print a command's text output (a last pass escapes any control
+    character a string from memory may still carry)."""
+    _write(text.safe_output(out) + "\n")
+
+
 def _logging():
     try:
         return bool(gdb.parameter("logging enabled"))
@@ -218,7 +224,7 @@ def _emit_groups(snap, sel, chosen, as_json):
             _write(json.dumps(doc, indent=1) + "\n")
             return
         out = group.groups_text(groups, sel.group, len(chosen), now, names, sel.limit)
-    gdb.write(out + "\n")
+    _write_text(out)
 
 
 class InfoAsyncTasks(gdb.Command):
@@ -281,13 +287,13 @@ Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
                 return None
             lwp, record = roots[t.address]
             nested = t.thread is None
-            fn = None if nested else native.innermost_function(snap.inferior, lwp)
-            frames, _ = native.frames_of(snap.inferior, lwp, record)
+            fn = None if nested else snap.backend.innermost_function(lwp)
+            frames, _ = snap.backend.native_frames(lwp, record)
             return (lwp, fn, nested, text.running_lines(frames))
 
         with no_gc():
             table = text.tasks_table(snap, native_of)
-        gdb.write(table + "\n")
+        _write_text(table)
 
 
 BT_USAGE = "async-bt ID...|all [--full] " + SELECT_USAGE
@@ -324,16 +330,19 @@ Usage: async-bt ID...|all [--full] [filters] [--sort KEY] [--limit N] [--group [
                 now = diagnose.reading_clock(snap)[0]
                 chosen = sel.apply([found[i] for i in order if i in found], now)
                 if sel.group:
-                    gdb.write(_bt_groups(snap, sel, chosen, opts) + "\n")
+                    _write_text(_bt_groups(snap, sel, chosen, opts))
                     return
                 order = [t.id for t in chosen]
             chunks = _bt_chunks(snap, found, order, bool(opts.get("--full")))
         for rt, _, rt_errors in snap.runtimes:
             if rt_errors:
-                chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
+                chunks.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
         if not order:
-            chunks.append("no tasks" if not filtered else "no task matches")
-        gdb.write("\n\n".join(chunks) + "\n")
+            chunks.append("no task matches" if filtered else
+                          "no tasks could be read" if snap.errors else "no tasks")
+        if snap.errors:
+            chunks.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
+        _write_text("\n\n".join(chunks))
 
 
 def _bt_ids(rest):
@@ -356,7 +365,7 @@ def _bt_one(snap, t, full, chains):
     frames = err = None
     lwp, record = snap.root_of(t)
     if lwp is not None:
-        frames, err = native.frames_of(snap.inferior, lwp, record)
+        frames, err = snap.backend.native_frames(lwp, record)
     return text.backtrace(t, snap.now, snap.walker.names, lwp, frames, err, full, chains)
 
 
@@ -410,8 +419,8 @@ Usage: info async-threads [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                     snap.errors) + "\n")
+        _write_text(text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                       snap.errors))
 
 
 RUNTIMES_USAGE = "info async-runtimes [--json]"
@@ -435,7 +444,7 @@ Usage: info async-runtimes [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.runtimes_table(snap) + "\n")
+        _write_text(text.runtimes_table(snap))
 
 
 DEADLOCKS_USAGE = "info async-deadlocks [--json]"
@@ -459,22 +468,23 @@ Usage: info async-deadlocks [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
+            candidates = snap.blocked(deadlock.needs_analysis)
             waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
                           if t[3] == "idle")
             result = deadlock.analyse(candidates, waiting)
+        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+        notes += snap.errors
         if opts.get("--json"):
             _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
                                "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"]}, indent=2) + "\n")
+                               "stuck": result["stuck"], "corrupt": result["corrupt"],
+                               "errors": notes}, indent=2) + "\n")
             return
         out = deadlock.report_text(result)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
         if notes:
             out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % n for n in notes)
-        gdb.write(out + "\n")
+                                    % text.esc(n) for n in notes)
+        _write_text(out)
 
 
 DIAGNOSE_USAGE = "info async-diagnose [--json]"
@@ -500,11 +510,11 @@ Usage: info async-diagnose [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+            rep = diagnose.diagnose(snap, lambda t: diagnose.running_facts(snap, t))
         if opts.get("--json"):
             _write(json.dumps(rep, indent=1) + "\n")
             return
-        gdb.write(diagnose_text.report_text(rep) + "\n")
+        _write_text(diagnose_text.report_text(rep))
 
 
 def register():
