@@ -9,3 +9,10 @@ TEST_TARGETS += test-diag
 test-diag: scenarios
 	@python3 tests/gdb/test_analysis.py
 	@python3 tests/gdb/diagnose_run.py --build $(BUILD)
+
+# `make bench` runs this (bench/run_all finds bench-* targets): diagnose and
+# a grouped listing on a core of the 100,000-task haystack, next to
+# info async-tasks --json on the same core.
+.PHONY: bench-diag
+bench-diag: scenarios
+	@python3 bench/diagnose_bench.py --build $(BUILD)
