@@ -181,34 +181,6 @@ def await_site(task, res=None):
     return None
 
 
-SYSCALL_INSN = b"\x0f\x05"  # x86-64 `syscall`: a thread in a system call has
-# its pc right after it
-
-
-def in_syscall(mem, frames):
-    """True when the innermost frame's pc follows a `syscall` instruction
-    (the thread sits in a system call), False when it does not, None when
-    that cannot be read.  Reads memory only: works on cores."""
-    if not frames:
-        return None
-    try:
-        return bytes(mem.read(frames[0].pc - 2, 2)) == SYSCALL_INSN
-    except Exception:  # unreadable text (any backend's error): cannot tell
-        return None
-
-
-def running_facts(snap, task):
-    """{lwp, frames, in_syscall} of a task being polled on a thread, from
-    the reading's backend (None when no thread polls it, or the source has
-    no threads)."""
-    lwp, record = snap.root_of(task)
-    if lwp is None:
-        return None
-    backend = getattr(snap, "backend", None)
-    frames = backend.native_frames(lwp, record)[0] if backend is not None else None
-    return {"lwp": lwp, "frames": frames or [], "in_syscall": in_syscall(snap.mem, frames)}
-
-
 def diagnose(snap, native_of=None):
     """The diagnosis of a reading, as a JSON-ready dict."""
     d = Diagnosis(snap, native_of)

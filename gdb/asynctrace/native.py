@@ -106,4 +106,3 @@ def innermost_function(inferior, lwp):
                 old_frame.select()
         except gdb.error:
             pass
-
