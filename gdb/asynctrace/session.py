@@ -79,6 +79,8 @@ class Snapshot(object):
         self.walker = Walker(self.abi, self.mem)
         self.names = self.walker.names  # task id -> name, of every listed task
         self.source = backend.source
+        backend.pause()
+        self.mem.reset()
         self._document = None
         self._json = None
         with no_gc():

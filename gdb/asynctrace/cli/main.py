@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .. import deadlock, text
+from .. import deadlock, exports, pprof, stacks, text
 from ..abi import AbiError
 from ..backend import EXIT_ERROR, EXIT_USAGE, UserError
 from ..memory import ReadError
@@ -55,8 +55,15 @@ def parser():
         p = sub.add_parser(name, help=what)
         p.add_argument("--json", action="store_true")
         _source_args(p)
-    p = sub.add_parser("dump", help="the trace document (JSON)")
-    p.add_argument("--json", action="store_true", help="(the default and only format)")
+    p = sub.add_parser("dump", help="the trace document, or an export")
+    p.add_argument("--json", action="store_true", help="the trace document (the default)")
+    p.add_argument("--format", choices=("json", "pprof", "dot", "folded"), default="json",
+                   help="pprof: gzipped task profile; dot: wait-for graph; folded: "
+                        "collapsed stacks")
+    p.add_argument("--grouped", action="store_true",
+                   help="pprof: one sample per group of tasks with the same stack, "
+                        "state and wait")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
     _source_args(p)
     from . import diffcmd
     diffcmd.add_parser(sub, _source_args)
@@ -180,8 +187,24 @@ def cmd_deadlocks(args, src):
 
 def cmd_dump(args, src):
     snap = src.snapshot()
-    snap.write(_out)
-    _out("\n")
+    if args.format == "json":
+        data = snap.json.encode("utf-8") + b"\n"
+    elif args.format == "pprof":
+        data = pprof.profile(stacks.stacks(snap), args.grouped,
+                             comment="asynctrace %s of %s" % (snap.source, src.describe()))
+    elif args.format == "folded":
+        data = exports.folded(stacks.stacks(snap)).encode("utf-8")
+    else:
+        data = exports.dot(snap, deadlock_result(snap)).encode("utf-8")
+    if args.output:
+        try:
+            with open(args.output, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise UserError("cannot write %s: %s" % (args.output, e.strerror))
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
 
 
 COMMANDS = {"ps": cmd_ps, "bt": cmd_bt, "threads": cmd_threads, "runtimes": cmd_runtimes,
