@@ -13,7 +13,7 @@ CLI_LIBEXEC = $(PREFIX)/libexec/asynctrace
 ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN)
 TEST_TARGETS += test-cli
 
-.PHONY: test-cli install-cli
+.PHONY: test-cli install-cli bench-cli
 
 $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	@mkdir -p $(@D)
@@ -36,3 +36,8 @@ install-cli: $(CLI_BIN) $(UNWIND_BIN)
 	sed -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
 	  gdb/asynctrace-cli.in > $(DESTDIR)$(PREFIX)/bin/asynctrace
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/asynctrace
+
+# `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task
+# PID (whole run and stop time); run by `make bench` (bench/run_all).
+bench-cli: $(CLI_BIN) $(GDB_BENCH_BIN)
+	@python3 bench/cli_bench.py --build $(BUILD)
