@@ -20,6 +20,10 @@ _ENUM_TABLE = struct.Struct("<QIIQ")  # name *, count, pad, names *
 MAX_RECORDS = 256
 MAX_FIELDS = 256
 MAX_ENUM_NAMES = 1024
+# No record the walker reads comes near this size: a layout table saying
+# otherwise is corrupt (and one read must never copy a whole mapping).
+MAX_RECORD_SIZE = 4096
+MAX_FIELD_SIZE = 256
 
 _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
           ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}
@@ -150,12 +154,21 @@ class Abi(object):
                     _LAYOUT_RECORD, base + i * _LAYOUT_RECORD.size)
                 name = mem.cstring(name_p, 64)
                 if nfields > MAX_FIELDS:
-                    raise AbiError("layout record %s has %d fields" % (name, nfields))
+                    raise AbiError("layout record %r has %d fields, which is not "
+                                   "plausible" % (name, nfields))
+                if not 0 < size <= MAX_RECORD_SIZE:
+                    raise AbiError("layout record %r has size %d, which is not "
+                                   "plausible" % (name, size))
                 fields = {}
                 for j in range(nfields):
                     fname_p, off, fsize = mem.unpack(
                         _LAYOUT_FIELD, fields_p + j * _LAYOUT_FIELD.size)
-                    fields[mem.cstring(fname_p, 64)] = (off, fsize)
+                    fname = mem.cstring(fname_p, 64)
+                    if not 0 < fsize <= MAX_FIELD_SIZE or off + fsize > size:
+                        raise AbiError("layout field %s.%s (offset %d, size %d) does not "
+                                       "fit in its %d-byte record: the layout table is "
+                                       "corrupt" % (name, fname, off, fsize, size))
+                    fields[fname] = (off, fsize)
                 records[name] = Record(name, size, fields)
         except ReadError as e:
             raise AbiError("the layout table of asynctrace_debug cannot be read (%s); "

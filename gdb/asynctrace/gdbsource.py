@@ -66,3 +66,19 @@ class GdbBackend(Backend):
 
     def innermost_function(self, lwp):
         return native.innermost_function(self.inferior, lwp)
+
+    def notes(self):
+        """A note when some threads of a live process run while we read
+        (non-stop mode): what they change under the walk may read torn."""
+        if self.target != "live":
+            return []
+        try:
+            running = [t.num for t in self.inferior.threads()
+                       if t.is_valid() and t.is_running()]
+        except gdb.error:
+            return []
+        if not running:
+            return []
+        return ["in-flux: %d of the program's threads are running (non-stop mode), so "
+                "this reads a moving target: records they change may read torn; "
+                "interrupt them (interrupt -a) for a consistent picture" % len(running)]

@@ -77,24 +77,30 @@ class Snapshot(object):
         self.mem = Memory(backend)
         self.abi = _open_abi(backend, self.mem)
         self.walker = Walker(self.abi, self.mem)
-        self.names = self.walker.names  # task id -> name, of every listed task
         self.source = backend.source
         backend.pause()
         self.mem.reset()
         self._document = None
         self._json = None
+        self.errors = []
+        self.errors.extend(backend.notes())
         with no_gc():
             self._read_lists(runtime_filter, keep)
+
+    @property
+    def names(self):
+        """Task id -> name, of every task met on a list."""
+        return self.walker.names
 
     def _read_lists(self, runtime_filter, keep):
         """The first pass: descriptor, runtimes, threads, and every owned
         list (ids, names, links checked).  Task details come in batches()."""
-        w = self.walker
-        self.errors = []
         try:
-            rt_head, th_head, self.generation, clock_ns, _ = self.abi.read_head(self.mem)
+            rt_head, th_head, self.generation, clock_ns, next_id = \
+                self.abi.read_head(self.mem)
         except ReadError as e:
             raise UserError("the descriptor asynctrace_debug cannot be read (%s)" % e)
+        w = self.walker = Walker(self.abi, self.mem, next_id)
         runtimes = w.runtimes(rt_head, self.errors)
         self.threads, self.threads_by_task, raw = w.threads(th_head, self.errors)
         self.raw_threads = raw
@@ -111,7 +117,7 @@ class Snapshot(object):
             self.now = max([clock_ns] + [r[0]["now_ns"] for r in runtimes])
             self.clock_kind = "recorded"
         self.ntasks = 0
-        self.task_counts = {}  # runtime id -> its task_count field
+        self.task_counts = {}  # runtime id -> how many tasks its owned list has
         self.runtime_flags = {}
         # (runtime dict, [(id, address, error, state)], list errors)
         self.runtimes = []
@@ -119,8 +125,11 @@ class Snapshot(object):
             if runtime_filter is not None and not runtime_filter(rt, addr):
                 continue
             rt_errors = []
-            tasks = w.task_list(addr, owned, rt_errors, keep)
-            self.task_counts[rt["id"]] = count
+            tasks, walked = w.task_list(addr, owned, rt_errors, keep)
+            if walked != count and not rt_errors:
+                rt_errors.append("corrupt: the runtime's task_count says %d tasks, but "
+                                 "its owned list has %d" % (count, walked))
+            self.task_counts[rt["id"]] = walked
             self.runtime_flags[rt["id"]] = flags
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
@@ -164,15 +173,14 @@ class Snapshot(object):
         with no_gc():
             jsonout.write_document(self, out, batch)
 
-    def blocked(self, kinds, state="idle"):
-        """Tasks in `state` that wait on a resource of one of `kinds` (the
-        candidates of the deadlock analysis)."""
+    def blocked(self, wanted):
+        """The Task records `wanted(task)` accepts (the candidates of the
+        deadlock analysis)."""
         out = []
         for rt, items, _ in self.runtimes:
-            items = [t for t in items if t[3] == state]
             for tasks in self.batches(items):
                 for t in tasks:
-                    if any(r.kind in kinds for r in t.resources()):
+                    if wanted(t):
                         out.append(t)
         return out
 
