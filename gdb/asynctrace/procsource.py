@@ -197,12 +197,16 @@ class PidBackend(Backend):
         return []
 
     def close(self):
+        """Resume the process.  Its memory stays open for reads of code
+        (which does not change), e.g. whether a thread sits in a syscall."""
+        if self.stopper is not None:
+            self.stopper.resume()
+
+    def __del__(self):
         fd = getattr(self, "fd", None)
         if fd is not None:
             os.close(fd)
             self.fd = None
-        if self.stopper is not None:
-            self.stopper.resume()
 
     @property
     def stopped_ns(self):

@@ -223,8 +223,48 @@ def t_exports(ctx):
             raise TestFailure("folded: no line %r in:\n%s" % (line, folded))
 
 
+def t_diagnose(ctx):
+    """diagnose: on a core the CLI's document equals GDB's (but for its
+    source); on the document the same findings; on a PID the blocked read
+    is found with its native frame."""
+    r = ctx.results["states"]
+    m = ctx.m
+    mine = json.loads(ctx.run(["diagnose", "--json", r["core"], r["exe"]])[0])
+    parts, _ = run_gdb([r["exe"], r["core"]], [("diag", "info async-diagnose --json")])
+    theirs = json.loads(parts["diag"][parts["diag"].find("{"):])
+    if mine.pop("source") != "core" or theirs.pop("source") != "gdb-core" or mine != theirs:
+        raise TestFailure("diagnose --json on the core differs from GDB's")
+    kinds = [(f["kind"], f.get("tasks", [{}])[0].get("id") if f.get("tasks") else None)
+             for f in mine["findings"]]
+    if len(mine["findings"]) != 3:
+        raise TestFailure("diagnose: findings %r" % kinds)
+    prog = Program(ctx.prog("states"))
+    try:
+        out, _ = ctx.run(["diagnose", prog.pid])
+    finally:
+        prog.kill()
+    from run import expect_lines
+    expect_lines(out, [
+        r"asynctrace diagnosis: 11 tasks in 3 runtimes, 9 waiting; 3 findings .*",
+        r'1\. task 1 "outer" is blocked in read\(\) inside its poll, at wait_pipe '
+        r"states.c:%d" % m["native:wait_pipe"],
+        r'2\. task 2 "inner" is blocked in read\(\) inside its poll, at wait_pipe '
+        r"states.c:%d" % m["native:wait_pipe"],
+        r"3\. every worker of runtime 3 \(current-thread, 1 worker\) is stuck inside a "
+        r"poll: .*",
+        r"note: process \d+ was stopped for \S+ while it was read"], "diagnose PID")
+    path = os.path.join(ctx.tmp, "states-diag.json")
+    with open(path, "w") as f:
+        f.write(r["dump"])
+    doc = json.loads(ctx.run(["diagnose", "--json", path])[0])
+    if doc["tasks"] != mine["tasks"] or doc["waiting"] != mine["waiting"]:
+        raise TestFailure("diagnose on the document: %r tasks, %r waiting"
+                          % (doc["tasks"], doc["waiting"]))
+
+
 TESTS = [
     ("native frames on a core are GDB's", t_native_core),
+    ("diagnose on a core (as GDB's), a PID and a document", t_diagnose),
     ("native frames on a PID are GDB's", t_native_pid),
     ("diff, diff --interval, ps --watch on a program making some progress", t_diff),
     ("exports: pprof, dot, folded", t_exports),
