@@ -15,7 +15,7 @@ import gdb
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
-from . import native
+from . import running
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -387,7 +387,7 @@ Usage: info async-diagnose [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
         if opts.get("--json"):
             _write(json.dumps(rep, indent=1) + "\n")
             return

@@ -106,6 +106,3 @@ def innermost_function(inferior, lwp):
                 old_frame.select()
         except gdb.error:
             pass
-
-
-from .running import SYSCALL_INSN, in_syscall, running_facts  # noqa: E402,F401

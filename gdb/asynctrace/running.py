@@ -1,8 +1,9 @@
-"""Facts about a task being polled on a thread, for the diagnosis
-(diagnose.py): its thread, that thread's native frames (from the reading's
-backend: GDB's unwinder, or the unwind helper for a PID or a core), and
-whether the thread sits in a system call.  Nothing here imports gdb.
+"""What a thread that is inside a task's poll is doing, for the diagnosis
+(diagnose.py): its native frames, from whatever backend the reading came
+from (GDB, a PID, a core), and whether it sits in a system call.  Reads
+memory only, so it works on cores; imports nothing of GDB.
 """
+
 
 SYSCALL_INSN = b"\x0f\x05"  # x86-64 `syscall`: a thread in a system call has
 # its pc right after it
@@ -12,7 +13,7 @@ def in_syscall(mem, frames):
     """True when the innermost frame's pc follows a `syscall` instruction
     (the thread sits in a system call), False when it does not, None when
     that cannot be read.  Reads memory only: works on cores."""
-    if not frames or mem is None:
+    if not frames or mem is None:  # (a trace document has no memory)
         return None
     try:
         return bytes(mem.read(frames[0].pc - 2, 2)) == SYSCALL_INSN
