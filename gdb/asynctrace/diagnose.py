@@ -145,8 +145,7 @@ class Diagnosis(object):
                             else t.state_ns)
         if waited is not None and (slot[1] is None or waited > slot[1]):
             slot[1] = waited
-        if len(slot[2]) < JSON_CAP:
-            slot[2].append(t.id)
+        slot[2].append(t.id)  # all of them: the tasks behind are searched from each
         if res is not None and res.kind == "notify":
             self._notify_check(t, res)
 
