@@ -375,6 +375,15 @@ class TestDiagnose(unittest.TestCase):
                          "exists (it finished and was freed)")
         self.assertEqual(f2["culprit"]["state"], "gone")
 
+    def test_unread_list_never_makes_a_holder_gone(self):
+        ts = [task(2, "a", leaf=res("mutex", 0xE080, owner=9), line=32)]
+        snap = FakeSnap(ts)
+        snap.runtimes[0][2].append("corrupt: owned list cut at 0x1234")
+        rep = diagnose.diagnose(snap, None)
+        self.assertEqual(rep["findings"], [])
+        self.assertEqual(rep["waiting_on_movable"]["count"], 1)
+        self.assertEqual(rep["errors"], ["corrupt: owned list cut at 0x1234"])
+
     def test_channel_cycle_before_any_receive(self):
         a, b = 0xF000, 0xF040
         rep = diag([
