@@ -267,7 +267,10 @@ Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
 
         # --descendants-of needs every task's parent: no filter on the list walk.
         early = (state or glob) and "--descendants-of" not in opts
-        snap = Snapshot(rt_filter, keep if early else None)
+        snap = Snapshot(rt_filter if want_rt is not None else None, keep if early else None)
+        if state is not None and state not in snap.abi.enums["task_state"]:
+            raise Usage("unknown state %r: one of %s" % (
+                state, ", ".join(snap.abi.enums["task_state"])))
         sel = _selection(opts, snap)
         if want_rt is not None and not snap.task_counts:
             raise UserError("no runtime has address or id %s (see info async-runtimes)"

@@ -290,7 +290,7 @@ def tasks_table(snap, native_of=None):
                             where += words
                 else:
                     where = task_where(t, now, names, nat)
-                    if t.error:
+                    if t.error and not where.endswith(esc(t.error)):
                         where = ("%s  [%s]" % (where, esc(t.error))).strip()
                 state_ns = t.state_ns
                 append((str(t.id), esc(t.state),

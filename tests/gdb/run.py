@@ -1411,6 +1411,35 @@ def t_verdict_lists(ctx):
         % p.task[8]], "deadlocks list the corrupt tasks")
 
 
+def t_verdict_truncated(ctx):
+    """NULL where a pointer was: a runtime list cut after runtime 1 (the
+    thread contexts still name the lost runtime and tasks), an idle task
+    whose root is NULL, an idle task whose frame awaits nothing."""
+    p = Patched(ctx)
+    p.img.put_u64(p.img.descriptor + 32, p.rt[1])
+    p.img.put_u64(p.rt[1] + p.field("runtime", "next"), 0)
+    p.img.put_u64(p.task[6] + p.field("task", "root"), 0)
+    root7 = p.img.u64(p.task[7] + p.field("task", "root"))
+    p.img.put_u64(root7 + p.field("frame", "child"), 0)
+    parts, doc = p.run("truncated")
+    blocker = [th["tid"] for th in p.doc["threads"] if th["runtime"] == 3][0]
+    lines_match(parts["tasks"], [
+        r"runtime 1 .*: 9 tasks",
+        r"   6  idle .*\"sleeper\" +corrupt: an idle task without a future \(its root frame is "
+        r"NULL\)",
+        r"   7  idle .*\[corrupt: idle, but frame 0x%x of its await chain awaits nothing\]"
+        % root7,
+        r"note: corrupt: thread %d drives runtime 3, which is not on the runtime list"
+        % blocker,
+        r"note: corrupt: thread %d polls task 2, which is on no runtime's task list" % blocker,
+        r"note: corrupt: thread %d polls task 1, which is on no runtime's task list" % blocker,
+    ], "truncated lists and trees")
+    lines_match(parts["deadlocks"], [
+        r"maybe stuck: task 6 \"sleeper\": what it waits for cannot be told: corrupt: an "
+        r"idle task without a future .*",
+        r"maybe stuck: task 7 \"consumer\": .*"], "deadlocks on truncated trees")
+
+
 def t_verdict_layout(ctx):
     """A layout table whose field does not fit its record: one sentence."""
     p = Patched(ctx)
@@ -1507,6 +1536,28 @@ def t_no_runtime(ctx):
         r"\(gdb -p PID\), run the program, or load a core \(gdb PROG CORE\)"], "no process")
 
 
+def t_wrong_executable(ctx):
+    """A core opened with another program, and with no program at all: each
+    says what is wrong; a stripped copy of the right program is accepted."""
+    r = ctx.results["plain"]
+    parts, whole = run_gdb([ctx.prog("deadlock"), r["core"]], [("tasks", "info async-tasks")])
+    no_bad_output(whole, "wrong executable")
+    lines_match(parts["tasks"], [
+        r"asynctrace: wrong executable: the core was made from \S+/states, whose build id "
+        r"[0-9a-f]+ differs from that of \S+/deadlock \([0-9a-f]+\): load the program the "
+        r"core came from"], "wrong executable")
+    parts, whole = run_gdb(["-ex", "core-file %s" % r["core"]], [("tasks", "info async-tasks")])
+    no_bad_output(whole, "no executable")
+    lines_match(parts["tasks"], [
+        r"asynctrace: no executable: give the program file \(gdb PROG CORE, or `file PROG`\): "
+        r"the core was made from \S+/states, and a core alone does not say where the "
+        r"asynctrace runtime is"], "no executable")
+    parts, whole = run_gdb([ctx.prog("states", True), r["core"]],
+                           [("runtimes", "info async-runtimes")])
+    no_bad_output(whole, "stripped copy")
+    lines_match(parts["runtimes"], [r"runtime 3 at .*"], "stripped copy of the right program")
+
+
 def expect(cond, what):
     if not cond:
         raise TestFailure(what)
@@ -1583,10 +1634,12 @@ CASES = [
     ("verdict: zeroed mutex magic in a cycle", t_verdict_mutex_magic),
     ("verdict: garbage root, child in another task's tree", t_verdict_garbage_root),
     ("verdict: runtime magic, task_count, thread runtime, state, id", t_verdict_lists),
+    ("verdict: NULL runtime link, NULL root, frame awaiting nothing", t_verdict_truncated),
     ("verdict: layout field outside its record", t_verdict_layout),
     ("escape: control characters in a task name", t_escape),
     ("tiny cache: a one-block cache reads the same", t_tiny_cache),
     ("no runtime, no process", t_no_runtime),
+    ("wrong executable, no executable", t_wrong_executable),
     ("auto-load from .debug_gdb_scripts", t_autoload),
 ]
 
