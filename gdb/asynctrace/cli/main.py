@@ -84,26 +84,41 @@ def _footer(src, snap):
     return notes
 
 
-def cmd_ps(args, src):
-    keep, rt_filter = filters.make(args)
-    snap = src.snapshot(rt_filter, keep)
-    filters.check(args, snap)
-    if args.json:
-        snap.write(_out)
-        _out("\n")
-        return
+def native_of_snapshot(snap):
+    """native_of(task) for text.tasks_table: (LWP, function, nested, lines
+    the polls are executing) of a task being polled on a thread."""
     roots = snap.roots_by_task
 
     def native_of(t):
         if t.address not in roots:
             return None
-        lwp = roots[t.address][0]
+        lwp, record = roots[t.address]
         nested = t.thread is None
         fn = None if nested else snap.backend.innermost_function(lwp)
-        return (lwp, fn, nested)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+    return native_of
 
+
+def cmd_ps(args, src):
+    keep, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, keep)
+    sel = filters.selection(args, snap)
     with no_gc():
-        table = text.tasks_table(snap, native_of)
+        chosen = filters.apply(snap, sel)
+        if sel.group:
+            out = filters.groups(snap, sel, chosen, args.json)
+            if args.json:
+                _out(json.dumps(out, indent=1) + "\n")
+            else:
+                _out("\n".join([out.rstrip("\n")] + _footer(src, snap)) + "\n")
+            return
+    if args.json:
+        snap.write(_out)
+        _out("\n")
+        return
+    with no_gc():
+        table = text.tasks_table(snap, native_of_snapshot(snap))
     _out("\n".join([table] + _footer(src, snap)) + "\n")
 
 
