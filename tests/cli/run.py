@@ -223,6 +223,9 @@ def t_document(ctx):
     waits, _ = ctx.run(["ps", "--waits-for", "join", path])
     if re.findall(r"^\s+(\d+)\s+idle", waits, re.M) != ["9"]:
         raise TestFailure("ps --waits-for join on a document:\n" + waits)
+    bt, _ = ctx.run(["bt", "--waits-for", "join", path])
+    if re.findall(r"^task (\d+) ", bt, re.M) != ["9"]:
+        raise TestFailure("bt --waits-for join on a document:\n" + bt)
     grouped, _ = ctx.run(["ps", "--group", "state", path])
     expect_lines(grouped, [r"11 tasks in 2 groups by state, largest first:",
                            r"  COUNT  STATE    IDS",

@@ -47,6 +47,7 @@ def parser():
                    help="only these tasks (repeat, or ID,ID,...); default all")
     p.add_argument("--full", action="store_true",
                    help="full file paths, frame addresses and leaf sites")
+    filters.add_options(p, grouping=False)
     _source_args(p)
     for name, what in (("threads", "threads polling tasks (info async-threads)"),
                        ("runtimes", "runtimes (info async-runtimes)"),
@@ -139,12 +140,19 @@ def _task_ids(values):
 def cmd_bt(args, src):
     ids = _task_ids(args.task)
     wanted = set(ids) if ids else None
-    snap = src.snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+    _, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, (lambda tid, st, name: tid in wanted) if wanted else None)
+    sel = filters.selection(args, snap)
+    filtered = sel.needs_records or sel.state is not None or sel.name is not None
     chains = {}
     chunks = []
     with no_gc():
         found = {t.id: t for _, t in snap.tasks()}
-        for tid in (ids or sorted(found)):
+        order = ids or sorted(found)
+        if filtered:
+            now = diagnose.reading_clock(snap)[0]
+            order = [t.id for t in sel.apply([found[i] for i in order if i in found], now)]
+        for tid in order:
             t = found.get(tid)
             if t is None:
                 chunks.append("task %d: no such task (it may have finished and been "
@@ -159,8 +167,8 @@ def cmd_bt(args, src):
     for rt, _, rt_errors in snap.runtimes:
         if rt_errors:
             chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
-    if ids is None and not found:
-        chunks.append("no tasks")
+    if not order:
+        chunks.append("no task matches" if filtered else "no tasks")
     _out("\n\n".join(chunks + ["\n".join(_footer(src, snap))]).rstrip("\n") + "\n")
 
 
