@@ -581,8 +581,14 @@ def t_constants(ctx):
         if defines.get(name) != value:
             raise TestFailure("%s is %r in abi.h but %r in gdb/asynctrace/constants.py"
                               % (name, defines.get(name), value))
-    sec = re.search(r'#define AT_DEBUG_SECTION "([^"]+)"', open(os.path.join(
-        ROOT, "runtime", "include", "asynctrace", "abi.h")).read()).group(1)
+    header = open(os.path.join(ROOT, "runtime", "include", "asynctrace", "abi.h")).read()
+    flag_list = re.search(r"#define AT_TASK_FLAG_NAMES\(X\)(.*?)\n\n", header, re.S)
+    c_flags = [(defines[name], text) for name, text in
+               re.findall(r'X\((AT_TF_\w+), "([^"]+)"\)', flag_list.group(1) if flag_list else "")]
+    if not c_flags or c_flags != list(constants.TASK_FLAGS):
+        raise TestFailure("task flags are %r in abi.h (AT_TASK_FLAG_NAMES) but %r in "
+                          "gdb/asynctrace/constants.py" % (c_flags, list(constants.TASK_FLAGS)))
+    sec = re.search(r'#define AT_DEBUG_SECTION "([^"]+)"', header).group(1)
     if sec not in constants.DEBUG_SECTIONS:
         raise TestFailure("section %s is not among %r" % (sec, constants.DEBUG_SECTIONS))
 
