@@ -1,7 +1,6 @@
 # mk/gdb.mk - the GDB extension (gdb/): its test programs and test runner
-# (`make test-gdb`, part of `make test`), its benchmark (`make bench-gdb`),
-# and its installation (`make install` puts the loader and the package
-# under $(PREFIX)/share/gdb/auto-load/, see docs/gdb.md).
+# (`make test-gdb`, part of `make test`) and its benchmark (`make bench-gdb`).
+# Its installation is in mk/install.mk.
 
 GDB_PROG_SRCS := $(sort $(wildcard tests/gdb/progs/*.c))
 GDB_PROG_HDRS := $(wildcard tests/gdb/progs/*.h)
@@ -11,11 +10,10 @@ GDB_STRIPPED  := $(GDB_PROG_SRCS:tests/gdb/progs/%.c=$(BUILD)/gdbtests/stripped/
 GDB_PY        := gdb/asynctrace-gdb.py $(wildcard gdb/asynctrace/*.py)
 
 GDB_BENCH_BIN := $(BUILD)/bench/gdb_core_bench
-GDB_AUTOLOAD_DIR = $(DESTDIR)$(PREFIX)/share/gdb/auto-load
 
 TEST_TARGETS += test-gdb
 
-.PHONY: test-gdb gdb-progs bench-gdb install-gdb
+.PHONY: test-gdb gdb-progs bench-gdb
 
 gdb-progs: $(GDB_PROGS) $(GDB_STRIPPED)
 
@@ -39,9 +37,3 @@ $(GDB_BENCH_BIN): bench/gdb_core_bench.c $(LIB_A)
 
 bench-gdb: $(GDB_BENCH_BIN) $(GDB_PY)
 	@python3 bench/gdb_core_bench.py --build $(BUILD)
-
-install: install-gdb
-install-gdb:
-	install -d $(GDB_AUTOLOAD_DIR)/asynctrace
-	install -m 644 gdb/asynctrace-gdb.py $(GDB_AUTOLOAD_DIR)/
-	install -m 644 gdb/asynctrace/*.py $(GDB_AUTOLOAD_DIR)/asynctrace/

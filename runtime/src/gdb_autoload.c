@@ -1,7 +1,10 @@
-/* gdb_autoload.c - a .debug_gdb_scripts entry naming "asynctrace-gdb.py", so
- * GDB offers to load the asynctrace extension for any program linked with
- * the runtime (when the script's directory is in GDB's auto-load
- * scripts-directory and safe-path; see docs/gdb.md).
+/* gdb_autoload.c - a .debug_gdb_scripts entry naming the installed GDB
+ * loader by its absolute path (AT_GDB_LOADER, set by mk/install.mk from
+ * DATADIR), so GDB loads the asynctrace extension for any program linked
+ * with the runtime, statically or not, and for its core files, when that
+ * file is in GDB's auto-load safe-path (always for PREFIX=/usr; see
+ * docs/gdb.md).  An absolute name is never looked up along GDB's source
+ * path, so a file in the current directory cannot stand in for it.
  *
  * The entry is a type byte (1: a Python script file name) and a
  * NUL-terminated name; the section is mergeable, so the linker keeps one
@@ -9,9 +12,13 @@
  * that a static link pulls this object in. */
 #include "internal.h"
 
+#ifndef AT_GDB_LOADER
+#error "AT_GDB_LOADER (the installed asynctrace-gdb.py) must be defined: build with make"
+#endif
+
 __asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
         ".byte 1\n"
-        ".asciz \"asynctrace-gdb.py\"\n"
+        ".asciz \"" AT_GDB_LOADER "\"\n"
         ".popsection\n");
 
 /* Referenced from abi.c (the descriptor's object is always linked). */

@@ -18,8 +18,12 @@ void at__ct_wake_forget(at_runtime *rt, at_task *t);
 /* Wake the joiner of a task whose state became final. */
 void at__task_notify_joiner(at_task *t);
 
-/* The root poll: pushes the root frame and polls the task's future. */
-AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
+/* The root poll: pushes the root frame and polls the task's future.  It
+ * stays in the dynamic symbol table (the only exported name outside the
+ * public headers besides asynctrace_debug) so a debugger finds the task's
+ * root frame by name even in a stripped shared library. */
+AT_NOINLINE __attribute__((visibility("default")))
+at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
 
 /* ---- The scheduler loops' clock ----
  *

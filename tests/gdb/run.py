@@ -1111,21 +1111,6 @@ def t_no_runtime(ctx):
         r"\(gdb -p PID\), run the program, or load a core \(gdb PROG CORE\)"], "no process")
 
 
-def t_autoload(ctx):
-    """The runtime's .debug_gdb_scripts entry makes GDB load the extension."""
-    r = ctx.results["plain"]
-    gdbdir = os.path.join(ROOT, "gdb")
-    parts, whole = run_gdb(
-        [r["exe"], r["core"]], [("runtimes", "info async-runtimes"),
-                                ("scripts", "info auto-load python-scripts")],
-        source=False,
-        extra=["-iex", "set auto-load safe-path %s" % gdbdir,
-               "-iex", "directory %s" % gdbdir])
-    no_bad_output(whole, "auto-load")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*"], "auto-loaded")
-    lines_match(parts["scripts"], [r"Yes +asynctrace-gdb.py"], "auto-load list")
-
-
 CASES = [
     ("abi constants match abi.h", t_constants),
     ("states: attached, every task/frame/resource/thread", t_states_attach),
@@ -1147,7 +1132,6 @@ CASES = [
     ("corrupt: descriptor version and magic", t_corrupt_descriptor),
     ("corrupt: runtime and thread lists", t_corrupt_lists),
     ("no runtime, no process", t_no_runtime),
-    ("auto-load from .debug_gdb_scripts", t_autoload),
 ]
 
 
