@@ -29,6 +29,7 @@ $(BUILD)/gdbtests/stripped/%: $(BUILD)/gdbtests/%
 
 test-gdb: $(GDB_PROGS) $(GDB_STRIPPED) $(GDB_PY)
 	@python3 tests/gdb/run.py --build $(BUILD)
+	@python3 tests/gdb/conventions.py --build $(BUILD)
 
 # `info async-tasks --json` on a core with 100,000 idle tasks 5 frames deep.
 $(GDB_BENCH_BIN): bench/gdb_core_bench.c $(LIB_A)

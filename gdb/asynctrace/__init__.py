@@ -12,14 +12,35 @@ analysis, all from the records), commands, printers.
 _registered = False
 
 
+def tasks(state=None, name=None, runtime=None):
+    """Task records of the selected inferior (inside GDB; see api.py)."""
+    from . import api
+    return api.tasks(state, name, runtime)
+
+
+def runtimes():
+    """Runtime records of the selected inferior (inside GDB; see api.py)."""
+    from . import api
+    return api.runtimes()
+
+
+def threads():
+    """Thread records (LWP, GDB thread number, task polled now; see api.py)."""
+    from . import api
+    return api.threads()
+
+
 def register():
     """Register the commands, the pretty printers and the event hooks (once)."""
     global _registered
     if _registered:
         return
     import gdb
-    from . import commands, printers, session
+    from . import commands, params, printers, session, tasknav, framefilter
+    params.register()
     commands.register()
+    tasknav.register()
+    framefilter.register()
     printers.register()
     for event in ("new_objfile", "clear_objfiles"):
         registry = getattr(gdb.events, event, None)

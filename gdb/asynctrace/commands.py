@@ -1,57 +1,69 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
 info async-runtimes, info async-deadlocks.
 
-Each command parses its arguments first (wrong ones raise gdb.GdbError with
-the usage line), takes one Snapshot, and prints a table or a JSON document.
-No command runs code in the inferior or writes to it.
+Each command declares its options in one table (options.py: `-json`-style
+options with `--json` aliases, completion of names and values), parses its
+arguments first (wrong ones raise gdb.GdbError with the usage line), takes
+one Snapshot, and writes a table or a JSON document through GDB's own output
+stream (output.py), or to a file with -output.  No command runs code in the
+inferior or writes to it.
 """
 
 import fnmatch
 import json
-import os
+import re
 
 import gdb
 
 from . import deadlock
 from . import native
+from . import output
+from . import params
 from . import text
 from .abi import AbiError
 from .memory import ReadError
+from .options import Flag, Options, Usage, Value, number
 from .session import Snapshot, UserError, no_gc
 
-JSON_INDENT_MAX_TASKS = 1000
-DIRECT_WRITE_MIN = 1 << 18
+TASK_STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
 
 
-class Usage(Exception):
-    pass
-
-
-def _guard(usage):
+def _guard(fn):
     """Turn every failure into a one-line gdb.GdbError (never a traceback)."""
 
-    def wrap(fn):
-        def invoke(self, arg, from_tty):
-            try:
-                return fn(self, arg, from_tty)
-            except Usage as e:
-                raise gdb.GdbError("%s\nusage: %s" % (e, usage))
-            except (UserError, AbiError) as e:
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except gdb.GdbError:
-                raise
-            except ReadError as e:
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except KeyboardInterrupt:
-                raise gdb.GdbError("asynctrace: interrupted")
-            except gdb.error as e:  # GDB itself refused something (unwinding, ...)
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except Exception as e:  # a bug here must not look like the program's
-                raise gdb.GdbError("asynctrace: internal error (%s: %s)"
-                                   % (type(e).__name__, e))
-        invoke.__doc__ = fn.__doc__
-        return invoke
-    return wrap
+    def invoke(self, arg, from_tty):
+        try:
+            text.THREAD_NUMBERS = _thread_numbers()
+            return fn(self, arg, from_tty)
+        except Usage as e:
+            raise gdb.GdbError("%s\nusage: %s" % (e, self.usage()))
+        except (UserError, AbiError) as e:
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except gdb.GdbError:
+            raise
+        except ReadError as e:
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except KeyboardInterrupt:
+            raise gdb.GdbError("asynctrace: interrupted")
+        except gdb.error as e:  # GDB itself refused something (unwinding, ...)
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except Exception as e:  # a bug here must not look like the program's
+            raise gdb.GdbError("asynctrace: internal error (%s: %s)"
+                               % (type(e).__name__, e))
+    invoke.__doc__ = fn.__doc__
+    return invoke
+
+
+def _thread_numbers():
+    """{LWP: GDB's thread number} of the selected inferior."""
+    out = {}
+    try:
+        for th in gdb.selected_inferior().threads():
+            pid, lwp, _ = th.ptid
+            out[lwp or pid] = th.num
+    except (gdb.error, RuntimeError):
+        pass
+    return out
 
 
 def _argv(arg):
@@ -61,92 +73,6 @@ def _argv(arg):
         raise Usage(str(e))
 
 
-def _parse(argv, flags, options):
-    """Options of the form --flag and --opt VALUE (or --opt=VALUE); returns
-    (dict, positional)."""
-    got = {}
-    rest = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--"):
-            name, eq, value = a.partition("=")
-            if name in flags and not eq:
-                got[name] = True
-            elif name in options:
-                if not eq:
-                    i += 1
-                    if i >= len(argv):
-                        raise Usage("option %s needs a value" % name)
-                    value = argv[i]
-                got[name] = value
-            else:
-                raise Usage("unknown option %s" % a)
-        else:
-            rest.append(a)
-        i += 1
-    return got, rest
-
-
-def _write(text):
-    """Print `text`.  Very large documents go straight to GDB's standard
-    output (gdb.write would cost more than the walk), unless GDB is logging
-    its output to a file, which only gdb.write feeds."""
-    if len(text) < DIRECT_WRITE_MIN or _logging():
-        gdb.write(text)
-        return
-    gdb.flush()
-    _write_fd(text)
-
-
-def _logging():
-    try:
-        return bool(gdb.parameter("logging enabled"))
-    except (gdb.error, RuntimeError):
-        return True  # cannot tell: take the safe path
-
-
-def _emit_snapshot_json(snap):
-    """The trace document: indented when small; compact and streamed when
-    large (straight to standard output unless GDB is logging)."""
-    if snap.ntasks <= JSON_INDENT_MAX_TASKS:
-        _write(json.dumps(snap.document, indent=2) + "\n")
-        return
-    if _logging():
-        snap.write(gdb.write)
-        gdb.write("\n")
-        return
-    gdb.flush()
-    pending = []
-    size = [0]
-
-    def out(piece):
-        if len(piece) >= DIRECT_WRITE_MIN:  # a large piece: no copy into a join
-            if pending:
-                _write_fd("".join(pending))
-                del pending[:]
-                size[0] = 0
-            _write_fd(piece)
-            return
-        pending.append(piece)
-        size[0] += len(piece)
-        if size[0] >= DIRECT_WRITE_MIN:
-            _write_fd("".join(pending))
-            del pending[:]
-            size[0] = 0
-
-    snap.write(out)
-    pending.append("\n")
-    _write_fd("".join(pending))
-
-
-def _write_fd(text):
-    view = memoryview(text.encode("utf-8"))
-    while view:
-        n = os.write(1, view)
-        view = view[n:]
-
-
 def _int(text_value, what):
     try:
         return int(text_value, 0)
@@ -154,34 +80,137 @@ def _int(text_value, what):
         raise Usage("%s must be a number, not %r" % (what, text_value))
 
 
-TASKS_USAGE = ("info async-tasks [--json] [--state STATE] [--name GLOB] "
-               "[--runtime ADDR|ID]")
+def task_states():
+    """State names from the program's enum table, else the usual ones."""
+    try:
+        return list(Snapshot().abi.enums["task_state"])
+    except Exception:
+        return list(TASK_STATES)
 
 
-class InfoAsyncTasks(gdb.Command):
-    """List every asynctrace task: id, state, time in that state, worker or
-thread, polls, name, and where it is (innermost frame and what it waits for).
+def task_ids():
+    """Ids of every task of the program (for completion), as text."""
+    try:
+        snap = Snapshot()
+    except Exception:
+        return []
+    return [str(t[0]) for _, items, _ in snap.runtimes for t in items]
 
-Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|ID]
-  --json         print the trace document (docs/trace-format.md)
-  --state STATE  only tasks in STATE (idle, scheduled, running, complete, cancelled)
-  --name GLOB    only tasks whose name matches the shell pattern GLOB
-  --runtime R    only the runtime at address R (0x...), or with id R (a
-                 plain number)"""
+
+def runtime_ids():
+    try:
+        snap = Snapshot()
+    except Exception:
+        return []
+    return [str(rt["id"]) for rt, _, _ in snap.runtimes]
+
+
+JSON = Flag("json", "print the trace document (docs/trace-format.md)")
+OUTPUT = Value("output", "FILE", "write the output to FILE instead of GDB's output")
+
+
+class AsyncCommand(gdb.Command):
+    """Base of the asynctrace commands: help text, usage and completion come
+    from NAME, SUMMARY (one sentence: what `help` and `apropos` list),
+    DETAILS, ARGS (positional arguments in the usage line) and OPTIONS."""
+
+    NAME = None
+    CLASS = gdb.COMMAND_STATUS
+    SUMMARY = ""
+    DETAILS = ""
+    ARGS = ""
+    OPTIONS = Options()
 
     def __init__(self):
-        super(InfoAsyncTasks, self).__init__("info async-tasks", gdb.COMMAND_STATUS)
+        type(self).__doc__ = self.help_text()
+        super(AsyncCommand, self).__init__(self.NAME, self.CLASS)
 
-    @_guard(TASKS_USAGE)
+    @classmethod
+    def usage(cls):
+        parts = [cls.NAME, cls.OPTIONS.usage(), cls.ARGS]
+        return " ".join(p for p in parts if p)
+
+    @classmethod
+    def help_text(cls):
+        doc = "%s\n\nUsage: %s" % (cls.SUMMARY, cls.usage())
+        if cls.OPTIONS.options:
+            doc += "\n" + cls.OPTIONS.help_lines()
+        if cls.DETAILS:
+            doc += "\n\n" + cls.DETAILS
+        return doc
+
+    def complete(self, text_, word):
+        try:
+            return self.OPTIONS.complete(text_, word, self.positional)
+        except Exception:
+            return []
+
+    positional = None
+
+    def parse(self, arg):
+        """(options, positional); defaults of options tied to a parameter
+        come from `set asynctrace ...`."""
+        defaults = {o.name: params.get(o.param) for o in self.OPTIONS.options
+                    if o.param is not None}
+        return self.OPTIONS.parse(_argv(arg), defaults)
+
+
+def _emit_json(sink, snap):
+    """The trace document: indented up to `set asynctrace
+    json-indent-limit` tasks; compact and streamed beyond."""
+    if snap.ntasks <= params.get("json-indent-limit"):
+        sink.write(json.dumps(snap.document, indent=2) + "\n")
+        return
+    snap.write(sink.write)
+    sink.write("\n")
+
+
+_STATE_COLOURS = {"idle": "33", "scheduled": "36", "running": "32",
+                  "complete": "2", "cancelled": "31"}
+_ROW = re.compile(r"^(\s+\d+\s+)(idle|scheduled|running|complete|cancelled)\b", re.M)
+
+
+def _colour(table):
+    out = _ROW.sub(lambda m: "%s\x1b[%sm%s\x1b[0m" % (
+        m.group(1), _STATE_COLOURS[m.group(2)], m.group(2)), table)
+    return re.sub(r"^(deadlock|stuck):", "\x1b[1;31m\\1\x1b[0m:", out, flags=re.M)
+
+
+def _table(sink, table, from_tty):
+    table = output.cut(table, params.get("width"))
+    if params.color_on(from_tty):
+        table = _colour(table)
+    sink.write(table + "\n")
+
+
+class InfoAsyncTasks(AsyncCommand):
+    NAME = "info async-tasks"
+    SUMMARY = "List every asynctrace task, with its state and where it waits."
+    DETAILS = """One line per task: id, state, time in that state, worker or thread,
+polls, name, and where it is (the innermost async function and what its
+leaf waits for).  Filters combine; "3 tasks shown of 9" says what was left
+out.  `set asynctrace max-tasks` limits the rows, `set asynctrace width`
+cuts long lines."""
+    OPTIONS = Options(
+        JSON,
+        Value("state", "STATE", "only tasks in STATE (idle, scheduled, running, ...)",
+              suggest=task_states),
+        Value("name", "GLOB", "only tasks whose name matches the shell pattern GLOB"),
+        Value("runtime", "ADDR|ID", "only the runtime at address ADDR (0x...) or with id ID",
+              suggest=runtime_ids),
+        OUTPUT)
+
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ("--state", "--name", "--runtime"))
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
-        want_rt = _int(opts["--runtime"], "--runtime") if "--runtime" in opts else None
+        runtime = opts["runtime"]
+        want_rt = _int(runtime, "-runtime") if runtime is not None else None
         # 0x... is an address (as printed), a plain number a runtime id.
-        by_address = opts.get("--runtime", "").lower().startswith("0x")
-        state = opts.get("--state")
-        glob = opts.get("--name")
+        by_address = (runtime or "").lower().startswith("0x")
+        state, glob = opts["state"], opts["name"]
+        limit = None if opts["json"] else params.get("max-tasks")
 
         def keep(tid, st, name):
             if state is not None and st != state:
@@ -195,52 +224,88 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return True
             return addr == want_rt if by_address else rt["id"] == want_rt
 
-        snap = Snapshot(rt_filter, keep if (state or glob) else None)
+        filtered = state is not None or glob is not None
+        snap = Snapshot(rt_filter, keep if filtered else None)
+        cut = _limit_tasks(snap, limit)
         if state is not None and state not in snap.abi.enums["task_state"]:
             raise Usage("unknown state %r: one of %s" % (
                 state, ", ".join(snap.abi.enums["task_state"])))
         if want_rt is not None and not snap.task_counts:
             raise UserError("no runtime has address or id %s (see info async-runtimes)"
-                            % opts["--runtime"])
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        roots = snap.roots_by_task
+                            % runtime)
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            roots = snap.roots_by_task
 
-        def native_of(t):
-            if t.address not in roots:
-                return None
-            lwp = roots[t.address][0]
-            nested = t.thread is None
-            fn = None if nested else native.innermost_function(snap.inferior, lwp)
-            return (lwp, fn, nested)
+            def native_of(t):
+                if t.address not in roots:
+                    return None
+                lwp = roots[t.address][0]
+                nested = t.thread is None
+                fn = None if nested else native.innermost_function(snap.inferior, lwp)
+                return (lwp, fn, nested)
 
-        with no_gc():
-            table = text.tasks_table(snap, native_of)
-        gdb.write(table + "\n")
+            with no_gc():
+                table = text.tasks_table(snap, native_of)
+            if cut:
+                table += ("\n(%d more tasks not shown: set asynctrace max-tasks)" % cut)
+            _table(sink, table, from_tty)
 
 
-BT_USAGE = "async-bt ID...|all [--full]"
+def _limit_tasks(snap, limit):
+    """Keep the first `limit` tasks (by runtime, then id) of a Snapshot's
+    lists; returns how many were left out."""
+    if limit is None:
+        return 0
+    left = limit
+    cut = 0
+    kept = []
+    for rt, items, errors in snap.runtimes:
+        if len(items) > left:
+            cut += len(items) - left
+            items = items[:left]
+        left -= len(items)
+        kept.append((rt, items, errors))
+    snap.runtimes[:] = kept
+    snap.ntasks -= cut
+    return cut
 
 
-class AsyncBt(gdb.Command):
-    """Backtrace of asynctrace tasks: the await chain, innermost first, ending
-with where the task was spawned.  For a task running on a thread, first the
-native frames of that thread down to at_root_poll.
+def _current_task_ids():
+    """Ids of the tasks the selected thread is polling (innermost first)."""
+    from . import tasknav
+    return tasknav.current_task_ids()
 
-Usage: async-bt ID...|all [--full]
-  --full  show full file paths, frame addresses and leaf sites"""
 
-    def __init__(self):
-        super(AsyncBt, self).__init__("async-bt", gdb.COMMAND_STACK)
+class AsyncBt(AsyncCommand):
+    NAME = "async-bt"
+    CLASS = gdb.COMMAND_STACK
+    SUMMARY = "Print the await backtrace of asynctrace tasks."
+    ARGS = "[ID...|all]"
+    DETAILS = """The await chain of each task, innermost first, ending with where the
+task was spawned.  For a task running on a thread, first the native frames
+of that thread down to at_root_poll.  Without an argument: the task the
+selected thread is polling."""
+    OPTIONS = Options(
+        Flag("full", "show full file paths, frame addresses and leaf sites",
+             param="full"),
+        OUTPUT)
 
-    @_guard(BT_USAGE)
+    def positional(self):
+        return ["all"] + task_ids()
+
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--full",), ())
-        if not rest:
-            raise Usage("which tasks? give task ids or 'all'")
+        opts, rest = self.parse(arg)
         ids = None
-        if rest != ["all"]:
+        if not rest:
+            ids = _current_task_ids()
+            if not ids:
+                raise UserError("the selected thread is not polling an asynctrace task; "
+                                "give task ids or 'all' (see info async-tasks)")
+        elif rest != ["all"]:
             ids = []
             for r in rest:
                 if r == "all":
@@ -249,100 +314,104 @@ Usage: async-bt ID...|all [--full]
                 if v <= 0:
                     raise Usage("task ids are positive numbers, not %s" % r)
                 ids.append(v)
-        wanted = None if ids is None else set(ids)
-        snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
-        names = snap.walker.names
-        chains = {}  # await chain shape -> its backtrace lines
-        with no_gc():
-            found = {t.id: t for _, t in snap.tasks()}
-            order = sorted(found) if ids is None else ids
-            chunks = []
-            for tid in order:
-                t = found.get(tid)
-                if t is None:
-                    chunks.append("task %d: no such task (it may have finished and been "
-                                  "freed, or never existed)" % tid)
-                    continue
+        with output.Sink(opts["output"]) as sink:
+            _backtraces(sink, ids, opts["full"])
+
+
+def _backtraces(sink, ids, full):
+    """Backtraces of tasks `ids` (None: every task, up to max-tasks)."""
+    wanted = None if ids is None else set(ids)
+    snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+    names = snap.walker.names
+    chains = {}  # await chain shape -> its backtrace lines
+    limit = params.get("max-tasks") if ids is None else None
+    first = True
+    with no_gc():
+        found = {t.id: t for _, t in snap.tasks()}
+        order = sorted(found) if ids is None else ids
+        if limit is not None and len(order) > limit:
+            order, left = order[:limit], len(order) - limit
+        else:
+            left = 0
+        for tid in order:
+            t = found.get(tid)
+            if t is None:
+                chunk = ("task %d: no such task (it may have finished and been "
+                         "freed, or never existed)" % tid)
+            else:
                 frames = err = None
                 lwp, record = snap.root_of(t)
                 if lwp is not None:
                     frames, err = native.frames_of(snap.inferior, lwp, record)
-                chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
-                                             bool(opts.get("--full")), chains))
-        for rt, _, rt_errors in snap.runtimes:
-            if rt_errors:
-                chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
-        if ids is None and not found:
-            chunks.append("no tasks")
-        gdb.write("\n\n".join(chunks) + "\n")
+                chunk = text.backtrace(t, snap.now, names, lwp, frames, err, full, chains)
+            sink.write(chunk if first else "\n\n" + chunk)
+            first = False
+    tail = []
+    if left:
+        tail.append("... %d more tasks (set asynctrace max-tasks)" % left)
+    for rt, _, rt_errors in snap.runtimes:
+        if rt_errors:
+            tail.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
+    if ids is None and not found:
+        tail.append("no tasks")
+    for chunk in tail:
+        sink.write(chunk if first else "\n\n" + chunk)
+        first = False
+    sink.write("\n")
 
 
-THREADS_USAGE = "info async-threads [--json]"
+class InfoAsyncThreads(AsyncCommand):
+    NAME = "info async-threads"
+    SUMMARY = "List the threads that poll asynctrace tasks and what each polls now."
+    DETAILS = """Per thread: LWP, role, worker, runtime, the task it is polling now, and
+its chain of root frames (nested block_on)."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncThreads(gdb.Command):
-    """List every thread registered with asynctrace: LWP, role, worker, runtime,
-the task it is polling now, and its chain of root frames (nested block_on).
-
-Usage: info async-threads [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncThreads, self).__init__("info async-threads", gdb.COMMAND_STATUS)
-
-    @_guard(THREADS_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        gdb.write(text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                     snap.errors) + "\n")
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            _table(sink, text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                            snap.errors), from_tty)
 
 
-RUNTIMES_USAGE = "info async-runtimes [--json]"
+class InfoAsyncRuntimes(AsyncCommand):
+    NAME = "info async-runtimes"
+    SUMMARY = "List the asynctrace runtimes with their task counts by state."
+    DETAILS = """Per runtime: flavor, workers, task counts by state; first the debugger
+ABI version of the program and where its descriptor was found."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncRuntimes(gdb.Command):
-    """List every asynctrace runtime: flavor, workers, task counts by state,
-and the debugger ABI version of the program.
-
-Usage: info async-runtimes [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncRuntimes, self).__init__("info async-runtimes", gdb.COMMAND_STATUS)
-
-    @_guard(RUNTIMES_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        gdb.write(text.runtimes_table(snap) + "\n")
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            _table(sink, text.runtimes_table(snap), from_tty)
 
 
-DEADLOCKS_USAGE = "info async-deadlocks [--json]"
+class InfoAsyncDeadlocks(AsyncCommand):
+    NAME = "info async-deadlocks"
+    SUMMARY = "Find asynctrace tasks that wait for each other in a cycle, or forever."
+    DETAILS = """Wait-for cycles (mutex held by a task, join of a task, full channel
+whose receiver waits) are printed once each, then the tasks stuck on
+something nobody can provide or behind a cycle."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncDeadlocks(gdb.Command):
-    """Find tasks that can never run again: wait-for cycles (mutex held by a
-task, join of a task, full channel whose receiver waits) printed once each,
-and tasks stuck on something nobody can provide or behind a cycle.
-
-Usage: info async-deadlocks [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncDeadlocks, self).__init__("info async-deadlocks",
-                                                 gdb.COMMAND_STATUS)
-
-    @_guard(DEADLOCKS_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
@@ -351,23 +420,24 @@ Usage: info async-deadlocks [--json]"""
             waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
                           if t[3] == "idle")
             result = deadlock.analyse(candidates, waiting)
-        if opts.get("--json"):
-            _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                               "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"]}, indent=2) + "\n")
-            return
-        out = deadlock.report_text(result)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
-        if notes:
-            out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % n for n in notes)
-        gdb.write(out + "\n")
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                sink.write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
+                                       "source": snap.source, "cycles": result["cycles"],
+                                       "stuck": result["stuck"]}, indent=2) + "\n")
+                return
+            out = deadlock.report_text(result)
+            notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+            notes += snap.errors
+            if notes:
+                out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
+                                         % n for n in notes)
+            _table(sink, out, from_tty)
+
+
+COMMANDS = [InfoAsyncTasks, AsyncBt, InfoAsyncThreads, InfoAsyncRuntimes, InfoAsyncDeadlocks]
 
 
 def register():
-    InfoAsyncTasks()
-    AsyncBt()
-    InfoAsyncThreads()
-    InfoAsyncRuntimes()
-    InfoAsyncDeadlocks()
+    for cls in COMMANDS:
+        cls()
