@@ -72,7 +72,7 @@ $(LIB_A): $(LIB_OBJS)
 # libasynctrace.so.1.0.0 with SONAME libasynctrace.so.1, and the two
 # symlinks the loader and the linker look for.
 $(LIB_SO_REAL): $(LIB_OBJS)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS)
 
 $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf libasynctrace.so.$(VERSION) $(BUILD)/$(LIB_SONAME)

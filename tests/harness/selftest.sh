@@ -150,9 +150,11 @@ show_on_failure "$f0"
 
 # 7. Nothing left running.
 checks=$((checks + 1))
-if pgrep -f "$BIN/" >/dev/null 2>&1; then
+# (By absolute path: other checkouts on the machine run their own copies.)
+ABS_BIN="$(cd "$BIN" && pwd)"
+if pgrep -f "$ABS_BIN/" >/dev/null 2>&1; then
     echo "selftest: scenario processes left behind:"
-    pgrep -fa "$BIN/"
+    pgrep -fa "$ABS_BIN/"
     failures=$((failures + 1))
 fi
 
