@@ -17,7 +17,12 @@ def _asynctrace_load():
     here = _PYTHON_DIR or os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
-    import asynctrace
+    try:
+        import asynctrace
+    except ImportError as e:  # the library's script, without the package
+        sys.stderr.write("asynctrace: the GDB extension is not installed (%s; install "
+                         "asynctrace-gdb, or make install)\n" % e)
+        return
     asynctrace.register()
 
 

@@ -361,6 +361,34 @@ def t_frames(ctx):
         raise TestFailure("bt -no-filters still decorated:\n" + parts["nofilter"])
 
 
+def t_printers(ctx):
+    """A pretty printer for every public type."""
+    parts, _ = ctx.gdb("states", [
+        ("mutex", "print bank"), ("chan", "print *inbox"), ("join", "print holder_h"),
+        ("notify", "print go"), ("oneshot", "print *reply"), ("sem", "print spare"),
+        ("runtime", "print *rt_main"), ("task", "print *holder_h.task"),
+        ("frame", "print *holder_h.task->root"), ("raw", "print/r spare.permits")])
+    m = ctx.m
+    hexa = r"0x[0-9a-f]+"
+    want = {
+        "mutex": r"\$1 = mutex held by task 4, 1 waiter",
+        "chan": r"\$2 = channel 0/4, senders: 1, receiver task 7",
+        "join": r"\$3 = join handle of task 4 \"holder\" idle for \S+, 1 poll, holder "
+                r"states.c:%d  -> notify %s \(4 waiters\)" % (m["await:holder"], hexa),
+        "notify": r"\$4 = notify, 4 waiters",
+        "oneshot": r"\$5 = oneshot, receiver task 10",
+        "sem": r"\$6 = semaphore, 3 permits available, 0 waiters",
+        "runtime": r"\$7 = runtime 1: current-thread, 1 worker, 9 tasks, 9 spawned in total",
+        "task": r"\$8 = task 4 \"holder\" idle for \S+, 1 poll, holder states.c:%d  -> "
+                r"notify %s \(4 waiters\)" % (m["await:holder"], hexa),
+        "frame": r"\$9 = async frame holder at tests/gdb/progs/states.c:%d, awaiting "
+                 r"at_notify_wait" % m["await:holder"],
+        "raw": r"\$10 = 3",
+    }
+    for name, pat in want.items():
+        match_lines(parts[name], [pat], "print " + name)
+
+
 def t_python_api(ctx):
     """asynctrace.tasks(), runtimes(), threads() for user scripts."""
     script = os.path.join(ctx.tmp, "api.py")
@@ -387,6 +415,7 @@ CASES = [
     ("output: pipe, to_string, -output on 5,000 tasks", t_output),
     ("output: MI on 5,000 tasks", t_mi),
     ("frames: bt filter, async-bt, async-task, $_async_task", t_frames),
+    ("pretty printers of every public type", t_printers),
     ("Python API", t_python_api),
 ]
 

@@ -82,7 +82,8 @@ def check_commands_load(env, exe, tmp, what):
         prog.kill()
     no_bad(out, what + ", attached")
     expect(out, DEADLOCK_LINE, what + ", attached")
-    expect(out, r"^Yes\s+\S*asynctrace-gdb\.py", what + ", auto-load list")
+    expect(out, r"^Yes\s+\S*(asynctrace-gdb\.py|libasynctrace\.so\.[0-9.]+-gdb\.py)$",
+           what + ", auto-load list")
     out = gdb_batch(env, [exe, core], ["info async-deadlocks"])
     no_bad(out, what + ", core")
     expect(out, DEADLOCK_LINE, what + ", core")
