@@ -12,32 +12,26 @@
 
 PYTHON_DIR   := $(DATADIR)/asynctrace/python
 GDB_AUTOLOAD := $(DATADIR)/gdb/auto-load
-GDB_LOADER   := $(GDB_AUTOLOAD)/asynctrace-gdb.py
+GDB_LOADER    = $(GDB_AUTOLOAD_SCRIPT)
 GDB_OBJFILE_SCRIPT := $(GDB_AUTOLOAD)$(LIBDIR)/libasynctrace.so.$(VERSION)-gdb.py
 PKGCONFIG_DIR := $(LIBDIR)/pkgconfig
 # What a static link needs besides the library (a shared one needs nothing).
 PRIVATE_LIBS := $(shell pkg-config --libs --static $(PKGS) 2>/dev/null) -pthread -ldl
 INSTALLED_HDRS := $(notdir $(wildcard runtime/include/asynctrace/*.h))
 
-# The .debug_gdb_scripts entry names the installed loader by its absolute
-# path; the object is rebuilt whenever that path changes.
-GDB_LOADER_STAMP := $(BUILD)/gdb-loader-path
-$(filter %/gdb_autoload.o,$(LIB_OBJS)): $(GDB_LOADER_STAMP)
-$(filter %/gdb_autoload.o,$(LIB_OBJS)): CPPFLAGS += -DAT_GDB_LOADER='"$(GDB_LOADER)"'
-$(GDB_LOADER_STAMP): FORCE
-	@mkdir -p $(@D)
-	@echo '$(GDB_LOADER)' | cmp -s - $@ || echo '$(GDB_LOADER)' > $@
-.PHONY: FORCE install-lib install-python install-gdb
-FORCE:
+# The library's .debug_gdb_scripts entry names $(GDB_LOADER) (mk/gdb.mk
+# builds it in, and rebuilds the object when the path changes).  The files
+# below are made again on every install (the directories may differ).
+.PHONY: install-lib install-python install-gdb
 
-$(BUILD)/asynctrace.pc: mk/asynctrace.pc.in mk/install.mk $(GDB_LOADER_STAMP)
+$(BUILD)/asynctrace.pc: mk/asynctrace.pc.in mk/install.mk FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@PRIVATE_LIBS@|$(PRIVATE_LIBS)|g' \
 	    $< > $@
 
 # The loader as installed: it knows where the package is.
-$(BUILD)/asynctrace-gdb.py: gdb/asynctrace-gdb.py $(GDB_LOADER_STAMP)
+$(BUILD)/asynctrace-gdb.py: gdb/asynctrace-gdb.py FORCE
 	sed -e 's|^_PYTHON_DIR = None.*|_PYTHON_DIR = "$(PYTHON_DIR)"|' $< > $@
 	@grep -q '^_PYTHON_DIR = "' $@ || { echo "asynctrace-gdb.py: no _PYTHON_DIR line" >&2; exit 1; }
 
@@ -61,8 +55,9 @@ install-lib: $(LIB_A) $(LIB_SO) $(BUILD)/asynctrace.pc
 	install -m 644 $(BUILD)/asynctrace.pc $(DESTDIR)$(PKGCONFIG_DIR)/
 
 install-python:
-	install -d $(DESTDIR)$(PYTHON_DIR)/asynctrace
+	install -d $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli
 	install -m 644 gdb/asynctrace/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/
+	install -m 644 gdb/asynctrace/cli/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli/
 
 install-gdb: $(BUILD)/asynctrace-gdb.py
 	install -d $(DESTDIR)$(GDB_AUTOLOAD) $(dir $(DESTDIR)$(GDB_OBJFILE_SCRIPT))
@@ -77,6 +72,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libasynctrace.so.$(VERSION)
 	rm -f $(DESTDIR)$(PKGCONFIG_DIR)/asynctrace.pc
 	rm -rf $(DESTDIR)$(PYTHON_DIR)/asynctrace
+	rm -f $(DESTDIR)$(BINDIR)/asynctrace
 	-rmdir $(DESTDIR)$(PYTHON_DIR) $(DESTDIR)$(DATADIR)/asynctrace 2>/dev/null
 	rm -f $(DESTDIR)$(GDB_LOADER) $(DESTDIR)$(GDB_OBJFILE_SCRIPT)
 	@d='$(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR)'; \

@@ -1,5 +1,5 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
-info async-runtimes, info async-deadlocks.
+info async-runtimes, info async-deadlocks, info async-diagnose.
 
 Each command declares its options in one table (options.py: `-json`-style
 options with `--json` aliases, completion of names and values), parses its
@@ -16,6 +16,8 @@ import re
 import gdb
 
 from . import deadlock
+from . import diagnose
+from . import diagnose_text
 from . import native
 from . import output
 from . import params
@@ -177,7 +179,10 @@ def _colour(table):
 
 
 def _table(sink, table, from_tty):
-    table = output.cut(table, params.get("width"))
+    """Write a command's text output: a last pass escapes any control
+    character a string from memory may still carry, then `set asynctrace
+    width` and colour apply."""
+    table = output.cut(text.safe_output(table), params.get("width"))
     if params.color_on(from_tty):
         table = _colour(table)
     sink.write(table + "\n")
@@ -244,7 +249,7 @@ cuts long lines."""
                     return None
                 lwp = roots[t.address][0]
                 nested = t.thread is None
-                fn = None if nested else native.innermost_function(snap.inferior, lwp)
+                fn = None if nested else snap.backend.innermost_function(lwp)
                 return (lwp, fn, nested)
 
             with no_gc():
@@ -342,18 +347,20 @@ def _backtraces(sink, ids, full):
                 frames = err = None
                 lwp, record = snap.root_of(t)
                 if lwp is not None:
-                    frames, err = native.frames_of(snap.inferior, lwp, record)
+                    frames, err = snap.backend.native_frames(lwp, record)
                 chunk = text.backtrace(t, snap.now, names, lwp, frames, err, full, chains)
-            sink.write(chunk if first else "\n\n" + chunk)
+            sink.write(text.safe_output(chunk) if first else "\n\n" + text.safe_output(chunk))
             first = False
     tail = []
     if left:
         tail.append("... %d more tasks (set asynctrace max-tasks)" % left)
     for rt, _, rt_errors in snap.runtimes:
         if rt_errors:
-            tail.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
+            tail.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
     if ids is None and not found:
-        tail.append("no tasks")
+        tail.append("no tasks could be read" if snap.errors else "no tasks")
+    if snap.errors:
+        tail.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
     for chunk in tail:
         sink.write(chunk if first else "\n\n" + chunk)
         first = False
@@ -416,26 +423,40 @@ something nobody can provide or behind a cycle."""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
-            waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
-                          if t[3] == "idle")
-            result = deadlock.analyse(candidates, waiting)
+            result, notes = deadlock.of_snapshot(snap)
         with output.Sink(opts["output"]) as sink:
             if opts["json"]:
-                sink.write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                                       "source": snap.source, "cycles": result["cycles"],
-                                       "stuck": result["stuck"]}, indent=2) + "\n")
+                sink.write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
                 return
-            out = deadlock.report_text(result)
-            notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-            notes += snap.errors
-            if notes:
-                out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                         % n for n in notes)
-            _table(sink, out, from_tty)
+            _table(sink, deadlock.report_with_notes(result, notes), from_tty)
 
 
-COMMANDS = [InfoAsyncTasks, AsyncBt, InfoAsyncThreads, InfoAsyncRuntimes, InfoAsyncDeadlocks]
+class InfoAsyncDiagnose(AsyncCommand):
+    NAME = "info async-diagnose"
+    SUMMARY = "Say what is wrong with the program's tasks, most certain cause first."
+    DETAILS = """Wait-for cycles, locks or permits held by tasks that are gone, waits
+nobody can satisfy, threads blocked or spinning inside a poll, tasks stuck
+behind those, starvation and far-off timers; then what cannot be settled
+from memory.  Fits one screen; -json gives every finding (docs/gdb.md)."""
+    OPTIONS = Options(JSON, OUTPUT)
+
+    @_guard
+    def invoke(self, arg, from_tty):
+        opts, rest = self.parse(arg)
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        with no_gc():
+            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                sink.write(json.dumps(rep, indent=1) + "\n")
+                return
+            _table(sink, diagnose_text.report_text(rep), from_tty)
+
+
+COMMANDS = [InfoAsyncTasks, AsyncBt, InfoAsyncThreads, InfoAsyncRuntimes, InfoAsyncDeadlocks,
+            InfoAsyncDiagnose]
 
 
 def register():

@@ -27,13 +27,13 @@ class _Printer(object):
 
 def _task_words(w, addr, now):
     errors = []
-    tasks = w.task_list(0, addr, errors, single=True)
+    tasks = w.task_list(0, addr, errors, single=True)[0]
     if not tasks:
         return None, "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
     t = w.task(addr, tasks[0][2], {})
     where = text.task_where(t, now, w.names)
     return t, 'task %d "%s" %s for %s, %s%s' % (
-        t.id, t.name, t.state, text.since(now, t.state_ns),
+        t.id, text.esc(t.name), t.state, text.since(now, t.state_ns),
         text.count(t.polls, "poll"), ", " + where if where else "")
 
 

@@ -103,7 +103,7 @@ an await: there is no thread to select, and its await chain is printed."""
             with output.Sink() as sink:
                 commands._backtraces(sink, [task_id], params.get("full"))
             return
-        thread = native.find_thread(snap.inferior, lwp)
+        thread = native.find_thread(gdb.selected_inferior(), lwp)
         if thread is None:
             raise UserError("task %d is polled by LWP %d, which GDB does not know as "
                             "a thread" % (task_id, lwp))
