@@ -18,9 +18,9 @@ import gdb
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
-from . import native
 from . import output
 from . import params
+from . import running
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -447,7 +447,7 @@ from memory.  Fits one screen; -json gives every finding (docs/gdb.md)."""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
         with output.Sink(opts["output"]) as sink:
             if opts["json"]:
                 sink.write(json.dumps(rep, indent=1) + "\n")
