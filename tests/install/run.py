@@ -82,7 +82,7 @@ def check_commands_load(env, exe, tmp, what):
         prog.kill()
     no_bad(out, what + ", attached")
     expect(out, DEADLOCK_LINE, what + ", attached")
-    expect(out, r"^Yes\s+\S*(asynctrace-gdb\.py|libasynctrace\.so\.[0-9.]+-gdb\.py)$",
+    expect(out, r"^Yes\s+\S*(asynctrace-gdb\.py|libasynctrace\.so\.[0-9.]+-gdb\.py)\s*$",
            what + ", auto-load list")
     out = gdb_batch(env, [exe, core], ["info async-deadlocks"])
     no_bad(out, what + ", core")
