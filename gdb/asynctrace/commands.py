@@ -18,9 +18,11 @@ import gdb
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
+from . import group
 from . import output
 from . import params
 from . import running
+from . import taskselect
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -99,6 +101,13 @@ def task_ids():
     return [str(t[0]) for _, items, _ in snap.runtimes for t in items]
 
 
+def resource_kinds():
+    try:
+        return list(Snapshot(lambda rt, addr: False).abi.enums["resource_kind"])
+    except Exception:
+        return []
+
+
 def runtime_ids():
     try:
         snap = Snapshot()
@@ -109,6 +118,27 @@ def runtime_ids():
 
 JSON = Flag("json", "print the trace document (docs/trace-format.md)")
 OUTPUT = Value("output", "FILE", "write the output to FILE instead of GDB's output")
+GROUP_KEYS = list(taskselect.GROUP_KEYS)
+params.GROUP_KEYS.extend(GROUP_KEYS)
+# Filters, sort, limit and grouping of info async-tasks and async-bt
+# (taskselect.py; docs/gdb.md, "Selecting and grouping tasks").
+SELECT = [
+    Value("state", "STATE", "only tasks in STATE (idle, scheduled, running, ...)",
+          suggest=task_states),
+    Value("name", "GLOB", "only tasks whose name matches the shell pattern GLOB"),
+    Value("waits-for", "KIND|ADDR", "only tasks waiting on a resource of kind KIND "
+          "(mutex, join, ...) or on the object at ADDR", suggest=lambda: resource_kinds()),
+    Value("at", "LOC", "only tasks with a frame at LOC (file:line, or part of a name)"),
+    Value("min-wait", "DUR", "only tasks waiting at least DUR (500ms, 2s, 5m)"),
+    Value("spawned-at", "LOC", "only tasks spawned at LOC (as -at)"),
+    Value("descendants-of", "ID", "only tasks spawned, directly or not, by task ID"),
+    Value("sort", "KEY", "wait (longest first), polls (most first) or id",
+          suggest=list(taskselect.SORT_KEYS)),
+    Value("limit", "N", "at most N tasks (with -group: N groups)"),
+    Value("group", "[KEY]", "one line per group of tasks with the same " + "/".join(GROUP_KEYS)
+          + " (default chain; `set asynctrace group-by`)", suggest=GROUP_KEYS,
+          param="group-by"),
+]
 
 
 class AsyncCommand(gdb.Command):
@@ -188,22 +218,78 @@ def _table(sink, table, from_tty):
     sink.write(table + "\n")
 
 
+def _normalize_group(argv):
+    """`-group` may stand alone (by chain) or take a key (taskselect.py)."""
+    return taskselect.normalize_group(["--group" if a == "-group" else a for a in argv])
+
+
+def _select_opts(opts):
+    """The selection options as taskselect.parse() takes them."""
+    out = {"--" + o.name: opts[o.name] for o in SELECT if opts.get(o.name) is not None}
+    if out.get("--group") == "none":
+        del out["--group"]
+    return out
+
+
+def _selection(sopts, snap):
+    """The Selection of the options (a bad value is a Usage error)."""
+    try:
+        return taskselect.parse(sopts, snap.abi.enums["task_state"],
+                                snap.abi.enums["resource_kind"])
+    except ValueError as e:
+        raise Usage(str(e))
+
+
+def _select(snap, sel):
+    """The selected task records, every task read once."""
+    now = diagnose.reading_clock(snap)[0]
+    with no_gc():
+        return sel.apply([t for _, t in snap.tasks()], now)
+
+
+def _restrict(snap, chosen):
+    """Make the snapshot's lists hold only `chosen`, in its order."""
+    order = {t.id: i for i, t in enumerate(chosen)}
+    runtimes = []
+    for rt, items, errors in snap.runtimes:
+        kept = sorted((it for it in items if it[0] in order), key=lambda it: order[it[0]])
+        runtimes.append((rt, kept, errors))
+    snap.runtimes = runtimes
+    snap.ntasks = len(chosen)
+
+
+def _emit_groups(sink, snap, sel, chosen, as_json, from_tty):
+    now = diagnose.reading_clock(snap)[0]
+    names = snap.walker.names
+    with no_gc():
+        groups = group.group(chosen, sel.group)
+        if as_json:
+            doc = group.groups_json(groups, sel.group, len(chosen), now, names, sel.limit)
+            doc["source"] = snap.source
+            sink.write(json.dumps(doc, indent=1) + "\n")
+            return
+        out = group.groups_text(groups, sel.group, len(chosen), now, names, sel.limit)
+    _table(sink, out, from_tty)
+
+
 class InfoAsyncTasks(AsyncCommand):
     NAME = "info async-tasks"
     SUMMARY = "List every asynctrace task, with its state and where it waits."
     DETAILS = """One line per task: id, state, time in that state, worker or thread,
 polls, name, and where it is (the innermost async function and what its
 leaf waits for).  Filters combine; "3 tasks shown of 9" says what was left
-out.  `set asynctrace max-tasks` limits the rows, `set asynctrace width`
-cuts long lines."""
+out.  With -group, one line per group (with -json, the groups as JSON).
+`set asynctrace max-tasks` limits the rows, `set asynctrace width` cuts
+long lines."""
     OPTIONS = Options(
         JSON,
-        Value("state", "STATE", "only tasks in STATE (idle, scheduled, running, ...)",
-              suggest=task_states),
-        Value("name", "GLOB", "only tasks whose name matches the shell pattern GLOB"),
         Value("runtime", "ADDR|ID", "only the runtime at address ADDR (0x...) or with id ID",
               suggest=runtime_ids),
-        OUTPUT)
+        *(SELECT + [OUTPUT]))
+
+    def parse(self, arg):
+        defaults = {"group": params.get("group-by")}
+        return self.OPTIONS.parse(_normalize_group(_argv(arg)), defaults)
 
     @_guard
     def invoke(self, arg, from_tty):
@@ -215,7 +301,7 @@ cuts long lines."""
         # 0x... is an address (as printed), a plain number a runtime id.
         by_address = (runtime or "").lower().startswith("0x")
         state, glob = opts["state"], opts["name"]
-        limit = None if opts["json"] else params.get("max-tasks")
+        sopts = _select_opts(opts)
 
         def keep(tid, st, name):
             if state is not None and st != state:
@@ -225,38 +311,46 @@ cuts long lines."""
             return True
 
         def rt_filter(rt, addr):
-            if want_rt is None:
-                return True
             return addr == want_rt if by_address else rt["id"] == want_rt
 
-        filtered = state is not None or glob is not None
-        snap = Snapshot(rt_filter, keep if filtered else None)
-        cut = _limit_tasks(snap, limit)
-        if state is not None and state not in snap.abi.enums["task_state"]:
-            raise Usage("unknown state %r: one of %s" % (
-                state, ", ".join(snap.abi.enums["task_state"])))
+        # -descendants-of needs every task's parent: no filter on the list walk.
+        early = (state or glob) and "--descendants-of" not in sopts
+        snap = Snapshot(rt_filter if want_rt is not None else None, keep if early else None)
+        sel = _selection(sopts, snap)
         if want_rt is not None and not snap.task_counts:
             raise UserError("no runtime has address or id %s (see info async-runtimes)"
                             % runtime)
         with output.Sink(opts["output"]) as sink:
+            if sel.needs_records:
+                chosen = _select(snap, sel)
+                if sel.group:
+                    _emit_groups(sink, snap, sel, chosen, opts["json"], from_tty)
+                    return
+                _restrict(snap, chosen)
             if opts["json"]:
                 _emit_json(sink, snap)
                 return
-            roots = snap.roots_by_task
+            cut = _limit_tasks(snap, params.get("max-tasks"))
+            _tasks_table(sink, snap, cut, from_tty)
 
-            def native_of(t):
-                if t.address not in roots:
-                    return None
-                lwp = roots[t.address][0]
-                nested = t.thread is None
-                fn = None if nested else snap.backend.innermost_function(lwp)
-                return (lwp, fn, nested)
 
-            with no_gc():
-                table = text.tasks_table(snap, native_of)
-            if cut:
-                table += ("\n(%d more tasks not shown: set asynctrace max-tasks)" % cut)
-            _table(sink, table, from_tty)
+def _tasks_table(sink, snap, cut, from_tty):
+    roots = snap.roots_by_task
+
+    def native_of(t):
+        if t.address not in roots:
+            return None
+        lwp, record = roots[t.address]
+        nested = t.thread is None
+        fn = None if nested else snap.backend.innermost_function(lwp)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+
+    with no_gc():
+        table = text.tasks_table(snap, native_of)
+    if cut:
+        table += "\n(%d more tasks not shown: set asynctrace max-tasks)" % cut
+    _table(sink, table, from_tty)
 
 
 def _limit_tasks(snap, limit):
@@ -284,6 +378,9 @@ def _current_task_ids():
     return tasknav.current_task_ids()
 
 
+MAX_BT_GROUPS = 25
+
+
 class AsyncBt(AsyncCommand):
     NAME = "async-bt"
     CLASS = gdb.COMMAND_STACK
@@ -291,80 +388,127 @@ class AsyncBt(AsyncCommand):
     ARGS = "[ID...|all]"
     DETAILS = """The await chain of each task, innermost first, ending with where the
 task was spawned.  For a task running on a thread, first the native frames
-of that thread down to at_root_poll.  Without an argument: the task the
-selected thread is polling."""
+of that thread down to at_root_poll.  Without an argument: the tasks the
+selected thread is polling.  Filters, -sort, -limit and -group as for info
+async-tasks; with -group, one backtrace per group, of its first task, under
+the group's count and ids."""
     OPTIONS = Options(
         Flag("full", "show full file paths, frame addresses and leaf sites",
              param="full"),
-        OUTPUT)
+        *(SELECT + [OUTPUT]))
 
     def positional(self):
         return ["all"] + task_ids()
 
+    def parse(self, arg):
+        defaults = {"full": params.get("full"), "group": params.get("group-by")}
+        return self.OPTIONS.parse(_normalize_group(_argv(arg)), defaults)
+
     @_guard
     def invoke(self, arg, from_tty):
         opts, rest = self.parse(arg)
-        ids = None
-        if not rest:
-            ids = _current_task_ids()
-            if not ids:
-                raise UserError("the selected thread is not polling an asynctrace task; "
-                                "give task ids or 'all' (see info async-tasks)")
-        elif rest != ["all"]:
-            ids = []
-            for r in rest:
-                if r == "all":
-                    raise Usage("'all' cannot be combined with task ids")
-                v = _int(r, "a task id")
-                if v <= 0:
-                    raise Usage("task ids are positive numbers, not %s" % r)
-                ids.append(v)
+        ids = _bt_ids(rest)
+        if ids is not None and not ids:
+            raise UserError("the selected thread is not polling an asynctrace task; "
+                            "give task ids or 'all' (see info async-tasks)")
         with output.Sink(opts["output"]) as sink:
-            _backtraces(sink, ids, opts["full"])
+            _backtraces(sink, ids, opts, from_tty)
 
 
-def _backtraces(sink, ids, full):
+def _bt_ids(rest):
+    """Task ids to show, None for all, [] when the selected thread polls none."""
+    if not rest:
+        return _current_task_ids()
+    if rest == ["all"]:
+        return None
+    ids = []
+    for r in rest:
+        if r == "all":
+            raise Usage("'all' cannot be combined with task ids")
+        v = _int(r, "a task id")
+        if v <= 0:
+            raise Usage("task ids are positive numbers, not %s" % r)
+        ids.append(v)
+    return ids
+
+
+def _backtraces(sink, ids, opts, from_tty, limit_param=True):
     """Backtraces of tasks `ids` (None: every task, up to max-tasks)."""
     wanted = None if ids is None else set(ids)
     snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
-    names = snap.walker.names
-    chains = {}  # await chain shape -> its backtrace lines
-    limit = params.get("max-tasks") if ids is None else None
-    first = True
+    sel = _selection(_select_opts(opts), snap)
+    filtered = sel.needs_records or sel.state is not None or sel.name is not None
+    full = bool(opts.get("full"))
     with no_gc():
         found = {t.id: t for _, t in snap.tasks()}
         order = sorted(found) if ids is None else ids
+        if filtered:
+            now = diagnose.reading_clock(snap)[0]
+            chosen = sel.apply([found[i] for i in order if i in found], now)
+            if sel.group:
+                _table(sink, _bt_groups(snap, sel, chosen, full), from_tty)
+                return
+            order = [t.id for t in chosen]
+        limit = params.get("max-tasks") if ids is None and limit_param else None
+        left = 0
         if limit is not None and len(order) > limit:
             order, left = order[:limit], len(order) - limit
-        else:
-            left = 0
-        for tid in order:
-            t = found.get(tid)
-            if t is None:
-                chunk = ("task %d: no such task (it may have finished and been "
-                         "freed, or never existed)" % tid)
-            else:
-                frames = err = None
-                lwp, record = snap.root_of(t)
-                if lwp is not None:
-                    frames, err = snap.backend.native_frames(lwp, record)
-                chunk = text.backtrace(t, snap.now, names, lwp, frames, err, full, chains)
-            sink.write(text.safe_output(chunk) if first else "\n\n" + text.safe_output(chunk))
-            first = False
+        first = _bt_write(sink, snap, found, order, full)
     tail = []
     if left:
         tail.append("... %d more tasks (set asynctrace max-tasks)" % left)
     for rt, _, rt_errors in snap.runtimes:
         if rt_errors:
             tail.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
-    if ids is None and not found:
-        tail.append("no tasks could be read" if snap.errors else "no tasks")
+    if not order:
+        tail.append("no task matches" if filtered else
+                    "no tasks could be read" if snap.errors else "no tasks")
     if snap.errors:
         tail.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
     for chunk in tail:
         sink.write(chunk if first else "\n\n" + chunk)
         first = False
     sink.write("\n")
+
+
+def _bt_write(sink, snap, found, order, full):
+    """Write the backtraces of `order` one by one; True when none was."""
+    chains = {}  # await chain shape -> its backtrace lines
+    first = True
+    for tid in order:
+        t = found.get(tid)
+        if t is None:
+            chunk = ("task %d: no such task (it may have finished and been "
+                     "freed, or never existed)" % tid)
+        else:
+            chunk = text.safe_output(_bt_one(snap, t, full, chains))
+        sink.write(chunk if first else "\n\n" + chunk)
+        first = False
+    return first
+
+
+def _bt_one(snap, t, full, chains):
+    frames = err = None
+    lwp, record = snap.root_of(t)
+    if lwp is not None:
+        frames, err = snap.backend.native_frames(lwp, record)
+    return text.backtrace(t, snap.now, snap.walker.names, lwp, frames, err, full, chains)
+
+
+def _bt_groups(snap, sel, chosen, full):
+    """One backtrace per group (of its first task) under the group's size."""
+    groups = group.group(chosen, sel.group)
+    cap = sel.limit or MAX_BT_GROUPS
+    chunks = ["%s in %s by %s, largest first" % (
+        text.count(len(chosen), "task"), text.count(len(groups), "group"), sel.group)]
+    chains = {}
+    for g in groups[:cap]:
+        chunks.append("%s (%s): %s\n%s" % (
+            text.count(len(g.tasks), "task"), group.states_words(g), group.ids_words(g),
+            _bt_one(snap, g.example, full, chains)))
+    if len(groups) > cap:
+        chunks.append("and %d more groups" % (len(groups) - cap))
+    return "\n\n".join(chunks)
 
 
 class InfoAsyncThreads(AsyncCommand):

@@ -101,7 +101,7 @@ an await: there is no thread to select, and its await chain is printed."""
             gdb.write('task %d "%s" is %s: suspended at an await, not on any thread '
                       "(no thread to select)\n" % (task_id, name, state))
             with output.Sink() as sink:
-                commands._backtraces(sink, [task_id], params.get("full"))
+                commands._backtraces(sink, [task_id], {"full": params.get("full")}, False)
             return
         thread = native.find_thread(gdb.selected_inferior(), lwp)
         if thread is None:
