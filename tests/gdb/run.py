@@ -398,21 +398,13 @@ def check_states_text(parts, m, stripped, pid):
         r"  10  idle +%s +w0 +1  \"combo\" +leg_a states.c:%d  -> notify %s \(4 waiters\)  "
         r"\(\+1 more\)" % (d, m["await:leg_a"], HEX),
         r"runtime 2 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
-<<<<<<< HEAD
         r"   1  running +%s +LWP \d+ \(thread 2\) +1  \"outer\" +LWP \d+ \(thread 2\), "
         r"under a nested block_on  "
-        r"blocking_step states.c:%d" % (d, m["site:blocking_step"]),
+        r"blocking_step states.c:%d" % (d, run_line("blocking_step")),
         r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
         r"   2  running +%s +LWP \d+ \(thread 2\) +1  \"inner\" +LWP \d+ \(thread 2\) in "
         r"\S*read\S*  inner_work "
-        r"states.c:%d" % (d, m["site:inner_work"]),
-=======
-        r"   1  running +%s +LWP \d+ +1  \"outer\" +LWP \d+, under a nested block_on  "
-        r"blocking_step states.c:%d" % (d, run_line("blocking_step")),
-        r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
-        r"   2  running +%s +LWP \d+ +1  \"inner\" +LWP \d+ in \S*read\S*  inner_work "
         r"states.c:%d" % (d, run_line("inner_work")),
->>>>>>> main
         r"\(durations against the .*\)",
     ], "info async-tasks")
 
@@ -1652,11 +1644,8 @@ CASES = [
     ("escape: control characters in a task name", t_escape),
     ("tiny cache: a one-block cache reads the same", t_tiny_cache),
     ("no runtime, no process", t_no_runtime),
-<<<<<<< HEAD
-=======
     ("wrong executable, no executable", t_wrong_executable),
     ("auto-load from .debug_gdb_scripts", t_autoload),
->>>>>>> main
 ]
 
 
