@@ -101,9 +101,19 @@ def t_completion(ctx):
         ("threads", "complete info async-threads -"),
         ("deadlocks", "complete info async-deadlocks -o"),
         ("set", "complete set asynctrace "),
+        ("group", "complete info async-tasks -group "),
+        ("sort", "complete async-bt -sort "),
+        ("waits", "complete info async-tasks -waits-for mu"),
     ])
-    equal(lines_of(parts["opts"]), ["info async-tasks -" + o for o in
-                                    ("json", "name", "output", "runtime", "state")], "options")
+    equal(lines_of(parts["opts"]), ["info async-tasks -" + o for o in sorted(
+        ("json", "name", "output", "runtime", "state", "waits-for", "at", "min-wait",
+         "spawned-at", "descendants-of", "sort", "limit", "group"))], "options")
+    equal(lines_of(parts["group"]), ["info async-tasks -group " + k for k in
+                                     ("chain", "resource", "spawn", "state", "where")],
+          "-group keys")
+    equal(lines_of(parts["sort"]), ["async-bt -sort " + k for k in ("id", "polls", "wait")],
+          "-sort keys")
+    equal(lines_of(parts["waits"]), ["info async-tasks -waits-for mutex"], "resource kinds")
     equal(lines_of(parts["long"]), ["info async-tasks --state"], "--st")
     equal(lines_of(parts["state"]), ["info async-tasks -state " + s for s in
                                      ("cancelled", "complete", "idle", "running", "scheduled")],
@@ -111,9 +121,10 @@ def t_completion(ctx):
     equal(lines_of(parts["state_i"]), ["info async-tasks -json --state idle"], "state i")
     equal(lines_of(parts["runtime"]), ["info async-tasks -runtime %d" % i for i in (1, 2, 3)],
           "runtime ids")
-    equal(lines_of(parts["bt"]), ["async-bt " + w for w in
-                                  ["-full", "-output"] + sorted(str(i) for i in range(1, 12))
-                                  + ["all"]], "async-bt ids")
+    equal(lines_of(parts["bt"]), ["async-bt " + w for w in sorted(
+        ["-full", "-output", "-state", "-name", "-waits-for", "-at", "-min-wait", "-spawned-at",
+         "-descendants-of", "-sort", "-limit", "-group", "all"] +
+        [str(i) for i in range(1, 12)])], "async-bt ids")
     equal(lines_of(parts["bt1"]), ["async-bt 1", "async-bt 10", "async-bt 11"], "ids 1*")
     equal(lines_of(parts["bt_opt"]), ["async-bt -full"], "-f")
     equal(lines_of(parts["task"]), ["async-task 1", "async-task 10", "async-task 11"], "task")
@@ -144,13 +155,14 @@ def t_help(ctx):
             raise TestFailure("summary of %s is not one whole sentence: %r" % (cmd, summary))
     match_lines(parts["help"], [
         r"List every asynctrace task, with its state and where it waits\.",
-        r"Usage: info async-tasks \[-json\] \[-state STATE\] \[-name GLOB\] "
-        r"\[-runtime ADDR\|ID\] \[-output FILE\]",
+        r"Usage: info async-tasks \[-json\] \[-runtime ADDR\|ID\] \[-state STATE\] "
+        r"\[-name GLOB\] .* \[-group \[KEY\]\] \[-output FILE\]",
         r"  -json +print the trace document \(docs/trace-format\.md\) \(also --json\)",
         r"  -state STATE +only tasks in STATE .*\(also --state\)"], "help info async-tasks")
     match_lines(parts["help_bt"], [
         r"Print the await backtrace of asynctrace tasks\.",
-        r"Usage: async-bt \[-full\] \[-output FILE\] \[ID\.\.\.\|all\]"], "help async-bt")
+        r"Usage: async-bt \[-full\] \[-state STATE\] .* \[-output FILE\] \[ID\.\.\.\|all\]"],
+        "help async-bt")
 
 
 def t_options(ctx):
@@ -198,7 +210,10 @@ def t_parameters(ctx):
         ("indent0", "set asynctrace json-indent-limit 0"),
         ("compact", "info async-runtimes -json"),
         ("bad", "set asynctrace max-tasks many"),
-        ("group", "show asynctrace group-by")])
+        ("group", "show asynctrace group-by"),
+        ("group_set", "set asynctrace group-by state"),
+        ("grouped", "info async-tasks"),
+        ("ungrouped", "info async-tasks -group none")])
     equal(lines_of(parts["show"]), ["asynctrace max-tasks is unlimited."], "show")
     equal(lines_of(parts["show2"]), ["asynctrace max-tasks is 2."], "show after set")
     match_lines(parts["tasks"], [
@@ -222,6 +237,9 @@ def t_parameters(ctx):
         raise TestFailure("json-indent-limit 0: document not compact:\n" + compact[:300])
     match_lines(parts["bad"], [r"No symbol \"many\" in current context\."], "bad value")
     equal(lines_of(parts["group"]), ["asynctrace group-by is none."], "group-by")
+    match_lines(parts["grouped"], [r"11 tasks in 2 groups by state.*"], "group-by state")
+    match_lines(parts["ungrouped"], [r"runtime 1 \(current-thread, 1 worker\) at .*"],
+                "-group none")
 
 
 # -- output through GDB ------------------------------------------------------------------
