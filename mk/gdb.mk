@@ -28,7 +28,7 @@ $(BUILD)/gdbtests/stripped/%: $(BUILD)/gdbtests/%
 	strip --strip-all -o $@ $<
 
 # The .debug_gdb_scripts entry names the installed loader by its absolute
-# path (runtime/src/dump/gdb_autoload.c: a relative name would be looked up in
+# path (runtime/src/trace/gdb_autoload.c: a relative name would be looked up in
 # GDB's current directory first).  The object is rebuilt when the path
 # changes.  mk/install.mk installs the loader there.
 GDB_AUTOLOAD_SCRIPT  = $(abspath $(DATADIR))/gdb/auto-load/asynctrace-gdb.py

@@ -72,7 +72,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libasynctrace.so.$(VERSION)
 	rm -f $(DESTDIR)$(PKGCONFIG_DIR)/asynctrace.pc
 	rm -rf $(DESTDIR)$(PYTHON_DIR)/asynctrace
-	rm -f $(DESTDIR)$(BINDIR)/asynctrace
+	rm -f $(DESTDIR)$(BINDIR)/asynctrace $(DESTDIR)$(CLI_LIBEXEC)/asynctrace-unwind
+	-rmdir $(DESTDIR)$(CLI_LIBEXEC) 2>/dev/null
 	-rmdir $(DESTDIR)$(PYTHON_DIR) $(DESTDIR)$(DATADIR)/asynctrace 2>/dev/null
 	rm -f $(DESTDIR)$(GDB_LOADER) $(DESTDIR)$(GDB_OBJFILE_SCRIPT)
 	@d='$(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR)'; \

@@ -30,6 +30,7 @@ from .options import Flag, Options, Usage, Value, number
 from .session import Snapshot, UserError, no_gc
 
 TASK_STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
+GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at -group
 
 
 def _guard(fn):
@@ -350,6 +351,9 @@ def _tasks_table(sink, snap, cut, from_tty):
         table = text.tasks_table(snap, native_of)
     if cut:
         table += "\n(%d more tasks not shown: set asynctrace max-tasks)" % cut
+    if snap.ntasks > GROUP_HINT_TASKS:
+        table += ("\n(%d tasks: info async-tasks -group summarises them in a screen, "
+                  "info async-diagnose says what is wrong)" % snap.ntasks)
     _table(sink, table, from_tty)
 
 
