@@ -5,7 +5,16 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PREFIX  ?= /usr/local
+# Installation directories (GNU-style; DESTDIR is prepended at install time).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+BINDIR     ?= $(PREFIX)/bin
+# Library version: the SONAME carries the major number (bump it on any
+# incompatible change of the exported API or of the structs in the headers).
+VERSION    := 1.0.0
+SO_MAJOR   := 1
 PKGS    := libunwind capstone libdw
 # Extra flags for sanitizer builds (set by `make san`).
 SANITIZE ?=
@@ -32,6 +41,8 @@ LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h \
                        runtime/src/*.h runtime/src/*/*.h)
 LIB_A    := $(BUILD)/libasynctrace.a
 LIB_SO   := $(BUILD)/libasynctrace.so
+LIB_SONAME  := libasynctrace.so.$(SO_MAJOR)
+LIB_SO_REAL := $(BUILD)/libasynctrace.so.$(VERSION)
 
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
@@ -43,7 +54,7 @@ TEST_TARGETS :=
 SAN_TARGETS  :=
 ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS) $(EXAMPLE_BINS)
 
-.PHONY: all lib test test-unit demo demo-run deps install san bench clean unit-bins
+.PHONY: all lib test test-unit demo demo-run deps install uninstall san bench clean unit-bins
 .DEFAULT_GOAL := all
 
 -include mk/*.mk
@@ -51,10 +62,12 @@ ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS) $(EXAMPLE_BINS)
 all: $(ALL_TARGETS)
 lib: $(LIB_A) $(LIB_SO)
 
+# Only what the public headers declare is exported (their
+# `#pragma GCC visibility push(default)`); everything else stays inside.
 $(BUILD)/obj/%.o: runtime/src/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(if $(findstring /,$*),,$(RT_DIRS:%=-iquote runtime/src/%)) \
-	  $(CFLAGS) -fPIC -c $< -o $@
+	  $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@
@@ -63,8 +76,14 @@ $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJS)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,libasynctrace.so -o $@ $^ $(LDLIBS)
+# libasynctrace.so.1.0.0 with SONAME libasynctrace.so.1, and the two
+# symlinks the loader and the linker look for.
+$(LIB_SO_REAL): $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS)
+
+$(LIB_SO): $(LIB_SO_REAL)
+	ln -sf libasynctrace.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
+	ln -sf libasynctrace.so.$(VERSION) $@
 
 # Unit tests link the static library so they need no LD_LIBRARY_PATH.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/cunit_main.h $(LIB_A) | $(BUILD)/tests
@@ -110,14 +129,6 @@ san: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -DAT_DEBUG_LISTS" test-unit
 	@$(MAKE) --no-print-directory $(SAN_TARGETS)
-
-install: $(LIB_A) $(LIB_SO)
-	install -d $(DESTDIR)$(PREFIX)/include/asynctrace $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 runtime/include/asynctrace.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 runtime/include/asynctrace/*.h $(DESTDIR)$(PREFIX)/include/asynctrace/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' mk/asynctrace.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asynctrace.pc
 
 clean:
 	rm -rf build

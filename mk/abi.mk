@@ -4,4 +4,5 @@ TEST_TARGETS += test-abi
 .PHONY: test-abi
 test-abi: $(LIB_A) $(LIB_SO) | $(BUILD)/tests
 	@sh tests/abi/check_abi.sh $(BUILD)
+	@sh tests/abi/check_exports.sh $(BUILD)
 	@sh tests/abi/check_misuse.sh

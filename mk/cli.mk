@@ -1,13 +1,14 @@
 # mk/cli.mk - the command-line tool `asynctrace` (build/asynctrace, a Python
 # script over the package in gdb/asynctrace/), its tests (`make test-cli`,
-# part of `make test`) and its installation: $(PREFIX)/bin/asynctrace, the
-# package under $(PREFIX)/share/asynctrace/python (see docs/cli.md).
+# part of `make test`) and its installation: $(BINDIR)/asynctrace over the
+# package that mk/install.mk installs once for GDB and the tool
+# ($(DATADIR)/asynctrace/python; see docs/cli.md).
 
 CLI_BIN    := $(BUILD)/asynctrace
 # Native frames of a PID or a core (elfutils libdwfl), run by the tool.
 UNWIND_BIN := $(BUILD)/asynctrace-unwind
 CLI_PY     := $(wildcard gdb/asynctrace/*.py gdb/asynctrace/cli/*.py)
-CLI_PYDIR   = $(PREFIX)/share/asynctrace/python
+CLI_PYDIR   = $(PYTHON_DIR)
 CLI_LIBEXEC = $(PREFIX)/libexec/asynctrace
 
 ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN)
@@ -29,14 +30,12 @@ test-cli: $(CLI_BIN) $(UNWIND_BIN) gdb-progs
 	@python3 tests/cli/run.py --build $(BUILD)
 
 install: install-cli
-install-cli: $(CLI_BIN) $(UNWIND_BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CLI_PYDIR)/asynctrace/cli $(DESTDIR)$(CLI_LIBEXEC)
+install-cli: $(CLI_BIN) $(UNWIND_BIN) install-python
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CLI_LIBEXEC)
 	install -m 755 $(UNWIND_BIN) $(DESTDIR)$(CLI_LIBEXEC)/
-	install -m 644 gdb/asynctrace/*.py $(DESTDIR)$(CLI_PYDIR)/asynctrace/
-	install -m 644 gdb/asynctrace/cli/*.py $(DESTDIR)$(CLI_PYDIR)/asynctrace/cli/
 	sed -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
-	  gdb/asynctrace-cli.in > $(DESTDIR)$(PREFIX)/bin/asynctrace
-	chmod 755 $(DESTDIR)$(PREFIX)/bin/asynctrace
+	  gdb/asynctrace-cli.in > $(DESTDIR)$(BINDIR)/asynctrace
+	chmod 755 $(DESTDIR)$(BINDIR)/asynctrace
 
 # `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task
 # PID (whole run and stop time); run by `make bench` (bench/run_all).

@@ -2,7 +2,8 @@
 # mk/deps.sh - install the Debian packages the build, tests, demo and
 # benchmarks need; skip those present; use sudo when not root; print the
 # exact command when neither works.
-PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3"
+# dpkg-dev, debhelper and fakeroot: the Debian package test (mk/debian.mk).
+PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3 dpkg-dev debhelper fakeroot"
 [ -n "$ASYNCTRACE_EXTRA_DEPS" ] && PKGS="$PKGS $ASYNCTRACE_EXTRA_DEPS"
 
 missing=""

@@ -1,7 +1,6 @@
 # mk/gdb.mk - the GDB extension (gdb/): its test programs and test runner
-# (`make test-gdb`, part of `make test`), its benchmark (`make bench-gdb`),
-# and its installation (`make install` puts the loader and the package
-# under $(PREFIX)/share/gdb/auto-load/, see docs/gdb.md).
+# (`make test-gdb`, part of `make test`) and its benchmark (`make bench-gdb`).
+# Its installation is in mk/install.mk.
 
 GDB_PROG_SRCS := $(sort $(wildcard tests/gdb/progs/*.c))
 GDB_PROG_HDRS := $(wildcard tests/gdb/progs/*.h)
@@ -11,11 +10,10 @@ GDB_STRIPPED  := $(GDB_PROG_SRCS:tests/gdb/progs/%.c=$(BUILD)/gdbtests/stripped/
 GDB_PY        := gdb/asynctrace-gdb.py $(wildcard gdb/asynctrace/*.py)
 
 GDB_BENCH_BIN := $(BUILD)/bench/gdb_core_bench
-GDB_AUTOLOAD_DIR = $(DESTDIR)$(PREFIX)/share/gdb/auto-load
 
 TEST_TARGETS += test-gdb
 
-.PHONY: test-gdb gdb-progs bench-gdb bench-gdb-chain install-gdb
+.PHONY: test-gdb gdb-progs bench-gdb bench-gdb-chain
 
 gdb-progs: $(GDB_PROGS) $(GDB_STRIPPED)
 
@@ -31,8 +29,9 @@ $(BUILD)/gdbtests/stripped/%: $(BUILD)/gdbtests/%
 
 # The .debug_gdb_scripts entry names the installed loader by its absolute
 # path (runtime/src/trace/gdb_autoload.c: a relative name would be looked up in
-# GDB's current directory first).  The object is rebuilt when PREFIX changes.
-GDB_AUTOLOAD_SCRIPT  = $(abspath $(PREFIX))/share/gdb/auto-load/asynctrace-gdb.py
+# GDB's current directory first).  The object is rebuilt when the path
+# changes.  mk/install.mk installs the loader there.
+GDB_AUTOLOAD_SCRIPT  = $(abspath $(DATADIR))/gdb/auto-load/asynctrace-gdb.py
 GDB_AUTOLOAD_OBJ    := $(filter %/gdb_autoload.o,$(LIB_OBJS))
 GDB_AUTOLOAD_STAMP  := $(BUILD)/gdb-autoload-path
 $(GDB_AUTOLOAD_OBJ): CPPFLAGS += -DAT_GDB_AUTOLOAD_SCRIPT='"$(GDB_AUTOLOAD_SCRIPT)"'
@@ -58,6 +57,7 @@ $(GDB_TREE_AUTOLOAD): tests/gdb/progs/states.c $(BUILD)/gdbtests/autoload/gdb_au
 
 test-gdb: $(GDB_PROGS) $(GDB_STRIPPED) $(GDB_PY) $(GDB_TREE_AUTOLOAD)
 	@python3 tests/gdb/run.py --build $(BUILD)
+	@python3 tests/gdb/conventions.py --build $(BUILD)
 
 # `info async-tasks --json` on a core with 100,000 idle tasks 5 frames deep.
 $(GDB_BENCH_BIN): bench/gdb_core_bench.c $(LIB_A)
@@ -70,9 +70,3 @@ bench-gdb: $(GDB_BENCH_BIN) $(GDB_PY)
 # `info async-deadlocks` on a core with 100,000 chained joins.
 bench-gdb-chain: $(BUILD)/gdbtests/chain $(GDB_PY)
 	@python3 bench/gdb_chain_bench.py --build $(BUILD)
-
-install: install-gdb
-install-gdb:
-	install -d $(GDB_AUTOLOAD_DIR)/asynctrace
-	install -m 644 gdb/asynctrace-gdb.py $(GDB_AUTOLOAD_DIR)/
-	install -m 644 gdb/asynctrace/*.py $(GDB_AUTOLOAD_DIR)/asynctrace/

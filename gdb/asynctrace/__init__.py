@@ -9,11 +9,32 @@ memory and threads), memory (cached reads), elf (ELF files on disk), abi
 deadlock (output and analysis, all from the records).  Only the GDB front
 end imports gdb: gdbsource (the GDB backend), gdblocate (the descriptor in
 GDB's program space), native (GDB's unwinder for running tasks), commands,
-printers.  The command-line tool (cli/) uses procsource (a PID), coresource
+printers, and the GDB-only modules options (option tables), params (set/show
+asynctrace), output (gdb.write, -output), tasknav (async-task, convenience
+functions), framefilter (bt) and api (the Python API for user scripts).
+The command-line tool (cli/) uses procsource (a PID), coresource
 (an ELF core) and document (a trace document) instead.
 """
 
 _registered = False
+
+
+def tasks(state=None, name=None, runtime=None):
+    """Task records of the selected inferior (inside GDB; see api.py)."""
+    from . import api
+    return api.tasks(state, name, runtime)
+
+
+def runtimes():
+    """Runtime records of the selected inferior (inside GDB; see api.py)."""
+    from . import api
+    return api.runtimes()
+
+
+def threads():
+    """Thread records (LWP, GDB thread number, task polled now; see api.py)."""
+    from . import api
+    return api.threads()
 
 
 def register():
@@ -22,9 +43,12 @@ def register():
     if _registered:
         return
     import gdb
-    from . import commands, gdbsource, printers, session
+    from . import commands, framefilter, gdbsource, params, printers, session, tasknav
     session.DEFAULT_BACKEND = gdbsource.GdbBackend
+    params.register()
     commands.register()
+    tasknav.register()
+    framefilter.register()
     printers.register()
     for event in ("new_objfile", "clear_objfiles"):
         registry = getattr(gdb.events, event, None)

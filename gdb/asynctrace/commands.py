@@ -1,14 +1,17 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
 info async-runtimes, info async-deadlocks, info async-diagnose.
 
-Each command parses its arguments first (wrong ones raise gdb.GdbError with
-the usage line), takes one Snapshot, and prints a table or a JSON document.
-No command runs code in the inferior or writes to it.
+Each command declares its options in one table (options.py: `-json`-style
+options with `--json` aliases, completion of names and values), parses its
+arguments first (wrong ones raise gdb.GdbError with the usage line), takes
+one Snapshot, and writes a table or a JSON document through GDB's own output
+stream (output.py), or to a file with -output.  No command runs code in the
+inferior or writes to it.
 """
 
 import fnmatch
 import json
-import os
+import re
 
 import gdb
 
@@ -16,47 +19,56 @@ from . import deadlock
 from . import diagnose
 from . import diagnose_text
 from . import group
+from . import output
+from . import params
 from . import running
 from . import taskselect
 from . import text
 from .abi import AbiError
 from .memory import ReadError
+from .options import Flag, Options, Usage, Value, number
 from .session import Snapshot, UserError, no_gc
 
-JSON_INDENT_MAX_TASKS = 1000
-GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at --group
-DIRECT_WRITE_MIN = 1 << 18
+TASK_STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
+GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at -group
 
 
-class Usage(Exception):
-    pass
-
-
-def _guard(usage):
+def _guard(fn):
     """Turn every failure into a one-line gdb.GdbError (never a traceback)."""
 
-    def wrap(fn):
-        def invoke(self, arg, from_tty):
-            try:
-                return fn(self, arg, from_tty)
-            except Usage as e:
-                raise gdb.GdbError("%s\nusage: %s" % (e, usage))
-            except (UserError, AbiError) as e:
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except gdb.GdbError:
-                raise
-            except ReadError as e:
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except KeyboardInterrupt:
-                raise gdb.GdbError("asynctrace: interrupted")
-            except gdb.error as e:  # GDB itself refused something (unwinding, ...)
-                raise gdb.GdbError("asynctrace: %s" % e)
-            except Exception as e:  # a bug here must not look like the program's
-                raise gdb.GdbError("asynctrace: internal error (%s: %s)"
-                                   % (type(e).__name__, e))
-        invoke.__doc__ = fn.__doc__
-        return invoke
-    return wrap
+    def invoke(self, arg, from_tty):
+        try:
+            text.THREAD_NUMBERS = _thread_numbers()
+            return fn(self, arg, from_tty)
+        except Usage as e:
+            raise gdb.GdbError("%s\nusage: %s" % (e, self.usage()))
+        except (UserError, AbiError) as e:
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except gdb.GdbError:
+            raise
+        except ReadError as e:
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except KeyboardInterrupt:
+            raise gdb.GdbError("asynctrace: interrupted")
+        except gdb.error as e:  # GDB itself refused something (unwinding, ...)
+            raise gdb.GdbError("asynctrace: %s" % e)
+        except Exception as e:  # a bug here must not look like the program's
+            raise gdb.GdbError("asynctrace: internal error (%s: %s)"
+                               % (type(e).__name__, e))
+    invoke.__doc__ = fn.__doc__
+    return invoke
+
+
+def _thread_numbers():
+    """{LWP: GDB's thread number} of the selected inferior."""
+    out = {}
+    try:
+        for th in gdb.selected_inferior().threads():
+            pid, lwp, _ = th.ptid
+            out[lwp or pid] = th.num
+    except (gdb.error, RuntimeError):
+        pass
+    return out
 
 
 def _argv(arg):
@@ -66,98 +78,6 @@ def _argv(arg):
         raise Usage(str(e))
 
 
-def _parse(argv, flags, options):
-    """Options of the form --flag and --opt VALUE (or --opt=VALUE); returns
-    (dict, positional)."""
-    got = {}
-    rest = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--"):
-            name, eq, value = a.partition("=")
-            if name in flags and not eq:
-                got[name] = True
-            elif name in options:
-                if not eq:
-                    i += 1
-                    if i >= len(argv):
-                        raise Usage("option %s needs a value" % name)
-                    value = argv[i]
-                got[name] = value
-            else:
-                raise Usage("unknown option %s" % a)
-        else:
-            rest.append(a)
-        i += 1
-    return got, rest
-
-
-def _write(text):
-    """Print `text`.  Very large documents go straight to GDB's standard
-    output (gdb.write would cost more than the walk), unless GDB is logging
-    its output to a file, which only gdb.write feeds."""
-    if len(text) < DIRECT_WRITE_MIN or _logging():
-        gdb.write(text)
-        return
-    gdb.flush()
-    _write_fd(text)
-
-
-def _write_text(out):
-    """Print a command's text output (a last pass escapes any control
-    character a string from memory may still carry)."""
-    _write(text.safe_output(out) + "\n")
-
-
-def _logging():
-    try:
-        return bool(gdb.parameter("logging enabled"))
-    except (gdb.error, RuntimeError):
-        return True  # cannot tell: take the safe path
-
-
-def _emit_snapshot_json(snap):
-    """The trace document: indented when small; compact and streamed when
-    large (straight to standard output unless GDB is logging)."""
-    if snap.ntasks <= JSON_INDENT_MAX_TASKS:
-        _write(json.dumps(snap.document, indent=2) + "\n")
-        return
-    if _logging():
-        snap.write(gdb.write)
-        gdb.write("\n")
-        return
-    gdb.flush()
-    pending = []
-    size = [0]
-
-    def out(piece):
-        if len(piece) >= DIRECT_WRITE_MIN:  # a large piece: no copy into a join
-            if pending:
-                _write_fd("".join(pending))
-                del pending[:]
-                size[0] = 0
-            _write_fd(piece)
-            return
-        pending.append(piece)
-        size[0] += len(piece)
-        if size[0] >= DIRECT_WRITE_MIN:
-            _write_fd("".join(pending))
-            del pending[:]
-            size[0] = 0
-
-    snap.write(out)
-    pending.append("\n")
-    _write_fd("".join(pending))
-
-
-def _write_fd(text):
-    view = memoryview(text.encode("utf-8"))
-    while view:
-        n = os.write(1, view)
-        view = view[n:]
-
-
 def _int(text_value, what):
     try:
         return int(text_value, 0)
@@ -165,32 +85,157 @@ def _int(text_value, what):
         raise Usage("%s must be a number, not %r" % (what, text_value))
 
 
-SELECT_USAGE = ("[--state STATE] [--name GLOB] [--waits-for KIND|ADDR] [--at LOC] "
-                "[--min-wait DUR] [--spawned-at LOC] [--descendants-of ID] "
-                "[--sort wait|polls|id] [--limit N] [--group [chain|where|resource|"
-                "spawn|state]]")
-SELECT_HELP = """
-  --state STATE        only tasks in STATE (idle, scheduled, running, complete, cancelled)
-  --name GLOB          only tasks whose name matches the shell pattern GLOB
-  --waits-for K|ADDR   only tasks waiting on a resource of kind K (mutex, join,
-                       channel-recv, ...) or on the object at address ADDR (0x...)
-  --at LOC             only tasks with a frame at LOC: file:line, or part of a
-                       function or file name
-  --min-wait DUR       only tasks waiting (or in their state) at least DUR (500ms, 2s, 5m)
-  --spawned-at LOC     only tasks spawned at LOC (as --at)
-  --descendants-of ID  only tasks spawned, directly or not, by task ID
-  --sort KEY           wait (longest first), polls (most first) or id
-  --limit N            at most N tasks (with --group: N groups)
-  --group [KEY]        one line per group of tasks with the same await chain
-                       (the default key), where (innermost async frame),
-                       resource, spawn (site) or state: count, states, ids"""
-TASKS_USAGE = "info async-tasks [--json] [--runtime ADDR|ID] " + SELECT_USAGE
+def task_states():
+    """State names from the program's enum table, else the usual ones."""
+    try:
+        return list(Snapshot().abi.enums["task_state"])
+    except Exception:
+        return list(TASK_STATES)
 
 
-def _selection(opts, snap):
+def task_ids():
+    """Ids of every task of the program (for completion), as text."""
+    try:
+        snap = Snapshot()
+    except Exception:
+        return []
+    return [str(t[0]) for _, items, _ in snap.runtimes for t in items]
+
+
+def resource_kinds():
+    try:
+        return list(Snapshot(lambda rt, addr: False).abi.enums["resource_kind"])
+    except Exception:
+        return []
+
+
+def runtime_ids():
+    try:
+        snap = Snapshot()
+    except Exception:
+        return []
+    return [str(rt["id"]) for rt, _, _ in snap.runtimes]
+
+
+JSON = Flag("json", "print the trace document (docs/trace-format.md)")
+OUTPUT = Value("output", "FILE", "write the output to FILE instead of GDB's output")
+GROUP_KEYS = list(taskselect.GROUP_KEYS)
+params.GROUP_KEYS.extend(GROUP_KEYS)
+# Filters, sort, limit and grouping of info async-tasks and async-bt
+# (taskselect.py; docs/gdb.md, "Selecting and grouping tasks").
+SELECT = [
+    Value("state", "STATE", "only tasks in STATE (idle, scheduled, running, ...)",
+          suggest=task_states),
+    Value("name", "GLOB", "only tasks whose name matches the shell pattern GLOB"),
+    Value("waits-for", "KIND|ADDR", "only tasks waiting on a resource of kind KIND "
+          "(mutex, join, ...) or on the object at ADDR", suggest=lambda: resource_kinds()),
+    Value("at", "LOC", "only tasks with a frame at LOC (file:line, or part of a name)"),
+    Value("min-wait", "DUR", "only tasks waiting at least DUR (500ms, 2s, 5m)"),
+    Value("spawned-at", "LOC", "only tasks spawned at LOC (as -at)"),
+    Value("descendants-of", "ID", "only tasks spawned, directly or not, by task ID"),
+    Value("sort", "KEY", "wait (longest first), polls (most first) or id",
+          suggest=list(taskselect.SORT_KEYS)),
+    Value("limit", "N", "at most N tasks (with -group: N groups)"),
+    Value("group", "[KEY]", "one line per group of tasks with the same " + "/".join(GROUP_KEYS)
+          + " (default chain; `set asynctrace group-by`)", suggest=GROUP_KEYS,
+          param="group-by"),
+]
+
+
+class AsyncCommand(gdb.Command):
+    """Base of the asynctrace commands: help text, usage and completion come
+    from NAME, SUMMARY (one sentence: what `help` and `apropos` list),
+    DETAILS, ARGS (positional arguments in the usage line) and OPTIONS."""
+
+    NAME = None
+    CLASS = gdb.COMMAND_STATUS
+    SUMMARY = ""
+    DETAILS = ""
+    ARGS = ""
+    OPTIONS = Options()
+
+    def __init__(self):
+        type(self).__doc__ = self.help_text()
+        super(AsyncCommand, self).__init__(self.NAME, self.CLASS)
+
+    @classmethod
+    def usage(cls):
+        parts = [cls.NAME, cls.OPTIONS.usage(), cls.ARGS]
+        return " ".join(p for p in parts if p)
+
+    @classmethod
+    def help_text(cls):
+        doc = "%s\n\nUsage: %s" % (cls.SUMMARY, cls.usage())
+        if cls.OPTIONS.options:
+            doc += "\n" + cls.OPTIONS.help_lines()
+        if cls.DETAILS:
+            doc += "\n\n" + cls.DETAILS
+        return doc
+
+    def complete(self, text_, word):
+        try:
+            return self.OPTIONS.complete(text_, word, self.positional)
+        except Exception:
+            return []
+
+    positional = None
+
+    def parse(self, arg):
+        """(options, positional); defaults of options tied to a parameter
+        come from `set asynctrace ...`."""
+        defaults = {o.name: params.get(o.param) for o in self.OPTIONS.options
+                    if o.param is not None}
+        return self.OPTIONS.parse(_argv(arg), defaults)
+
+
+def _emit_json(sink, snap):
+    """The trace document: indented up to `set asynctrace
+    json-indent-limit` tasks; compact and streamed beyond."""
+    if snap.ntasks <= params.get("json-indent-limit"):
+        sink.write(json.dumps(snap.document, indent=2) + "\n")
+        return
+    snap.write(sink.write)
+    sink.write("\n")
+
+
+_STATE_COLOURS = {"idle": "33", "scheduled": "36", "running": "32",
+                  "complete": "2", "cancelled": "31"}
+_ROW = re.compile(r"^(\s+\d+\s+)(idle|scheduled|running|complete|cancelled)\b", re.M)
+
+
+def _colour(table):
+    out = _ROW.sub(lambda m: "%s\x1b[%sm%s\x1b[0m" % (
+        m.group(1), _STATE_COLOURS[m.group(2)], m.group(2)), table)
+    return re.sub(r"^(deadlock|stuck):", "\x1b[1;31m\\1\x1b[0m:", out, flags=re.M)
+
+
+def _table(sink, table, from_tty):
+    """Write a command's text output: a last pass escapes any control
+    character a string from memory may still carry, then `set asynctrace
+    width` and colour apply."""
+    table = output.cut(text.safe_output(table), params.get("width"))
+    if params.color_on(from_tty):
+        table = _colour(table)
+    sink.write(table + "\n")
+
+
+def _normalize_group(argv):
+    """`-group` may stand alone (by chain) or take a key (taskselect.py)."""
+    return taskselect.normalize_group(["--group" if a == "-group" else a for a in argv])
+
+
+def _select_opts(opts):
+    """The selection options as taskselect.parse() takes them."""
+    out = {"--" + o.name: opts[o.name] for o in SELECT if opts.get(o.name) is not None}
+    if out.get("--group") == "none":
+        del out["--group"]
+    return out
+
+
+def _selection(sopts, snap):
     """The Selection of the options (a bad value is a Usage error)."""
     try:
-        return taskselect.parse(opts, snap.abi.enums["task_state"],
+        return taskselect.parse(sopts, snap.abi.enums["task_state"],
                                 snap.abi.enums["resource_kind"])
     except ValueError as e:
         raise Usage(str(e))
@@ -214,7 +259,7 @@ def _restrict(snap, chosen):
     snap.ntasks = len(chosen)
 
 
-def _emit_groups(snap, sel, chosen, as_json):
+def _emit_groups(sink, snap, sel, chosen, as_json, from_tty):
     now = diagnose.reading_clock(snap)[0]
     names = snap.walker.names
     with no_gc():
@@ -222,36 +267,42 @@ def _emit_groups(snap, sel, chosen, as_json):
         if as_json:
             doc = group.groups_json(groups, sel.group, len(chosen), now, names, sel.limit)
             doc["source"] = snap.source
-            _write(json.dumps(doc, indent=1) + "\n")
+            sink.write(json.dumps(doc, indent=1) + "\n")
             return
         out = group.groups_text(groups, sel.group, len(chosen), now, names, sel.limit)
-    _write_text(out)
+    _table(sink, out, from_tty)
 
 
-class InfoAsyncTasks(gdb.Command):
-    """List every asynctrace task: id, state, time in that state, worker or
-thread, polls, name, and where it is (innermost frame and what it waits for).
+class InfoAsyncTasks(AsyncCommand):
+    NAME = "info async-tasks"
+    SUMMARY = "List every asynctrace task, with its state and where it waits."
+    DETAILS = """One line per task: id, state, time in that state, worker or thread,
+polls, name, and where it is (the innermost async function and what its
+leaf waits for).  Filters combine; "3 tasks shown of 9" says what was left
+out.  With -group, one line per group (with -json, the groups as JSON).
+`set asynctrace max-tasks` limits the rows, `set asynctrace width` cuts
+long lines."""
+    OPTIONS = Options(
+        JSON,
+        Value("runtime", "ADDR|ID", "only the runtime at address ADDR (0x...) or with id ID",
+              suggest=runtime_ids),
+        *(SELECT + [OUTPUT]))
 
-Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
-                        [--limit N] [--group [KEY]]
-  --json               print the trace document (docs/trace-format.md), or
-                       with --group the groups (docs/gdb.md)
-  --runtime R          only the runtime at address R (0x...), or with id R""" + SELECT_HELP
+    def parse(self, arg):
+        defaults = {"group": params.get("group-by")}
+        return self.OPTIONS.parse(_normalize_group(_argv(arg)), defaults)
 
-    def __init__(self):
-        super(InfoAsyncTasks, self).__init__("info async-tasks", gdb.COMMAND_STATUS)
-
-    @_guard(TASKS_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(taskselect.normalize_group(_argv(arg)), ("--json",),
-                            ("--runtime",) + taskselect.VALUE_OPTIONS)
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
-        want_rt = _int(opts["--runtime"], "--runtime") if "--runtime" in opts else None
+        runtime = opts["runtime"]
+        want_rt = _int(runtime, "-runtime") if runtime is not None else None
         # 0x... is an address (as printed), a plain number a runtime id.
-        by_address = opts.get("--runtime", "").lower().startswith("0x")
-        state = opts.get("--state")
-        glob = opts.get("--name")
+        by_address = (runtime or "").lower().startswith("0x")
+        state, glob = opts["state"], opts["name"]
+        sopts = _select_opts(opts)
 
         def keep(tid, st, name):
             if state is not None and st != state:
@@ -261,100 +312,117 @@ Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
             return True
 
         def rt_filter(rt, addr):
-            if want_rt is None:
-                return True
             return addr == want_rt if by_address else rt["id"] == want_rt
 
-        # --descendants-of needs every task's parent: no filter on the list walk.
-        early = (state or glob) and "--descendants-of" not in opts
+        # -descendants-of needs every task's parent: no filter on the list walk.
+        early = (state or glob) and "--descendants-of" not in sopts
         snap = Snapshot(rt_filter if want_rt is not None else None, keep if early else None)
-        if state is not None and state not in snap.abi.enums["task_state"]:
-            raise Usage("unknown state %r: one of %s" % (
-                state, ", ".join(snap.abi.enums["task_state"])))
-        sel = _selection(opts, snap)
+        sel = _selection(sopts, snap)
         if want_rt is not None and not snap.task_counts:
             raise UserError("no runtime has address or id %s (see info async-runtimes)"
-                            % opts["--runtime"])
-        if sel.needs_records:
-            chosen = _select(snap, sel)
-            if sel.group:
-                _emit_groups(snap, sel, chosen, opts.get("--json"))
+                            % runtime)
+        with output.Sink(opts["output"]) as sink:
+            if sel.needs_records:
+                chosen = _select(snap, sel)
+                if sel.group:
+                    _emit_groups(sink, snap, sel, chosen, opts["json"], from_tty)
+                    return
+                _restrict(snap, chosen)
+            if opts["json"]:
+                _emit_json(sink, snap)
                 return
-            _restrict(snap, chosen)
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        roots = snap.roots_by_task
-
-        def native_of(t):
-            if t.address not in roots:
-                return None
-            lwp, record = roots[t.address]
-            nested = t.thread is None
-            fn = None if nested else snap.backend.innermost_function(lwp)
-            frames, _ = snap.backend.native_frames(lwp, record)
-            return (lwp, fn, nested, text.running_lines(frames))
-
-        with no_gc():
-            table = text.tasks_table(snap, native_of)
-        if snap.ntasks > GROUP_HINT_TASKS:
-            table += ("\n(%d tasks: info async-tasks --group summarises them in a screen, "
-                      "info async-diagnose says what is wrong)" % snap.ntasks)
-        _write_text(table)
+            cut = _limit_tasks(snap, params.get("max-tasks"))
+            _tasks_table(sink, snap, cut, from_tty)
 
 
-BT_USAGE = "async-bt ID...|all [--full] " + SELECT_USAGE
+def _tasks_table(sink, snap, cut, from_tty):
+    roots = snap.roots_by_task
+
+    def native_of(t):
+        if t.address not in roots:
+            return None
+        lwp, record = roots[t.address]
+        nested = t.thread is None
+        fn = None if nested else snap.backend.innermost_function(lwp)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+
+    with no_gc():
+        table = text.tasks_table(snap, native_of)
+    if cut:
+        table += "\n(%d more tasks not shown: set asynctrace max-tasks)" % cut
+    if snap.ntasks > GROUP_HINT_TASKS:
+        table += ("\n(%d tasks: info async-tasks -group summarises them in a screen, "
+                  "info async-diagnose says what is wrong)" % snap.ntasks)
+    _table(sink, table, from_tty)
+
+
+def _limit_tasks(snap, limit):
+    """Keep the first `limit` tasks (by runtime, then id) of a Snapshot's
+    lists; returns how many were left out."""
+    if limit is None:
+        return 0
+    left = limit
+    cut = 0
+    kept = []
+    for rt, items, errors in snap.runtimes:
+        if len(items) > left:
+            cut += len(items) - left
+            items = items[:left]
+        left -= len(items)
+        kept.append((rt, items, errors))
+    snap.runtimes[:] = kept
+    snap.ntasks -= cut
+    return cut
+
+
+def _current_task_ids():
+    """Ids of the tasks the selected thread is polling (innermost first)."""
+    from . import tasknav
+    return tasknav.current_task_ids()
+
+
 MAX_BT_GROUPS = 25
 
 
-class AsyncBt(gdb.Command):
-    """Backtrace of asynctrace tasks: the await chain, innermost first, ending
-with where the task was spawned.  For a task running on a thread, first the
-native frames of that thread down to at_root_poll.
+class AsyncBt(AsyncCommand):
+    NAME = "async-bt"
+    CLASS = gdb.COMMAND_STACK
+    SUMMARY = "Print the await backtrace of asynctrace tasks."
+    ARGS = "[ID...|all]"
+    DETAILS = """The await chain of each task, innermost first, ending with where the
+task was spawned.  For a task running on a thread, first the native frames
+of that thread down to at_root_poll.  Without an argument: the tasks the
+selected thread is polling.  Filters, -sort, -limit and -group as for info
+async-tasks; with -group, one backtrace per group, of its first task, under
+the group's count and ids."""
+    OPTIONS = Options(
+        Flag("full", "show full file paths, frame addresses and leaf sites",
+             param="full"),
+        *(SELECT + [OUTPUT]))
 
-Usage: async-bt ID...|all [--full] [filters] [--sort KEY] [--limit N] [--group [KEY]]
-  --full               show full file paths, frame addresses and leaf sites
-  (filters, --sort, --limit and --group as for info async-tasks; with
-  --group, one backtrace per group, of its first task, under the group's
-  count and ids)""" + SELECT_HELP
+    def positional(self):
+        return ["all"] + task_ids()
 
-    def __init__(self):
-        super(AsyncBt, self).__init__("async-bt", gdb.COMMAND_STACK)
+    def parse(self, arg):
+        defaults = {"full": params.get("full"), "group": params.get("group-by")}
+        return self.OPTIONS.parse(_normalize_group(_argv(arg)), defaults)
 
-    @_guard(BT_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(taskselect.normalize_group(_argv(arg)), ("--full",),
-                            taskselect.VALUE_OPTIONS)
+        opts, rest = self.parse(arg)
         ids = _bt_ids(rest)
-        wanted = None if ids is None else set(ids)
-        snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
-        sel = _selection(opts, snap)
-        filtered = sel.needs_records or sel.state is not None or sel.name is not None
-        with no_gc():
-            found = {t.id: t for _, t in snap.tasks()}
-            order = sorted(found) if ids is None else ids
-            if filtered:
-                now = diagnose.reading_clock(snap)[0]
-                chosen = sel.apply([found[i] for i in order if i in found], now)
-                if sel.group:
-                    _write_text(_bt_groups(snap, sel, chosen, opts))
-                    return
-                order = [t.id for t in chosen]
-            chunks = _bt_chunks(snap, found, order, bool(opts.get("--full")))
-        for rt, _, rt_errors in snap.runtimes:
-            if rt_errors:
-                chunks.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
-        if not order:
-            chunks.append("no task matches" if filtered else
-                          "no tasks could be read" if snap.errors else "no tasks")
-        if snap.errors:
-            chunks.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
-        _write_text("\n\n".join(chunks))
+        if ids is not None and not ids:
+            raise UserError("the selected thread is not polling an asynctrace task; "
+                            "give task ids or 'all' (see info async-tasks)")
+        with output.Sink(opts["output"]) as sink:
+            _backtraces(sink, ids, opts, from_tty)
 
 
 def _bt_ids(rest):
+    """Task ids to show, None for all, [] when the selected thread polls none."""
     if not rest:
-        raise Usage("which tasks? give task ids or 'all'")
+        return _current_task_ids()
     if rest == ["all"]:
         return None
     ids = []
@@ -368,6 +436,61 @@ def _bt_ids(rest):
     return ids
 
 
+def _backtraces(sink, ids, opts, from_tty, limit_param=True):
+    """Backtraces of tasks `ids` (None: every task, up to max-tasks)."""
+    wanted = None if ids is None else set(ids)
+    snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+    sel = _selection(_select_opts(opts), snap)
+    filtered = sel.needs_records or sel.state is not None or sel.name is not None
+    full = bool(opts.get("full"))
+    with no_gc():
+        found = {t.id: t for _, t in snap.tasks()}
+        order = sorted(found) if ids is None else ids
+        if filtered:
+            now = diagnose.reading_clock(snap)[0]
+            chosen = sel.apply([found[i] for i in order if i in found], now)
+            if sel.group:
+                _table(sink, _bt_groups(snap, sel, chosen, full), from_tty)
+                return
+            order = [t.id for t in chosen]
+        limit = params.get("max-tasks") if ids is None and limit_param else None
+        left = 0
+        if limit is not None and len(order) > limit:
+            order, left = order[:limit], len(order) - limit
+        first = _bt_write(sink, snap, found, order, full)
+    tail = []
+    if left:
+        tail.append("... %d more tasks (set asynctrace max-tasks)" % left)
+    for rt, _, rt_errors in snap.runtimes:
+        if rt_errors:
+            tail.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
+    if not order:
+        tail.append("no task matches" if filtered else
+                    "no tasks could be read" if snap.errors else "no tasks")
+    if snap.errors:
+        tail.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
+    for chunk in tail:
+        sink.write(chunk if first else "\n\n" + chunk)
+        first = False
+    sink.write("\n")
+
+
+def _bt_write(sink, snap, found, order, full):
+    """Write the backtraces of `order` one by one; True when none was."""
+    chains = {}  # await chain shape -> its backtrace lines
+    first = True
+    for tid in order:
+        t = found.get(tid)
+        if t is None:
+            chunk = ("task %d: no such task (it may have finished and been "
+                     "freed, or never existed)" % tid)
+        else:
+            chunk = text.safe_output(_bt_one(snap, t, full, chains))
+        sink.write(chunk if first else "\n\n" + chunk)
+        first = False
+    return first
+
+
 def _bt_one(snap, t, full, chains):
     frames = err = None
     lwp, record = snap.root_of(t)
@@ -376,20 +499,7 @@ def _bt_one(snap, t, full, chains):
     return text.backtrace(t, snap.now, snap.walker.names, lwp, frames, err, full, chains)
 
 
-def _bt_chunks(snap, found, order, full):
-    chains = {}  # await chain shape -> its backtrace lines
-    chunks = []
-    for tid in order:
-        t = found.get(tid)
-        if t is None:
-            chunks.append("task %d: no such task (it may have finished and been "
-                          "freed, or never existed)" % tid)
-            continue
-        chunks.append(_bt_one(snap, t, full, chains))
-    return chunks
-
-
-def _bt_groups(snap, sel, chosen, opts):
+def _bt_groups(snap, sel, chosen, full):
     """One backtrace per group (of its first task) under the group's size."""
     groups = group.group(chosen, sel.group)
     cap = sel.limit or MAX_BT_GROUPS
@@ -399,123 +509,104 @@ def _bt_groups(snap, sel, chosen, opts):
     for g in groups[:cap]:
         chunks.append("%s (%s): %s\n%s" % (
             text.count(len(g.tasks), "task"), group.states_words(g), group.ids_words(g),
-            _bt_one(snap, g.example, bool(opts.get("--full")), chains)))
+            _bt_one(snap, g.example, full, chains)))
     if len(groups) > cap:
         chunks.append("and %d more groups" % (len(groups) - cap))
     return "\n\n".join(chunks)
 
 
-THREADS_USAGE = "info async-threads [--json]"
+class InfoAsyncThreads(AsyncCommand):
+    NAME = "info async-threads"
+    SUMMARY = "List the threads that poll asynctrace tasks and what each polls now."
+    DETAILS = """Per thread: LWP, role, worker, runtime, the task it is polling now, and
+its chain of root frames (nested block_on)."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncThreads(gdb.Command):
-    """List every thread registered with asynctrace: LWP, role, worker, runtime,
-the task it is polling now, and its chain of root frames (nested block_on).
-
-Usage: info async-threads [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncThreads, self).__init__("info async-threads", gdb.COMMAND_STATUS)
-
-    @_guard(THREADS_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        _write_text(text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                       snap.errors))
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            _table(sink, text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                            snap.errors), from_tty)
 
 
-RUNTIMES_USAGE = "info async-runtimes [--json]"
+class InfoAsyncRuntimes(AsyncCommand):
+    NAME = "info async-runtimes"
+    SUMMARY = "List the asynctrace runtimes with their task counts by state."
+    DETAILS = """Per runtime: flavor, workers, task counts by state; first the debugger
+ABI version of the program and where its descriptor was found."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncRuntimes(gdb.Command):
-    """List every asynctrace runtime: flavor, workers, task counts by state,
-and the debugger ABI version of the program.
-
-Usage: info async-runtimes [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncRuntimes, self).__init__("info async-runtimes", gdb.COMMAND_STATUS)
-
-    @_guard(RUNTIMES_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
-        if opts.get("--json"):
-            _emit_snapshot_json(snap)
-            return
-        _write_text(text.runtimes_table(snap))
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            _table(sink, text.runtimes_table(snap), from_tty)
 
 
-DEADLOCKS_USAGE = "info async-deadlocks [--json]"
+class InfoAsyncDeadlocks(AsyncCommand):
+    NAME = "info async-deadlocks"
+    SUMMARY = "Find asynctrace tasks that wait for each other in a cycle, or forever."
+    DETAILS = """Wait-for cycles (mutex held by a task, join of a task, full channel
+whose receiver waits) are printed once each, then the tasks stuck on
+something nobody can provide or behind a cycle."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncDeadlocks(gdb.Command):
-    """Find tasks that can never run again: wait-for cycles (mutex held by a
-task, join of a task, full channel whose receiver waits) printed once each,
-and tasks stuck on something nobody can provide or behind a cycle.
-
-Usage: info async-deadlocks [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncDeadlocks, self).__init__("info async-deadlocks",
-                                                 gdb.COMMAND_STATUS)
-
-    @_guard(DEADLOCKS_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
             result, notes = deadlock.of_snapshot(snap)
-        if opts.get("--json"):
-            _write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
-            return
-        _write_text(deadlock.report_with_notes(result, notes))
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                sink.write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
+                return
+            _table(sink, deadlock.report_with_notes(result, notes), from_tty)
 
 
-DIAGNOSE_USAGE = "info async-diagnose [--json]"
+class InfoAsyncDiagnose(AsyncCommand):
+    NAME = "info async-diagnose"
+    SUMMARY = "Say what is wrong with the program's tasks, most certain cause first."
+    DETAILS = """Wait-for cycles, locks or permits held by tasks that are gone, waits
+nobody can satisfy, threads blocked or spinning inside a poll, tasks stuck
+behind those, starvation and far-off timers; then what cannot be settled
+from memory.  Fits one screen; -json gives every finding (docs/gdb.md)."""
+    OPTIONS = Options(JSON, OUTPUT)
 
-
-class InfoAsyncDiagnose(gdb.Command):
-    """Say what is wrong, most certain and most upstream first: wait-for
-cycles, locks or permits held by tasks that are gone, waits nobody can
-satisfy, threads blocked or spinning inside a poll, tasks stuck behind
-those, starvation and far-off timers; then what cannot be settled from
-memory.  Fits one screen; --json gives every finding (docs/gdb.md).
-
-Usage: info async-diagnose [--json]"""
-
-    def __init__(self):
-        super(InfoAsyncDiagnose, self).__init__("info async-diagnose",
-                                                gdb.COMMAND_STATUS)
-
-    @_guard(DIAGNOSE_USAGE)
+    @_guard
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ())
+        opts, rest = self.parse(arg)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
             rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
-        if opts.get("--json"):
-            _write(json.dumps(rep, indent=1) + "\n")
-            return
-        _write_text(diagnose_text.report_text(rep))
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                sink.write(json.dumps(rep, indent=1) + "\n")
+                return
+            _table(sink, diagnose_text.report_text(rep), from_tty)
+
+
+COMMANDS = [InfoAsyncTasks, AsyncBt, InfoAsyncThreads, InfoAsyncRuntimes, InfoAsyncDeadlocks,
+            InfoAsyncDiagnose]
 
 
 def register():
-    InfoAsyncTasks()
-    AsyncBt()
-    InfoAsyncThreads()
-    InfoAsyncRuntimes()
-    InfoAsyncDeadlocks()
-    InfoAsyncDiagnose()
+    for cls in COMMANDS:
+        cls()

@@ -1,7 +1,9 @@
-"""Pretty printers for at_task, at_frame, at_mutex and at_chan values, used
-when the program has DWARF types for them.  They read the value's memory
-through the same layout-table walker as the commands (`print/r` shows the
-raw fields)."""
+"""Pretty printers for the public types, used when the program has DWARF
+types for them: at_task, at_frame, at_runtime, at_join_handle, at_mutex,
+at_semaphore, at_notify, at_chan and at_oneshot.  They read the value's
+memory through the same layout-table walker as the commands, never through
+DWARF fields (except the join handle's task pointer), and print one line;
+`print/r` shows the raw fields."""
 
 import gdb
 
@@ -23,17 +25,29 @@ class _Printer(object):
             return "<asynctrace: %s>" % e
 
 
+def _task_words(w, addr, now):
+    errors = []
+    tasks = w.task_list(0, addr, errors, single=True)[0]
+    if not tasks:
+        return None, "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
+    t = w.task(addr, tasks[0][2], {})
+    where = text.task_where(t, now, w.names)
+    return t, 'task %d "%s" %s for %s, %s%s' % (
+        t.id, text.esc(t.name), t.state, text.since(now, t.state_ns),
+        text.count(t.polls, "poll"), ", " + where if where else "")
+
+
 class TaskPrinter(_Printer):
     def describe(self, w, addr, now):
-        errors = []
-        tasks = w.task_list(0, addr, errors, single=True)[0]
-        if not tasks:
-            return "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
-        t = w.task(addr, tasks[0][2], {})
-        where = text.task_where(t, now, w.names)
-        return 'task %d "%s" %s for %s, %s%s' % (
-            t.id, t.name, t.state, text.since(now, t.state_ns),
-            text.count(t.polls, "poll"), ", " + where if where else "")
+        return _task_words(w, addr, now)[1]
+
+
+class JoinHandlePrinter(_Printer):
+    def describe(self, w, addr, now):
+        task = int(self.value["task"])
+        if not task:
+            return "join handle (empty: joined, released or detached)"
+        return "join handle of " + _task_words(w, task, now)[1]
 
 
 class FramePrinter(_Printer):
@@ -49,39 +63,82 @@ class FramePrinter(_Printer):
         return s
 
 
-class MutexPrinter(_Printer):
+class RuntimePrinter(_Printer):
     def describe(self, w, addr, now):
-        res = w.resource((w.abi.enum_value("resource_kind", "mutex"), 0, addr, 0, 0, 0, 0))
-        if res.error:
-            return "<asynctrace %s>" % res.error
-        waiters = text.count(res.get("waiters"), "waiter")
-        if res.get("owner"):
-            return "mutex held by task %d, %s" % (res.get("owner"), waiters)
-        return "mutex (not held), %s" % waiters
+        (magic, flavor, rid, _, _, count, workers, _, _, spawned) = w.RUNTIME.unpack(w.mem, addr)
+        from . import constants as C
+        if magic != C.RUNTIME_MAGIC:
+            return "<asynctrace: 0x%x is not a runtime (magic 0x%08x)>" % (addr, magic)
+        return "runtime %d: %s, %s, %s, %d spawned in total" % (
+            rid, w.enum(w.flavor_names, flavor), text.count(workers, "worker"),
+            text.count(count, "task"), spawned)
 
 
-class ChanPrinter(_Printer):
+class _ObjectPrinter(_Printer):
+    KIND = None
+
     def describe(self, w, addr, now):
-        res = w.resource((w.abi.enum_value("resource_kind", "channel-recv"), 0, addr,
-                          0, 0, 0, 0))
-        if res.error:
-            return "<asynctrace %s>" % res.error
-        cap = res.get("capacity")
+        values = w._object_values(self.KIND, addr)
+        if values.__class__ is str:
+            return "<asynctrace %s>" % values
+        return self.words(*values)
+
+
+class MutexPrinter(_ObjectPrinter):
+    KIND = "mutex"
+
+    def words(self, owner, waiters):
+        if owner:
+            return "mutex held by task %d, %s" % (owner, text.count(waiters, "waiter"))
+        return "mutex (not held), %s" % text.count(waiters, "waiter")
+
+
+class SemaphorePrinter(_ObjectPrinter):
+    KIND = "semaphore"
+
+    def words(self, permits, waiters):
+        return "semaphore, %s available, %s" % (text.count(permits, "permit"),
+                                                text.count(waiters, "waiter"))
+
+
+class NotifyPrinter(_ObjectPrinter):
+    KIND = "notify"
+
+    def words(self, waiters):
+        return "notify, %s" % text.count(waiters, "waiter")
+
+
+class ChanPrinter(_ObjectPrinter):
+    KIND = "channel-recv"
+
+    def words(self, cap, length, senders, receiver, closed):
         return "channel %d/%s, senders: %d, receiver task %d%s" % (
-            res.get("len"), "unbounded" if cap is None else cap, res.get("senders"),
-            res.get("receiver_task"), ", closed" if res.get("closed") else "")
+            length, "unbounded" if cap is None else cap, senders, receiver,
+            ", closed" if closed else "")
 
 
-_BY_TAG = {"at_task": TaskPrinter, "at_frame": FramePrinter,
-           "at_mutex": MutexPrinter, "at_chan": ChanPrinter}
+class OneshotPrinter(_ObjectPrinter):
+    KIND = "oneshot"
+
+    def words(self, receiver, closed):
+        return "oneshot, receiver task %d%s" % (
+            receiver, ", sender dropped without sending" if closed else "")
+
+
+_BY_TAG = {"at_task": TaskPrinter, "at_frame": FramePrinter, "at_runtime": RuntimePrinter,
+           "at_join_handle": JoinHandlePrinter, "at_mutex": MutexPrinter,
+           "at_semaphore": SemaphorePrinter, "at_notify": NotifyPrinter,
+           "at_chan": ChanPrinter, "at_oneshot": OneshotPrinter}
 
 
 def lookup(value):
     try:
-        t = value.type.strip_typedefs()
-        if t.code != gdb.TYPE_CODE_STRUCT:
+        t = value.type
+        name = t.name
+        s = t.strip_typedefs()
+        if s.code != gdb.TYPE_CODE_STRUCT:
             return None
-        cls = _BY_TAG.get(t.tag)
+        cls = _BY_TAG.get(s.tag) or _BY_TAG.get(name)
         if cls is None or value.address is None:
             return None
         return cls(value)

@@ -46,6 +46,17 @@ def safe_output(text):
     return text.translate(_SAFE)
 
 
+# GDB's thread number of each LWP, filled by the GDB commands before they
+# format (front ends without GDB thread numbers leave it empty).
+THREAD_NUMBERS = {}
+
+
+def lwp_text(lwp):
+    """`LWP 1234 (thread 2)`, or `LWP 1234` when GDB's number is unknown."""
+    num = THREAD_NUMBERS.get(lwp)
+    return "LWP %d" % lwp if num is None else "LWP %d (thread %d)" % (lwp, num)
+
+
 def duration(ns):
     """A short duration: 850us, 120ms, 2.3s, 5m03s, 2h10m."""
     if ns is None:
@@ -190,9 +201,9 @@ def task_where(task, now, names, native=None):
     if native is not None:
         lwp, fn, nested = native[:3]
         if nested:
-            lead = "LWP %d, under a nested block_on" % lwp
+            lead = "%s, under a nested block_on" % lwp_text(lwp)
         else:
-            lead = "LWP %d" % lwp
+            lead = lwp_text(lwp)
             if fn:
                 lead += " in %s" % esc(fn)
     tree = task.await_tree()
@@ -243,7 +254,7 @@ def _chain_where(chain):
 
 def on_column(task, native=None):
     if native is not None:
-        return "LWP %d" % native[0]
+        return lwp_text(native[0])
     if task.worker >= 0:
         return "w%d" % task.worker
     return "-"
@@ -327,7 +338,7 @@ def task_header(task, now, lwp=None):
     parts = ['task %d "%s" %s for %s' % (task.id, esc(task.name), esc(task.state),
                                          since(now, task.state_ns))]
     if lwp is not None:
-        parts.append("on LWP %d" % lwp)
+        parts.append("on " + lwp_text(lwp))
     if task.worker >= 0:
         parts.append("worker %d" % task.worker)
     parts.append(count(task.polls, "poll"))
@@ -445,7 +456,7 @@ def backtrace(task, now, names, lwp=None, native=None, native_error=None,
     num = 0
     if lwp is not None:
         if native:
-            lines.append("  native frames of LWP %d, down to at_root_poll:" % lwp)
+            lines.append("  native frames of %s, down to at_root_poll:" % lwp_text(lwp))
             lines.extend(native_lines(native, full))
             if not native[-1].is_root:
                 lines.append("  (at_root_poll not reached after %d frames)" % len(native))
@@ -472,7 +483,10 @@ def threads_table(threads, names, now, errors):
     if not threads:
         return "\n".join(["no thread has polled asynctrace tasks yet"] +
                          ["note: %s" % esc(e) for e in errors])
+    numbered = bool(THREAD_NUMBERS)
     rows = [("LWP", "ROLE", "WORKER", "RUNTIME", "TASK", "POLLING FOR", "ROOT FRAMES")]
+    if numbered:
+        rows[0] = ("THREAD",) + rows[0]
     for t in threads:
         task = "-"
         if t["task"] is not None:
@@ -480,11 +494,15 @@ def threads_table(threads, names, now, errors):
             if names.get(t["task"]):
                 task += ' "%s"' % esc(names[t["task"]])
         roots = " <- ".join("task %d" % r for r in t["roots"]) or "-"
-        rows.append((str(t["tid"]), esc(t["role"]),
-                     str(t["worker"]) if t["worker"] >= 0 else "-",
-                     str(t["runtime"]) if t["runtime"] is not None else "-",
-                     task, since(now, t["poll_start_ns"]) if t["task"] else "-", roots))
-    lines = _columns(rows, right=(0,))
+        row = (str(t["tid"]), esc(t["role"]),
+               str(t["worker"]) if t["worker"] >= 0 else "-",
+               str(t["runtime"]) if t["runtime"] is not None else "-",
+               task, since(now, t["poll_start_ns"]) if t["task"] else "-", roots)
+        if numbered:
+            num = THREAD_NUMBERS.get(t["tid"])
+            row = (str(num) if num is not None else "-",) + row
+        rows.append(row)
+    lines = _columns(rows, right=(0, 1) if numbered else (0,))
     for e in errors:
         lines.append("note: %s" % esc(e))
     return "\n".join(lines)

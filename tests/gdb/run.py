@@ -292,52 +292,70 @@ STATES_COMMANDS = [
 
 USAGE_COMMANDS = [
     ("u_badopt", "info async-tasks --bogus"),
+    ("u_badopt1", "info async-tasks -bogus"),
     ("u_bt_none", "async-bt"),
     ("u_bt_word", "async-bt seven"),
     ("u_bt_zero", "async-bt 0"),
     ("u_bt_mixed", "async-bt all 3"),
-    ("u_state", "info async-tasks --state sleeping"),
+    ("u_state", "info async-tasks -state sleeping"),
     ("u_state_noval", "info async-tasks --state"),
+    ("u_flag_value", "info async-tasks -json=yes"),
     ("u_threads_arg", "info async-threads now"),
     ("u_runtime", "info async-tasks --runtime 0x1"),
-    ("u_runtime_word", "info async-tasks --runtime main"),
+    ("u_runtime_word", "info async-tasks -runtime main"),
     ("u_deadlocks", "info async-deadlocks --all"),
     ("u_runtimes", "info async-runtimes x"),
     ("u_quote", "async-bt 'unterminated"),
+    ("u_task_none", "async-task"),
+    ("u_task_missing", "async-task 99"),
+    ("u_output_dir", "info async-tasks -output /nonexistent/dir/x.txt"),
     ("u_group", "info async-tasks --group color"),
     ("u_minwait", "info async-tasks --min-wait 5"),
     ("u_bt_sort", "async-bt all --sort name"),
-    ("u_waits", "info async-tasks --waits-for lock"),
+    ("u_waits", "info async-tasks -waits-for lock"),
 ]
 
-BT_USAGE = re.escape("usage: async-bt ID...|all [--full] [--state STATE]") + ".*"
+TASKS_USAGE = re.escape("usage: info async-tasks [-json] [-runtime ADDR|ID] [-state STATE] "
+                        "[-name GLOB] [-waits-for KIND|ADDR] [-at LOC] [-min-wait DUR] "
+                        "[-spawned-at LOC] [-descendants-of ID] [-sort KEY] [-limit N] "
+                        "[-group [KEY]] [-output FILE]")
+BT_USAGE = re.escape("usage: async-bt [-full] [-state STATE] [-name GLOB] ") + ".*" + \
+    re.escape(" [-group [KEY]] [-output FILE] [ID...|all]")
+TASKS_OPTIONS = ("\\(options: -json, -runtime, -state, -name, -waits-for, -at, -min-wait, "
+                 "-spawned-at, -descendants-of, -sort, -limit, -group, -output\\)")
 USAGE_EXPECT = {
-    "u_badopt": ["unknown option --bogus", re.escape(
-        "usage: info async-tasks [--json] [--runtime ADDR|ID] [--state STATE] [--name GLOB] "
-        "[--waits-for KIND|ADDR] [--at LOC] [--min-wait DUR] [--spawned-at LOC] "
-        "[--descendants-of ID] [--sort wait|polls|id] [--limit N] [--group [chain|where|"
-        "resource|spawn|state]]")],
-    "u_bt_none": [re.escape("which tasks? give task ids or 'all'"), BT_USAGE],
+    "u_badopt": ["unknown option --bogus " + TASKS_OPTIONS, TASKS_USAGE],
+    "u_badopt1": ["unknown option -bogus " + TASKS_OPTIONS, TASKS_USAGE],
+    "u_bt_none": [re.escape("asynctrace: the selected thread is not polling an asynctrace "
+                            "task; give task ids or 'all' (see info async-tasks)")],
     "u_bt_word": ["a task id must be a number, not 'seven'", BT_USAGE],
     "u_bt_zero": ["task ids are positive numbers, not 0", BT_USAGE],
     "u_bt_mixed": ["'all' cannot be combined with task ids", BT_USAGE],
     "u_state": ["unknown state 'sleeping': one of idle, scheduled, running, complete, "
-                "cancelled", "usage: info async-tasks .*"],
-    "u_state_noval": ["option --state needs a value", "usage: info async-tasks .*"],
-    "u_threads_arg": ["unexpected argument 'now'", "usage: info async-threads \\[--json\\]"],
+                "cancelled", TASKS_USAGE],
+    "u_state_noval": [re.escape("option -state needs a value (STATE)"), TASKS_USAGE],
+    "u_flag_value": ["option -json takes no value", TASKS_USAGE],
+    "u_threads_arg": ["unexpected argument 'now'",
+                      re.escape("usage: info async-threads [-json] [-output FILE]")],
     "u_runtime": ["asynctrace: no runtime has address or id 0x1 \\(see info async-runtimes\\)"],
-    "u_runtime_word": ["--runtime must be a number, not 'main'", "usage: info async-tasks .*"],
-    "u_deadlocks": ["unknown option --all", "usage: info async-deadlocks \\[--json\\]"],
-    "u_runtimes": ["unexpected argument 'x'", "usage: info async-runtimes \\[--json\\]"],
+    "u_runtime_word": ["-runtime must be a number, not 'main'", TASKS_USAGE],
+    "u_deadlocks": ["unknown option --all \\(options: -json, -output\\)",
+                    re.escape("usage: info async-deadlocks [-json] [-output FILE]")],
+    "u_runtimes": ["unexpected argument 'x'",
+                   re.escape("usage: info async-runtimes [-json] [-output FILE]")],
     "u_quote": [".*", BT_USAGE],
+    "u_task_none": ["give one task id", re.escape("usage: async-task ID")],
+    "u_task_missing": [re.escape("asynctrace: task 99: no such task (it may have finished "
+                                 "and been freed, or never existed)")],
+    "u_output_dir": ["asynctrace: cannot write /nonexistent/dir/x.txt: No such file or "
+                     "directory"],
     "u_group": ["unknown grouping key 'color': one of chain, where, resource, spawn, state",
-                "usage: info async-tasks .*"],
+                TASKS_USAGE],
     "u_minwait": [re.escape("--min-wait needs a duration with a unit (ns, us, ms, s, m, h, "
-                            "d), like 500ms or 2s, not '5'"), "usage: info async-tasks .*"],
+                            "d), like 500ms or 2s, not '5'"), TASKS_USAGE],
     "u_bt_sort": ["unknown sort key 'name': one of wait, polls, id", BT_USAGE],
     "u_waits": [re.escape("unknown resource kind (or an address 0x...) 'lock': one of "
-                          "none, sleep, mutex, semaphore, notify, ") + ".*",
-                "usage: info async-tasks .*"],
+                          "none, sleep, mutex, semaphore, notify, ") + ".*", TASKS_USAGE],
 }
 
 PRINTER_COMMANDS = [
@@ -380,10 +398,12 @@ def check_states_text(parts, m, stripped, pid):
         r"  10  idle +%s +w0 +1  \"combo\" +leg_a states.c:%d  -> notify %s \(4 waiters\)  "
         r"\(\+1 more\)" % (d, m["await:leg_a"], HEX),
         r"runtime 2 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
-        r"   1  running +%s +LWP \d+ +1  \"outer\" +LWP \d+, under a nested block_on  "
+        r"   1  running +%s +LWP \d+ \(thread 2\) +1  \"outer\" +LWP \d+ \(thread 2\), "
+        r"under a nested block_on  "
         r"blocking_step states.c:%d" % (d, run_line("blocking_step")),
         r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
-        r"   2  running +%s +LWP \d+ +1  \"inner\" +LWP \d+ in \S*read\S*  inner_work "
+        r"   2  running +%s +LWP \d+ \(thread 2\) +1  \"inner\" +LWP \d+ \(thread 2\) in "
+        r"\S*read\S*  inner_work "
         r"states.c:%d" % (d, run_line("inner_work")),
         r"\(durations against the .*\)",
     ], "info async-tasks")
@@ -397,8 +417,9 @@ def check_states_text(parts, m, stripped, pid):
         r"  #2  transfer at states.c:%d" % m["await:transfer"],
         r"  spawned by task 3 \"main\" at states.c:%d \(in main_task_poll\)" % m["spawn:transfer"],
         r"",
-        r"task 2 \"inner\" running for %s, on LWP \d+, worker 0, 1 poll, flags: block-on" % d,
-        r"  native frames of LWP \d+, down to at_root_poll:",
+        r"task 2 \"inner\" running for %s, on LWP \d+ \(thread 2\), worker 0, 1 poll, "
+        r"flags: block-on" % d,
+        r"  native frames of LWP \d+ \(thread 2\), down to at_root_poll:",
         r"  #0  0x[0-9a-f]{16} in \S*read\S*.*",
     ] + ([
         r"  #(\d) +0x[0-9a-f]{16} in \?\?",
@@ -412,8 +433,9 @@ def check_states_text(parts, m, stripped, pid):
         r"  started by block_on in task 1 \"outer\" at states.c:%d \(in blocking_step_poll\)"
         % m["spawn:inner"],
         r"",
-        r"task 1 \"outer\" running for %s, on LWP \d+, worker 0, 1 poll, flags: block-on" % d,
-        r"  native frames of LWP \d+, down to at_root_poll:",
+        r"task 1 \"outer\" running for %s, on LWP \d+ \(thread 2\), worker 0, 1 poll, "
+        r"flags: block-on" % d,
+        r"  native frames of LWP \d+ \(thread 2\), down to at_root_poll:",
     ] + ([] if stripped else [
         r"  #\d+ +0x[0-9a-f]{16} in blocking_step_poll at states.c:%d" % m["native:blocking_step"],
         r"  #\d+ +0x[0-9a-f]{16} in outer_poll at states.c:%d" % m["await:outer"],
@@ -462,9 +484,9 @@ def check_states_text(parts, m, stripped, pid):
         raise TestFailure("async-bt all printed tasks %r" % heads)
 
     lines_match(part("threads"), [
-        r" +LWP  ROLE +WORKER  RUNTIME  TASK +POLLING FOR  ROOT FRAMES",
-        r" +%d  block-on  - +1 +- +- +-" % pid,
-        r" +\d+  block-on  - +3 +2 \"inner\" +%s +task 2 <- task 1" % d,
+        r"  THREAD +LWP  ROLE +WORKER  RUNTIME  TASK +POLLING FOR  ROOT FRAMES",
+        r" +1 +%d  block-on  - +1 +- +- +-" % pid,
+        r" +2 +\d+  block-on  - +3 +2 \"inner\" +%s +task 2 <- task 1" % d,
     ], "info async-threads")
     lines_match(part("runtimes"), [
         r"asynctrace debugger ABI version 1, descriptor at %s \(found by %s\), generation \d+"
@@ -737,11 +759,12 @@ def check_mt(parts, mm, what):
     if errors:
         raise TestFailure("%s:\n  %s" % (what, "\n  ".join(errors)))
     lines_match(parts["threads"], [
-        r" +LWP  ROLE +WORKER  RUNTIME  TASK +POLLING FOR  ROOT FRAMES",
-        r" +%d  worker  [01] +1 +2 \"spinner\" +\S+ +task 2" % lwp], what + " threads")
+        r"  THREAD +LWP  ROLE +WORKER  RUNTIME  TASK +POLLING FOR  ROOT FRAMES",
+        r" +\d+ +%d  worker  [01] +1 +2 \"spinner\" +\S+ +task 2" % lwp], what + " threads")
     lines_match(parts["bt"], [
-        r"task 2 \"spinner\" running for \S+, on LWP %d, worker [01], 1 poll" % lwp,
-        r"  native frames of LWP %d, down to at_root_poll:" % lwp,
+        r"task 2 \"spinner\" running for \S+, on LWP %d \(thread \d+\), worker [01], 1 poll"
+        % lwp,
+        r"  native frames of LWP %d \(thread \d+\), down to at_root_poll:" % lwp,
         r"  #\d+ +0x[0-9a-f]{16} in block_in_read at mt.c:%d" % mm["native:block_in_read"],
         r"  #\d+ +0x[0-9a-f]{16} in spinner_poll at mt.c:%d" % mm["native:spinner"],
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
@@ -855,7 +878,7 @@ def t_many(ctx):
         raise TestFailure("many: the core's document differs from the attached one")
     lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
-    lines_match(parts["tasks"], [r"\(1501 tasks: info async-tasks --group summarises them in "
+    lines_match(parts["tasks"], [r"\(1501 tasks: info async-tasks -group summarises them in "
                                  r"a screen, info async-diagnose says what is wrong\)"],
                 "many: the hint at --group")
     lines_match(parts["group"], [

@@ -29,6 +29,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #define AT_ABI_VERSION 1u
 #define AT_DEBUG_MAGIC "ATDEBUG" /* 7 chars + NUL = 8 bytes */
@@ -678,6 +681,7 @@ const char *at_resource_kind_name(uint32_t kind);
 const char *at_flavor_name(uint32_t flavor);
 const char *at_thread_role_name(uint32_t role);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #define AT_BLOCKING_MAX_THREADS 64
 #define AT_BLOCKING_KEEP_ALIVE_NS (10 * AT_SEC)
@@ -37,6 +40,7 @@ typedef struct at_blocking_fut {
 
 at_frame *at_spawn_blocking(at_blocking_fut *f, at_blocking_fn fn, void *arg);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

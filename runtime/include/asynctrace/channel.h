@@ -23,6 +23,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 at_chan *at_chan_new_bounded(size_t elem_size, size_t capacity, int *err);
 at_chan *at_chan_new_unbounded(size_t elem_size, int *err);
@@ -79,6 +82,7 @@ typedef struct at_oneshot_recv_fut {
 } at_oneshot_recv_fut;
 at_frame *at_oneshot_recv(at_oneshot_recv_fut *f, at_oneshot *o, void *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /* Completes when every child has completed.  `children` (n frames) must stay
  * valid until then; each child is polled only until it is Ready. */
@@ -30,6 +33,7 @@ typedef struct at_select_fut {
 } at_select_fut;
 at_frame *at_select(at_select_fut *f, at_frame **children, size_t n);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #define AT_TRACE_FORMAT_VERSION 1
 
@@ -151,6 +154,7 @@ const at_dump_task *at_dump_find_task(const at_dump *d, uint64_t id);
 int at_dump_write_json(const at_dump *d, FILE *out);
 int at_dump_write_text(const at_dump *d, FILE *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #define AT_NOINLINE __attribute__((noinline, noclone))
 
@@ -259,6 +262,7 @@ static inline void at__await_unlink(at_frame *parent)
 
 #define AT_END AT_RETURN
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #define AT_IO_READ  1u /* interest / readiness: readable (or hung up) */
 #define AT_IO_WRITE 2u /* interest / readiness: writable (or hung up) */
@@ -118,6 +121,7 @@ int at_tcp_listen(const char *ip, unsigned port, int backlog, unsigned *bound_po
 int at_sockaddr_ipv4(struct sockaddr_storage *out, socklen_t *len, const char *ip,
                      unsigned port);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 typedef struct at_runtime_options {
     at_flavor flavor;  /* AT_FLAVOR_CURRENT_THREAD (default) or MULTI_THREAD */
@@ -134,6 +137,7 @@ typedef struct at_yield_fut {
 } at_yield_fut;
 at_frame *at_yield(at_yield_fut *f);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /* Walk limits (a walk never exceeds them; what is cut is reported). */
 #define AT_SNAPSHOT_MAX_TASKS   (1u << 24)
@@ -30,6 +33,7 @@ at_dump *at_snapshot_take(void);
  * deliberately corrupted copies). */
 at_dump *at_snapshot_take_at(const void *descriptor);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

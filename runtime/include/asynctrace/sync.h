@@ -12,6 +12,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /* ---- Mutex ---- */
 void at_mutex_init(at_mutex *m);
@@ -66,6 +69,7 @@ at_frame *at_notify_wait(at_notify_wait_fut *f, at_notify *n);
 void at_notify_one(at_notify *n);
 void at_notify_all(at_notify *n);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

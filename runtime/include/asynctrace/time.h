@@ -9,6 +9,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /* Leaf; resource AT_RES_SLEEP, detail[0] = deadline. */
 typedef struct at_sleep_fut {
@@ -35,6 +38,7 @@ typedef struct at_timeout_fut {
 
 at_frame *at_timeout(at_timeout_fut *f, at_frame *inner, uint64_t duration_ns);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the library's exported API (it is built
+ * with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /* At most this many dump requests wait for one runtime; more are refused
  * with AT_EBUSY. */
@@ -107,6 +110,7 @@ void at_dump_signal_remove(void);
 /* Number of dump files written since install (for tests and tools). */
 uint64_t at_dump_signal_count(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -88,8 +88,12 @@ void at__sched_detach_all(at_runtime *rt);
 /* A task's final state (COMPLETE / CANCELLED) with its result. */
 void at__task_cancel(at_task *t);
 
-/* The root poll: pushes the root frame and polls the task's future. */
-AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
+/* The root poll: pushes the root frame and polls the task's future.  It
+ * stays in the dynamic symbol table (the only exported name outside the
+ * public headers besides asynctrace_debug) so a debugger finds the task's
+ * root frame by name even in a stripped shared library. */
+AT_NOINLINE __attribute__((visibility("default")))
+at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
 
 /* ---- The scheduler loops' clock ----
  *

@@ -6,8 +6,9 @@
  * The name is absolute on purpose: GDB looks a relative name up in its
  * current directory first, so an entry "asynctrace-gdb.py" would run any
  * file of that name planted where the debugger is started.  The build sets
- * AT_GDB_AUTOLOAD_SCRIPT to $(PREFIX)/share/gdb/auto-load/asynctrace-gdb.py
- * (mk/gdb.mk); only an absolute path is accepted.
+ * AT_GDB_AUTOLOAD_SCRIPT to $(DATADIR)/gdb/auto-load/asynctrace-gdb.py
+ * (mk/gdb.mk), where `make install` puts the loader (mk/install.mk); for
+ * PREFIX=/usr that is in GDB's default auto-load safe-path.
  *
  * The entry is a type byte (1: a Python script file name) and a
  * NUL-terminated name; the section is mergeable, so the linker keeps one
