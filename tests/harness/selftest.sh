@@ -69,17 +69,28 @@ gone() {
 f0=$failures
 run "failure paths" 1 --expect-dir "$SRC/expect/ok" --timeout 2 -j 2 \
     --only crash_early --only exit_early --only never_ready --only bad_live_json \
-    --only doctored_live --only skip_me --only good_napper
+    --only doctored_live --only skip_me --only good_napper --only hang_abba
 has "crash" "FAIL crash_early: killed by SIGSEGV before its checkpoint"
 has "early exit" "FAIL exit_early: exited with status 3 before its checkpoint (stderr: exit_early: configuration missing)"
-has "timeout" "FAIL never_ready: did not reach its checkpoint within 2s"
+has "timeout" "FAIL never_ready: did not reach its checkpoint within 2s; diagnosis: no asynctrace task in the process"
+has "hang" "FAIL hang_abba: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
+has "hang: cycle" "diagnosis: cycle: 2 -> 3 -> 2 via mutex, mutex"
+has "hang: stuck" 'stuck: task 1 "main": join task 2, and task 2 "left" is in a deadlock cycle'
+has "hang: table" 'task 2 "left" idle parent 1 spawn hang_main_poll:49: at_mutex_lock mutex(owner=3,waiters=1) <- side:27'
+has "hang: table" 'task 3 "right" idle parent 1 spawn hang_main_poll:50: at_mutex_lock mutex(owner=2,waiters=1) <- side:27'
+checks=$((checks + 1))
+if ! grep -q '^   3  idle .*"right"  side hang_abba.c:27  -> mutex 0x[0-9a-f]* held by task 2 "left"$' \
+        "$OUT/hang_abba/tasks.txt" 2>/dev/null; then
+    echo "selftest: hang: no task table from the core in $OUT/hang_abba/tasks.txt"
+    failures=$((failures + 1))
+fi
 has "invalid live JSON" "FAIL bad_live_json: live dump is not valid JSON (line 1, column 44: ']' expected near end of file)"
 has "live vs offline" "FAIL doctored_live: live and offline dumps differ"
 has "live vs offline: name" 'task 2 "renamed": name: live "renamed", offline "napper"'
 has "live vs offline: frame" 'task 2 "renamed": napper line: live 1016, offline 16'
 has "skip" "SKIP skip_me: nothing to test on this machine"
 has "good one" "ok good_napper:"
-has "summary" "1 passed, 5 failed, 1 skipped"
+has "summary" "1 passed, 6 failed, 1 skipped"
 has "kept" "(dumps, core and outputs kept in $OUT/crash_early/)"
 child=$(sed -n 's/^child \([0-9]*\)$/\1/p' "$OUT/never_ready/scenario.stdout" 2>/dev/null)
 checks=$((checks + 1))
@@ -106,7 +117,7 @@ show_on_failure "$f0"
 # 3. An expect file that does not parse.
 f0=$failures
 run "unparsable expect" 1 --expect-dir "$SRC/expect/unparsable" --only good_napper
-has "unparsable" "FAIL good_napper: $SRC/expect/unparsable/good_napper.expect does not parse: line 3: column 6: expected a number"
+has "unparsable" "FAIL good_napper: $SRC/expect/unparsable/good_napper.expect:3:6: expected a number"
 show_on_failure "$f0"
 
 # 4. Broken GDB output: invalid JSON; attached and core documents that differ.
@@ -148,11 +159,13 @@ has "list" "crash_early  (no expect file)"
 has "list" "good_napper"
 show_on_failure "$f0"
 
-# 7. Nothing left running.
+# 7. Nothing left running (this tree's binaries: other checkouts may be
+#    running their own tests).
+ABS_BIN=$(cd "$BIN" && pwd)
 checks=$((checks + 1))
-if pgrep -f "$BIN/" >/dev/null 2>&1; then
+if pgrep -f "$ABS_BIN/" >/dev/null 2>&1; then
     echo "selftest: scenario processes left behind:"
-    pgrep -fa "$BIN/"
+    pgrep -fa "$ABS_BIN/"
     failures=$((failures + 1))
 fi
 
