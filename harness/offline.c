@@ -97,6 +97,19 @@ static char *run_gdb(hjob *j, const char *tag, char **target, int ntarget, const
     return out;
 }
 
+/* The extension's own complaint (its first `asynctrace:` line) or GDB's
+ * last line. */
+static void gdb_complaint(const char *errp, char *buf, size_t len)
+{
+    char *s = h_read_file(errp, NULL);
+    const char *a = s ? strstr(s, "asynctrace: ") : NULL;
+    if (a && (a == s || a[-1] == '\n'))
+        snprintf(buf, len, "%.*s", (int)strcspn(a, "\n"), a);
+    else
+        last_line(errp, buf, len);
+    free(s);
+}
+
 static json_t *gdb_doc(hjob *j, const char *out, const char *tag, const char *doc)
 {
     char err[400];
@@ -106,7 +119,7 @@ static json_t *gdb_doc(hjob *j, const char *out, const char *tag, const char *do
         char tail[200] = "";
         if (!strstr(err, "invalid JSON") && !strstr(err, "not an object")) {
             char *errp = h_asprintf("%s/gdb-%s.err", j->work, tag);
-            last_line(errp, tail, sizeof tail);
+            gdb_complaint(errp, tail, sizeof tail);
             free(errp);
         }
         job_fail(j, "GDB %s: %s%s%s", tag, err, *tail ? "; stderr: " : "", tail);

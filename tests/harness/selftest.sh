@@ -45,6 +45,15 @@ has() {
     fi
 }
 
+# has_prefix LABEL TEXT: a normalized line starts with this text.
+has_prefix() {
+    checks=$((checks + 1))
+    if ! normalize | grep -q "^$(printf '%s' "$2" | sed 's/[][\\.*^$/]/\\&/g')"; then
+        echo "selftest: $1: no line starting with: $2"
+        failures=$((failures + 1))
+    fi
+}
+
 show_on_failure() {
     [ "$failures" -eq "$1" ] && return
     echo "--- harness output:"
@@ -72,7 +81,7 @@ run "failure paths" 1 --expect-dir "$SRC/expect/ok" --timeout 2 -j 2 \
     --only doctored_live --only skip_me --only good_napper --only hang_abba
 has "crash" "FAIL crash_early: killed by SIGSEGV before its checkpoint"
 has "early exit" "FAIL exit_early: exited with status 3 before its checkpoint (stderr: exit_early: configuration missing)"
-has "timeout" "FAIL never_ready: did not reach its checkpoint within 2s; diagnosis: no asynctrace task in the process"
+has_prefix "timeout" "FAIL never_ready: did not reach its checkpoint within 2s (no diagnosis: GDB attached: \`tasks\` printed no JSON document; stderr: asynctrace: this program does not contain the asynctrace runtime ("
 has "hang" "FAIL hang_abba: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
 has "hang: cycle" "diagnosis: cycle: 2 -> 3 -> 2 via mutex, mutex"
 has "hang: stuck" 'stuck: task 1 "main": join task 2, and task 2 "left" is in a deadlock cycle'
