@@ -16,6 +16,7 @@
 /* The GDB extension's loader, relative to an installation prefix: the
  * first that exists wins. */
 static const char *const installed_gdb_scripts[] = {
+    "share/gdb/auto-load/asynctrace-gdb.py",
     "share/asynctrace/gdb/asynctrace-gdb.py",
     "share/asynctrace/asynctrace-gdb.py",
     "share/gdb/python/asynctrace-gdb.py",

@@ -33,7 +33,7 @@ HSELF_BINS := $(HSELF_SRCS:tests/harness/%.c=$(BUILD)/tests/harness/%)
 ALL_TARGETS  += $(HARNESS_BIN) $(SCN_LIB) $(SCN_BINS)
 TEST_TARGETS += test-harness
 
-.PHONY: test-harness test-harness-self scenarios harness demo-run
+.PHONY: test-harness test-harness-self test-harness-user scenarios harness demo-run
 
 harness: $(HARNESS_BIN)
 scenarios: $(SCN_BINS)
@@ -69,7 +69,12 @@ $(BUILD)/tests/harness/%: tests/harness/%.c $(wildcard tests/harness/*.h) $(SCN_
 test-harness-self: $(HARNESS_BIN) $(HSELF_BINS)
 	@sh tests/harness/selftest.sh $(BUILD)
 
-test-harness: $(HARNESS_BIN) $(SCN_BINS) test-harness-self
+# The installed harness on the out-of-tree example project (a temporary
+# prefix; reports checked field by field).
+test-harness-user: $(HARNESS_BIN) $(SCN_LIB) $(LIB_A) $(LIB_SO)
+	@sh tests/harness/user_suite.sh $(BUILD)
+
+test-harness: $(HARNESS_BIN) $(SCN_BINS) test-harness-self test-harness-user
 	@$(HARNESS_BIN)
 
 # `make san`: the harness itself under ASan+UBSan, on its self-test (the

@@ -129,6 +129,29 @@ run "unparsable expect" 1 --expect-dir "$SRC/expect/unparsable" --only good_napp
 has "unparsable" "FAIL good_napper: $SRC/expect/unparsable/good_napper.expect:3:6: expected a number"
 show_on_failure "$f0"
 
+# 3b. Directives: those that hold pass, those that do not name their line;
+#     a directive that does not exist names its file, line and column.
+f0=$failures
+run "directives" 1 --expect-dir "$SRC/expect/directives" --only good_napper
+D="$SRC/expect/directives/good_napper.expect"
+has "directives" "FAIL good_napper: $D: 3 directives failed"
+has "directive cycle" "$D:6: \`expect cycle\`: no cycle"
+has "directive in-syscall" "$D:7: \`expect in-syscall task 2\`: no thread is polling task 2"
+has "directive state" "$D:8: \`expect task 1 running\`: task 1 \"main\" is idle"
+checks=$((checks + 1))
+if normalize | grep -q "expect tasks 2\|expect no-stuck\|expect no-cycle\|expect task 2 idle\|unexpected:"; then
+    echo "selftest: directives: a directive that holds (or match subset) was reported"
+    failures=$((failures + 1))
+fi
+run "bad directive" 1 --expect-dir "$SRC/expect/baddirective" --only good_napper
+has "bad directive" "FAIL good_napper: $SRC/expect/baddirective/good_napper.expect:3:8: unknown directive (expected no-stuck, no-cycle, cycle, stuck, tasks, task, in-syscall, finding or no-finding)"
+"$H" --suite "$SRC/bad.suite" --out-dir "$OUT" >"$TMP/out" 2>&1
+got=$?
+checks=$((checks + 1))
+[ "$got" = 2 ] || { echo "selftest: bad suite: exit status $got, expected 2"; failures=$((failures + 1)); }
+has "bad suite" "asynctrace-harness: $SRC/bad.suite:4: timeout: timeout takes a positive number of seconds"
+show_on_failure "$f0"
+
 # 4. Broken GDB output: invalid JSON; attached and core documents that differ.
 f0=$failures
 HARNESS_FAKE=badjson run "gdb bad JSON" 1 --expect-dir "$SRC/expect/ok" --only good_napper \

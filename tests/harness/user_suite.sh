@@ -1,0 +1,59 @@
+#!/bin/sh
+# user_suite.sh - the installed harness, as a user's project sees it:
+# `make install` into a temporary prefix, the out-of-tree example project
+# (examples/user-suite) copied out of the tree and built with pkg-config
+# against that prefix, its suite run by the installed asynctrace-harness,
+# and its JUnit and TAP reports checked field by field
+# (tests/harness/check_reports.py).
+#
+#   sh tests/harness/user_suite.sh [BUILD_DIR]
+set -u
+BUILD=${1:-build}
+SRC=$(pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PREFIX="$TMP/prefix"
+LIBBUILD="$BUILD/user-suite"
+fail() {
+    echo "user-suite: $*"
+    exit 1
+}
+
+# 1. Install into the temporary prefix from a build directory of its own
+#    (the installed paths are compiled into the library), seeded with this
+#    build's objects so that only what depends on the prefix is rebuilt.
+mkdir -p "$LIBBUILD"
+for d in obj harness-obj scenario-obj; do
+    [ -d "$BUILD/$d" ] && cp -a "$BUILD/$d" "$LIBBUILD/"
+done
+make --no-print-directory BUILD="$LIBBUILD" PREFIX="$PREFIX" install >"$TMP/install.log" 2>&1 ||
+    { cat "$TMP/install.log"; fail "make install PREFIX=$PREFIX failed"; }
+for f in bin/asynctrace-harness include/asynctrace/scenario.h lib/libasynctrace-scenario.a \
+         lib/pkgconfig/asynctrace-scenario.pc share/asynctrace/harness/native_frames.py; do
+    [ -f "$PREFIX/$f" ] || fail "make install did not install $f"
+done
+
+# 2. The project, out of the tree, built with pkg-config.
+cp -r examples/user-suite "$TMP/project"
+rm -rf "$TMP/project/build" "$TMP/project/asynctrace-harness.out"
+export PATH="$PREFIX/bin:$PATH" PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+unset ASYNCTRACE_GDB_SCRIPT
+cflags=$(pkg-config --cflags asynctrace-scenario) || fail "pkg-config knows no asynctrace-scenario"
+case "$cflags" in *"-I$PREFIX/include"*) ;; *) fail "pkg-config --cflags: $cflags";; esac
+(cd "$TMP/project" && make --no-print-directory >"$TMP/build.log" 2>&1) ||
+    { cat "$TMP/build.log"; fail "the example project does not build"; }
+[ "$(command -v asynctrace-harness)" = "$PREFIX/bin/asynctrace-harness" ] ||
+    fail "asynctrace-harness is not the installed one"
+
+# 3. Its suite, run the way its Makefile's `check` does, from its own
+#    directory: one scenario passes, one fails on purpose.
+(cd "$TMP/project" && asynctrace-harness --suite suite.conf --junit build/junit.xml \
+    --tap=build/results.tap >"$TMP/out" 2>&1)
+rc=$?
+if [ "$rc" != 1 ]; then
+    cat "$TMP/out"
+    fail "exit status $rc, expected 1"
+fi
+python3 "$SRC/tests/harness/check_reports.py" "$TMP/project" "$TMP/out" || {
+    echo "--- harness output:"; cat "$TMP/out"; exit 1; }
+echo "user-suite: installed harness, example project, JUnit and TAP reports: all checks passed"
