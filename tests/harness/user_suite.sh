@@ -56,4 +56,24 @@ if [ "$rc" != 1 ]; then
 fi
 python3 "$SRC/tests/harness/check_reports.py" "$TMP/project" "$TMP/out" || {
     echo "--- harness output:"; cat "$TMP/out"; exit 1; }
-echo "user-suite: installed harness, example project, JUnit and TAP reports: all checks passed"
+# 4. The same suite under CTest and Meson, where they are installed: the
+#    passing scenario passes, the failing one is expected to fail.
+ran="make"
+if command -v cmake >/dev/null 2>&1 && command -v ctest >/dev/null 2>&1; then
+    (cd "$TMP/project" && cmake -S . -B build-cmake && cmake --build build-cmake &&
+        ctest --test-dir build-cmake --output-on-failure) >"$TMP/ctest.log" 2>&1 ||
+        { cat "$TMP/ctest.log"; fail "the CTest build or run failed"; }
+    grep -q "100% tests passed, 0 tests failed out of 2" "$TMP/ctest.log" ||
+        { cat "$TMP/ctest.log"; fail "ctest: not 2 of 2 tests as expected"; }
+    grep -q 'failures="1"' "$TMP/project/build-cmake/junit-transfer_deadlock.xml" ||
+        fail "ctest: no JUnit report of the failing scenario"
+    ran="$ran, CTest"
+fi
+if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
+    (cd "$TMP/project" && meson setup build-meson && meson test -C build-meson) \
+        >"$TMP/meson.log" 2>&1 || { cat "$TMP/meson.log"; fail "the Meson build or run failed"; }
+    grep -Eq "^Ok: +1 *$" "$TMP/meson.log" && grep -Eq "^Expected Fail: +1 *$" "$TMP/meson.log" ||
+        { cat "$TMP/meson.log"; fail "meson test: not 1 ok and 1 expected failure"; }
+    ran="$ran, Meson"
+fi
+echo "user-suite: installed harness, example project ($ran), JUnit and TAP reports: all checks passed"
