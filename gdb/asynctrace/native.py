@@ -1,5 +1,6 @@
 """Native frames of a thread that is inside a task's poll, from GDB's own
-unwinder: innermost frame first, down to the frame of `at_root_poll`.
+unwinder (the GDB backend's part; the CLI has build/asynctrace-unwind):
+innermost frame first, down to the frame of `at_root_poll`.
 
 Selecting a thread and walking gdb.Frame objects only reads registers and
 memory (it works on core files); the previously selected thread and frame
@@ -12,21 +13,7 @@ fallback when registers are unavailable.
 
 import gdb
 
-ROOT_POLL = "at_root_poll"
-MAX_NATIVE = 128
-
-
-class NativeFrame(object):
-    __slots__ = ("level", "pc", "function", "file", "line", "is_root", "inline")
-
-    def __init__(self, level, pc, function, file, line, is_root, inline=False):
-        self.inline = inline
-        self.level = level
-        self.pc = pc
-        self.function = function
-        self.file = file
-        self.line = line
-        self.is_root = is_root
+from .backend import MAX_NATIVE, ROOT_POLL, NativeFrame  # noqa: F401 (re-exported)
 
 
 def find_thread(inferior, lwp):
@@ -119,3 +106,30 @@ def innermost_function(inferior, lwp):
                 old_frame.select()
         except gdb.error:
             pass
+
+
+SYSCALL_INSN = b"\x0f\x05"  # x86-64 `syscall`: a thread in a system call has
+# its pc right after it
+
+
+def in_syscall(mem, frames):
+    """True when the innermost frame's pc follows a `syscall` instruction
+    (the thread sits in a system call), False when it does not, None when
+    that cannot be read.  Reads memory only: works on cores."""
+    if not frames:
+        return None
+    try:
+        return bytes(mem.read(frames[0].pc - 2, 2)) == SYSCALL_INSN
+    except Exception:  # unreadable text: cannot tell
+        return None
+
+
+def running_facts(snap, task):
+    """{lwp, frames, in_syscall} of a task being polled on a thread (for
+    diagnose.py), or None."""
+    lwp, record = snap.root_of(task)
+    if lwp is None:
+        return None
+    frames, _ = frames_of(snap.inferior, lwp, record)
+    return {"lwp": lwp, "frames": frames or [],
+            "in_syscall": in_syscall(snap.mem, frames)}
