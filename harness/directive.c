@@ -187,7 +187,22 @@ static void innermost_call(json_t *ft, char *buf, size_t len)
         *at = 0;
 }
 
-/* `info async-diagnose --json` findings of a kind (and task, id >= 0). */
+/* Does a finding name task id (in its tasks or its roots)? */
+static int finding_names(json_t *f, long long id)
+{
+    static const char *const lists[] = {"tasks", "roots"};
+    size_t i;
+    json_t *t;
+    for (size_t k = 0; k < 2; k++)
+        json_array_foreach(j_arr(f, lists[k]), i, t)
+            if ((json_is_object(t) ? j_int(t, "task", -2) : json_is_integer(t)
+                 ? (long long)json_integer_value(t) : -2) == id)
+                return 1;
+    return 0;
+}
+
+/* `info async-diagnose --json` findings of a kind ("": any) that name
+ * task id (id < 0: any task). */
 static size_t count_findings(json_t *diag, const char *kind, long long id)
 {
     size_t i, n = 0;
@@ -195,7 +210,7 @@ static size_t count_findings(json_t *diag, const char *kind, long long id)
     json_array_foreach(j_arr(diag, "findings"), i, f) {
         if (*kind && (!j_str(f, "kind") || strcmp(j_str(f, "kind"), kind)))
             continue;
-        if (id >= 0 && j_int(f, "task", -2) != id)
+        if (id >= 0 && !finding_names(f, id))
             continue;
         n++;
     }
@@ -273,7 +288,9 @@ static int check_deadlocks(const hdirective *d, const hdocs *docs, char *why, si
 static int check_findings(const hdirective *d, const hdocs *docs, char *why, size_t len)
 {
     if (!docs->diagnose) {
-        snprintf(why, len, "this GDB extension has no `info async-diagnose`");
+        snprintf(why, len, "no `info async-diagnose --json` document (%s)",
+                 docs->diagnose_error && *docs->diagnose_error ? docs->diagnose_error
+                                                               : "GDB printed none");
         return 0;
     }
     size_t n = count_findings(docs->diagnose, d->arg, d->kind == D_FINDING ? d->task : -1);

@@ -229,6 +229,7 @@ int directive_parse(const char *line, int lineno, hdirective *d, char *err, size
 typedef struct hdocs {
     json_t *tasks, *deadlocks, *frames;
     json_t *diagnose;  /* `info async-diagnose --json`, NULL when GDB lacks it */
+    const char *diagnose_error; /* why diagnose is NULL */
 } hdocs;
 
 /* Check every directive; a failed one adds "PATH:LINE: `expect ...`: why"
@@ -300,6 +301,7 @@ typedef struct hjob {
     json_t *live;
     json_t *at[DOC_N]; /* GDB attached to the process */
     json_t *co[DOC_N]; /* GDB on its core */
+    char diag_err[300];/* why co[DOC_DIAGNOSE] is missing */
     double mark;       /* start of the current phase */
     hstr phases;       /* -v: "checkpoint 0.4s, gdb-attached 1.2s, ..." */
 } hjob;

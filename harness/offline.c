@@ -132,8 +132,13 @@ static int gdb_docs(hjob *j, const char *out, const char *tag, json_t **docs)
 {
     for (int i = 0; i < DOC_N; i++) {
         if (i == DOC_DIAGNOSE) {
-            char err[64];
+            char err[300];
             docs[i] = gdbout_document(out, doc_names[i], err, sizeof err);
+            if (!docs[i]) {
+                char *errp = h_asprintf("%s/gdb-%s.err", j->work, tag);
+                gdb_complaint(errp, j->diag_err, sizeof j->diag_err);
+                free(errp);
+            }
             continue;
         }
         if (!(docs[i] = gdb_doc(j, out, tag, doc_names[i])))
@@ -188,22 +193,23 @@ int offline_take(hjob *j)
 
 /* ---- The diagnosis of a hang ---------------------------------------------- */
 
-/* One line per finding of `info async-diagnose --json`. */
+/* One line per finding of `info async-diagnose --json`:
+ * "finding: cycle (proven): 2 tasks wait for each other ...: tasks 2, 3". */
 static void diagnose_findings(json_t *diag, hlist *out)
 {
-    size_t i;
-    json_t *f;
+    size_t i, k;
+    json_t *f, *t;
     json_array_foreach(j_arr(diag, "findings"), i, f) {
-        const char *kind = j_str(f, "kind"), *msg = j_str(f, "summary");
-        if (!msg)
-            msg = j_str(f, "message");
-        long long t = j_int(f, "task", -1);
+        const char *kind = j_str(f, "kind"), *cert = j_str(f, "certainty");
+        const char *title = j_str(f, "title");
         hstr b = {0};
         hstr_printf(&b, "finding: %s", kind ? kind : "?");
-        if (t >= 0)
-            hstr_printf(&b, " task %lld", t);
-        if (msg)
-            hstr_printf(&b, ": %s", msg);
+        if (cert)
+            hstr_printf(&b, " (%s)", cert);
+        if (title)
+            hstr_printf(&b, ": %s", title);
+        json_array_foreach(j_arr(f, "tasks"), k, t)
+            hstr_printf(&b, "%s%lld", k ? ", " : "; tasks ", j_int(t, "task", 0));
         hlist_add(out, b.s);
         hstr_free(&b);
     }

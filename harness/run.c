@@ -337,7 +337,8 @@ static void check_expect(hjob *j)
         drop_mode_line(&j->expected);
         drop_mode_line(&j->observed);
     }
-    hdocs docs = {j->co[DOC_TASKS], j->co[DOC_DEADLOCKS], j->co[DOC_FRAMES], j->co[DOC_DIAGNOSE]};
+    hdocs docs = {j->co[DOC_TASKS], j->co[DOC_DEADLOCKS], j->co[DOC_FRAMES], j->co[DOC_DIAGNOSE],
+                  j->diag_err};
     /* A file of directives alone asserts facts, not the picture. */
     int subset = j->ex.subset || (!j->expected.n && j->ex.ndirs);
     size_t nl = expect_compare(&j->expected, &j->observed, subset, &j->res->diffs);

@@ -83,7 +83,8 @@ has "crash" "FAIL crash_early: killed by SIGSEGV before its checkpoint"
 has "early exit" "FAIL exit_early: exited with status 3 before its checkpoint (stderr: exit_early: configuration missing)"
 has_prefix "timeout" "FAIL never_ready: did not reach its checkpoint within 2s (no diagnosis: GDB attached: \`tasks\` printed no JSON document; stderr: asynctrace: this program does not contain the asynctrace runtime ("
 has "hang" "FAIL hang_abba: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
-has "hang: cycle" "diagnosis: cycle: 2 -> 3 -> 2 via mutex, mutex"
+has "hang: finding" "diagnosis: finding: cycle (proven): deadlock: 2 tasks wait for each other in a cycle (mutex): 2 -> 3 -> 2; tasks 2, 3"
+has "hang: cycle" "cycle: 2 -> 3 -> 2 via mutex, mutex"
 has "hang: stuck" 'stuck: task 1 "main": join task 2, and task 2 "left" is in a deadlock cycle'
 has "hang: table" 'task 2 "left" idle parent 1 spawn hang_main_poll:49: at_mutex_lock mutex(owner=3,waiters=1) <- side:27'
 has "hang: table" 'task 3 "right" idle parent 1 spawn hang_main_poll:50: at_mutex_lock mutex(owner=2,waiters=1) <- side:27'
