@@ -512,8 +512,11 @@ void result_free(hresult *res)
 /* The command that runs this scenario again under `seed`. */
 static char *replay_command(const hconfig *cfg, const char *name, unsigned long long seed)
 {
-    return h_asprintf("%s --seed %llu --bin-dir %s --expect-dir %s %s", h_rel(cfg->self), seed,
-                      h_rel(cfg->bin_dir), h_rel(cfg->expect_dir), name);
+    char timeout[64] = "";
+    if (cfg->timeout != 20)
+        snprintf(timeout, sizeof timeout, " --timeout %g", cfg->timeout);
+    return h_asprintf("%s --seed %llu%s --bin-dir %s --expect-dir %s %s", h_rel(cfg->self), seed,
+                      timeout, h_rel(cfg->bin_dir), h_rel(cfg->expect_dir), name);
 }
 
 void run_seeds(const hconfig *cfg, const char *name, hresult *res)

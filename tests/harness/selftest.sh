@@ -192,7 +192,43 @@ has "list" "crash_early  (no expect file)"
 has "list" "good_napper"
 show_on_failure "$f0"
 
-# 7. Nothing left running (this tree's binaries: other checkouts may be
+# 7. Seeded schedules: 15_seeded_lock_order passes in the runtime's own
+#    order (the main suite runs it), passes under seed 6 and deadlocks under
+#    seed 7 (the current-thread runtime replays a seed exactly).  The search
+#    stops at 7, diagnoses the hang, and prints a replay command that hangs
+#    the same way.
+f0=$failures
+SCN="$BUILD/scenarios"
+run "seeds" 1 --bin-dir "$SCN" --expect-dir scenarios --seeds 100 --seed 6 --timeout 2 \
+    15_seeded_lock_order
+SEEDFAIL="FAIL 15_seeded_lock_order: seed 7: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
+has "seeds" "$SEEDFAIL"
+has "seeds: finding" "diagnosis: finding: cycle (proven): deadlock: 2 tasks wait for each other in a cycle (mutex): 2 -> 3 -> 2; tasks 2, 3"
+has "seeds: payment" 'task 2 "payment" idle parent 1 spawn main_task_poll:58: at_mutex_lock mutex(owner=3,waiters=1) <- locker:32'
+has "seeds: audit" 'task 3 "audit" idle parent 1 spawn main_task_poll:59: at_mutex_lock mutex(owner=2,waiters=1) <- locker:32'
+has "seeds: replay" "replay: $H --seed 7 --timeout 2 --bin-dir $SCN --expect-dir scenarios 15_seeded_lock_order"
+has "seeds: by hand" "by hand: ASYNCTRACE_SCHED_SEED=7 $SCN/15_seeded_lock_order"
+normalize | grep -v '^[0-9]* passed' >"$TMP/first"
+replay=$(normalize | sed -n 's/^replay: //p')
+checks=$((checks + 1))
+if [ -n "$replay" ]; then
+    $replay --out-dir "$OUT" >"$TMP/out" 2>&1
+    normalize | grep -v '^[0-9]* passed' | sed 's/^FAIL 15_seeded_lock_order: /&seed 7: /' \
+        | sed 's/seed 7: seed 7: /seed 7: /' >"$TMP/second"
+    if ! diff "$TMP/first" "$TMP/second" >"$TMP/diff"; then
+        echo "selftest: seeds: the replay does not hang the same way:"
+        cat "$TMP/diff"
+        failures=$((failures + 1))
+    fi
+else
+    echo "selftest: seeds: no replay command"
+    failures=$((failures + 1))
+fi
+run "seed 6 alone" 0 --bin-dir "$SCN" --expect-dir scenarios --seed 6 --timeout 5 15_seeded_lock_order
+has "seed 6 alone" "ok 15_seeded_lock_order: 1 seed (6..6)"
+show_on_failure "$f0"
+
+# 8. Nothing left running (this tree's binaries: other checkouts may be
 #    running their own tests).
 ABS_BIN=$(cd "$BIN" && pwd)
 checks=$((checks + 1))

@@ -130,6 +130,7 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     }
     rt->magic = AT_RUNTIME_MAGIC;
     at__runtime_register(rt);
+    rt->sched_rng = at__sched_seed_state(rt->id);
     at__dump_attach(rt);
     return rt;
 }
@@ -210,6 +211,8 @@ at_task *at__runq_pop(at_runtime *rt)
         return at__mt_runq_pop(rt);
     if (!rt->run_head)
         at__runq_drain_inject(rt);
+    if (__builtin_expect(rt->sched_rng != 0, 0))
+        return at__runq_pop_seeded(rt);
     at_task *t = rt->run_head;
     if (t) {
         rt->run_head = t->run_next;
