@@ -15,7 +15,7 @@ import gdb
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
-from . import native
+from . import running
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -357,23 +357,11 @@ Usage: info async-deadlocks [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.needs_analysis)
-            waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
-                          if t[3] == "idle")
-            result = deadlock.analyse(candidates, waiting)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
+            result, notes = deadlock.of_snapshot(snap)
         if opts.get("--json"):
-            _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                               "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"], "corrupt": result["corrupt"],
-                               "errors": notes}, indent=2) + "\n")
+            _write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
             return
-        out = deadlock.report_text(result)
-        if notes:
-            out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % text.esc(n) for n in notes)
-        _write_text(out)
+        _write_text(deadlock.report_with_notes(result, notes))
 
 
 DIAGNOSE_USAGE = "info async-diagnose [--json]"
@@ -399,7 +387,7 @@ Usage: info async-diagnose [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            rep = diagnose.diagnose(snap, lambda t: native.running_facts(snap, t))
+            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
         if opts.get("--json"):
             _write(json.dumps(rep, indent=1) + "\n")
             return

@@ -508,3 +508,30 @@ def report_text(result):
         lines.append('corrupt: task %d "%s": %s' % (c["task"], text.esc(c["name"]),
                                                    text.esc(c["error"])))
     return "\n".join(lines)
+
+
+def of_snapshot(snap):
+    """(result, notes): the analysis of every idle task of a reading, and
+    the list-level problems met while reading (every front end's one call)."""
+    candidates = snap.blocked(needs_analysis)
+    waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks if t[3] == "idle")
+    result = analyse(candidates, waiting)
+    notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
+    notes += snap.errors
+    return result, notes
+
+
+def document(snap, result, notes):
+    """The JSON document of `info async-deadlocks --json` / `asynctrace deadlocks --json`."""
+    return {"format": "asynctrace-deadlocks", "version": 1, "source": snap.source,
+            "cycles": result["cycles"], "stuck": result["stuck"],
+            "corrupt": result["corrupt"], "errors": notes}
+
+
+def report_with_notes(result, notes):
+    """report_text plus one line per problem met while reading."""
+    out = report_text(result)
+    if notes:
+        out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
+                                 % text.esc(n) for n in notes)
+    return out

@@ -142,8 +142,7 @@ class DocumentSnapshot(Snapshot):
         self.generation = _int(doc.get("generation"))
         self.errors = [str(e) for e in doc.get("errors") or []]
         self.threads = [t for t in doc.get("threads") or [] if isinstance(t, dict)]
-        self.names = {}
-        self.walker = _Names(self.names)
+        self.walker = _Names({})  # .names: task id -> name
         self.frozen = {}
         self.runtimes = []
         self.task_counts = {}

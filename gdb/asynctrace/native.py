@@ -106,30 +106,3 @@ def innermost_function(inferior, lwp):
                 old_frame.select()
         except gdb.error:
             pass
-
-
-SYSCALL_INSN = b"\x0f\x05"  # x86-64 `syscall`: a thread in a system call has
-# its pc right after it
-
-
-def in_syscall(mem, frames):
-    """True when the innermost frame's pc follows a `syscall` instruction
-    (the thread sits in a system call), False when it does not, None when
-    that cannot be read.  Reads memory only: works on cores."""
-    if not frames:
-        return None
-    try:
-        return bytes(mem.read(frames[0].pc - 2, 2)) == SYSCALL_INSN
-    except Exception:  # unreadable text: cannot tell
-        return None
-
-
-def running_facts(snap, task):
-    """{lwp, frames, in_syscall} of a task being polled on a thread (for
-    diagnose.py), or None."""
-    lwp, record = snap.root_of(task)
-    if lwp is None:
-        return None
-    frames, _ = frames_of(snap.inferior, lwp, record)
-    return {"lwp": lwp, "frames": frames or [],
-            "in_syscall": in_syscall(snap.mem, frames)}

@@ -77,7 +77,6 @@ class Snapshot(object):
         self.mem = Memory(backend)
         self.abi = _open_abi(backend, self.mem)
         self.walker = Walker(self.abi, self.mem)
-        self.names = self.walker.names  # task id -> name, of every listed task
         self.source = backend.source
         self._document = None
         self._json = None
@@ -85,6 +84,11 @@ class Snapshot(object):
         self.errors.extend(backend.notes())
         with no_gc():
             self._read_lists(runtime_filter, keep)
+
+    @property
+    def names(self):
+        """Task id -> name, of every task met on a list."""
+        return self.walker.names
 
     def _read_lists(self, runtime_filter, keep):
         """The first pass: descriptor, runtimes, threads, and every owned

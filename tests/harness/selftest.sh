@@ -228,13 +228,20 @@ run "seed 6 alone" 0 --bin-dir "$SCN" --expect-dir scenarios --seed 6 --timeout 
 has "seed 6 alone" "ok 15_seeded_lock_order: 1 seed (6..6)"
 show_on_failure "$f0"
 
-# 8. Nothing left running (this tree's binaries: other checkouts may be
-#    running their own tests).
-ABS_BIN=$(cd "$BIN" && pwd)
+# 8. Nothing left running.
 checks=$((checks + 1))
-if pgrep -f "$ABS_BIN/" >/dev/null 2>&1; then
+# Only processes of this build's programs count (another checkout's run of
+# the same self-test may be going on at the same time).
+ABS_BIN=$(cd "$BIN" && pwd -P)
+left=""
+for pid in $(pgrep -f "$BIN/" 2>/dev/null); do
+    case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+        "$ABS_BIN"/*) left="$left $pid" ;;
+    esac
+done
+if [ -n "$left" ]; then
     echo "selftest: scenario processes left behind:"
-    pgrep -fa "$ABS_BIN/"
+    for pid in $left; do ps -o pid=,args= -p "$pid"; done
     failures=$((failures + 1))
 fi
 

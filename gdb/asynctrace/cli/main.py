@@ -157,25 +157,14 @@ def cmd_runtimes(args, src):
     _out("\n".join([text.runtimes_table(snap)] + _footer(src, snap)) + "\n")
 
 
-def deadlock_result(snap):
-    with no_gc():
-        candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
-        waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks if t[3] == "idle")
-        return deadlock.analyse(candidates, waiting)
-
-
 def cmd_deadlocks(args, src):
     snap = src.snapshot()
-    result = deadlock_result(snap)
+    with no_gc():
+        result, notes = deadlock.of_snapshot(snap)
     if args.json:
-        _out(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                         "source": snap.source, "cycles": result["cycles"],
-                         "stuck": result["stuck"]}, indent=2) + "\n")
+        _out(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
         return
-    lines = [deadlock.report_text(result)]
-    notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors] + snap.errors
-    lines += ["note: %s (the analysis covers what was readable)" % n for n in notes]
-    _out("\n".join(lines + _footer(src, snap)) + "\n")
+    _out("\n".join([deadlock.report_with_notes(result, notes)] + _footer(src, snap)) + "\n")
 
 
 def cmd_dump(args, src):
