@@ -66,7 +66,9 @@ $(BUILD)/tests/harness/%: tests/harness/%.c $(wildcard tests/harness/*.h) $(SCN_
 
 # The harness's failure handling first (broken scenarios, exact verdicts),
 # then the scenario suite.
-test-harness-self: $(HARNESS_BIN) $(HSELF_BINS)
+# (15_seeded_lock_order: the seeded-schedule checks.)
+HSELF_SCNS := $(BUILD)/scenarios/15_seeded_lock_order
+test-harness-self: $(HARNESS_BIN) $(HSELF_BINS) $(HSELF_SCNS)
 	@sh tests/harness/selftest.sh $(BUILD)
 
 # The installed harness on the out-of-tree example project (a temporary
@@ -88,7 +90,7 @@ $(HARNESS_SAN_BIN): $(HARNESS_SRCS) harness/harness.h
 	$(CC) $(JANSSON_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  $(HARNESS_SRCS) -o $@ $(JANSSON_LIBS) -pthread
 
-san-harness: $(HARNESS_SAN_BIN) $(HSELF_BINS)
+san-harness: $(HARNESS_SAN_BIN) $(HSELF_BINS) $(HSELF_SCNS)
 	@HARNESS=$(HARNESS_SAN_BIN) sh tests/harness/selftest.sh $(BUILD)
 
 # The main job (`make demo` builds everything, then runs this): start the
