@@ -76,4 +76,11 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         { cat "$TMP/meson.log"; fail "meson test: not 1 ok and 1 expected failure"; }
     ran="$ran, Meson"
 fi
+# 5. `make uninstall` takes the harness's files away again.
+make --no-print-directory BUILD="$LIBBUILD" PREFIX="$PREFIX" uninstall-harness >"$TMP/uninstall.log" 2>&1 ||
+    { cat "$TMP/uninstall.log"; fail "make uninstall-harness failed"; }
+for f in bin/asynctrace-harness include/asynctrace/scenario.h lib/libasynctrace-scenario.a \
+         lib/pkgconfig/asynctrace-scenario.pc share/asynctrace/harness/native_frames.py; do
+    [ -e "$PREFIX/$f" ] && fail "make uninstall left $f"
+done
 echo "user-suite: installed harness, example project ($ran), JUnit and TAP reports: all checks passed"
