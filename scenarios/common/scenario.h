@@ -14,6 +14,7 @@
 #define scn_offline_only at_scenario_offline_only
 #define scn_checkpoint_hung at_scenario_checkpoint_hung
 #define scn_hang_mark at_scenario_hang_mark
+#define scn_allow_scheduled at_scenario_allow_scheduled
 #define scn_set_live_hook at_scenario_set_live_hook
 #define scn_skip at_scenario_skip
 #define scn_fail at_scenario_fail

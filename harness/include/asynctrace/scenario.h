@@ -68,6 +68,9 @@ void at_scenario_offline_only(void);
  * live dump, the runtime cannot serve one. */
 void at_scenario_checkpoint_hung(int in_syscall);
 void at_scenario_hang_mark(void);
+/* For a hung scene whose point is starvation: tasks left scheduled (never
+ * polled: every thread is stuck) do not keep the scene from settling. */
+void at_scenario_allow_scheduled(void);
 
 /* Called on each live dump before it is written (the harness's own tests
  * use it to doctor a dump and prove the comparison notices). */

@@ -43,6 +43,11 @@ uint64_t at__sched_rand(uint64_t *state)
     return x * 0x2545f4914f6cdd1dull;
 }
 
+void at__sched_seed(at_runtime *rt)
+{
+    rt->sched_rng = at__sched_seed_state(rt->id);
+}
+
 at_task *at__runq_pop_seeded(at_runtime *rt)
 {
     size_t n = 0;
