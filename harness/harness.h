@@ -11,6 +11,7 @@
  *   proc.c      child processes: process groups, timeouts, kill on exit
  *   run.c       one scenario from start to verdict (under one seed)
  *   offline.c   GDB attached, the core, GDB on the core; the hang diagnosis
+ *   cliobs.c    the `asynctrace` CLI as two more observers (in the tree)
  *   directive.c `expect ...` assertions of an expect file
  *   gdbout.c    splitting GDB's output into the JSON documents it printed
  *   compare.c   live versus offline, attached versus core
@@ -245,6 +246,7 @@ typedef struct hconfig {
     const char *out_dir;      /* work directories */
     const char *gdb_script;   /* the GDB extension's loader */
     const char *frames_script;/* native_frames.py */
+    const char *cli_path;     /* build/asynctrace in the tree, or NULL: no CLI observers */
     const char *suite_name;   /* JUnit/TAP suite name */
     const char *self;         /* this harness, for replay commands */
     char *gdb_path;           /* resolved gdb */
@@ -301,6 +303,7 @@ typedef struct hjob {
     json_t *live;
     json_t *at[DOC_N]; /* GDB attached to the process */
     json_t *co[DOC_N]; /* GDB on its core */
+    json_t *cli[4];    /* the CLI's dump and deadlocks, on the PID and the core */
     char diag_err[300];/* why co[DOC_DIAGNOSE] is missing */
     double mark;       /* start of the current phase */
     hstr phases;       /* -v: "checkpoint 0.4s, gdb-attached 1.2s, ..." */
@@ -319,6 +322,12 @@ int offline_take(hjob *j);
  * documents from the hung process and put its findings and task table in
  * res->diagnosis. */
 void offline_diagnose(hjob *j, const char *what);
+
+/* ---- cliobs.c ------------------------------------------------------------- */
+
+json_t *cli_observe(const hconfig *cfg, const char *work, const char *tag,
+                    const char *cmd, char **target, int ntarget, char *why, size_t len);
+void cli_align_clocks(json_t *gdb, json_t *cli);
 
 /* ---- report.c ------------------------------------------------------------- */
 

@@ -228,6 +228,9 @@ static int resolve_paths(opts *o, const char *argv0)
         return -1;
     }
     cfg->frames_script = own(config_frames_script(prefix, root));
+    /* In the tree, the CLI reads the same moments as GDB and must agree. */
+    char *cli = root ? own(h_asprintf("%s/asynctrace", exe_dir)) : NULL;
+    cfg->cli_path = cli && access(cli, X_OK) == 0 ? cli : NULL;
     h_mkdir_p(cfg->out_dir);
     cfg->root = root ? own(h_realpath(root)) : NULL;
     cfg->bin_dir = own(h_realpath(cfg->bin_dir));

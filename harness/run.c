@@ -278,6 +278,51 @@ static void drop_mode_line(hlist *l)
     l->n = k;
 }
 
+/* ---- The CLI as two more observers ---------------------------------------------- */
+
+/* The CLI on `tag` ("pid": the stopped scenario; "core": GDB's core): its
+ * dump, then its deadlock report of that dump.  0 or -1 (verdict set). */
+static int cli_observers(hjob *j, const char *tag)
+{
+    if (!j->cfg->cli_path)
+        return 0;
+    int core = !strcmp(tag, "core");
+    char pid[32], why[512] = "";
+    snprintf(pid, sizeof pid, "%d", (int)j->scenario.pid);
+    char *pid_target[] = {pid}, *core_target[] = {j->core, j->bin};
+    char *d = h_asprintf("%s/cli-%s-dump.json", j->work, tag);
+    char *dump_target[] = {d};
+    json_t **slot = &j->cli[core ? 2 : 0];
+    slot[0] = cli_observe(j->cfg, j->work, tag, "dump", core ? core_target : pid_target,
+                          core ? 2 : 1, why, sizeof why);
+    if (slot[0])
+        slot[1] = cli_observe(j->cfg, j->work, tag, "deadlocks", dump_target, 1, why, sizeof why);
+    free(d);
+    if (!slot[1]) {
+        job_fail(j, "%s", why);
+        return -1;
+    }
+    job_phase(j, core ? "cli-core" : "cli-pid");
+    return 0;
+}
+
+/* GDB's documents and the CLI's, of the same moments, are equal. */
+static size_t compare_cli(hjob *j, hlist *diffs)
+{
+    if (!j->cli[0])
+        return 0;
+    cli_align_clocks(j->at[DOC_TASKS], j->cli[0]);
+    size_t n = compare_offline(j->at[DOC_TASKS], j->cli[0], "GDB attached vs the CLI on the PID",
+                               diffs);
+    n += compare_offline(j->at[DOC_DEADLOCKS], j->cli[1],
+                         "deadlocks GDB attached vs the CLI on the PID", diffs);
+    n += compare_offline(j->co[DOC_TASKS], j->cli[2], "GDB on the core vs the CLI on the core",
+                         diffs);
+    n += compare_offline(j->co[DOC_DEADLOCKS], j->cli[3],
+                         "deadlocks GDB on the core vs the CLI on the core", diffs);
+    return n;
+}
+
 /* ---- Checks ------------------------------------------------------------------ */
 
 /* Offline documents agree, live agrees with offline. */
@@ -298,11 +343,13 @@ static int check_traces(hjob *j)
     nd += compare_offline(j->at[DOC_FRAMES], j->co[DOC_FRAMES],
                           "native frames attached vs core", diffs);
     size_t nl = j->live ? compare_live(j->live, j->co[DOC_TASKS], diffs) : 0;
+    size_t nc = compare_cli(j, diffs);
     job_phase(j, "compare");
-    if (nd || nl)
-        job_fail(j, "%s%s%s", nd ? "attached and core dumps differ" : "",
-                 nd && nl ? "; " : "", nl ? "live and offline dumps differ" : "");
-    return nd || nl ? -1 : 0;
+    if (nd || nl || nc)
+        job_fail(j, "%s%s%s%s%s", nd ? "attached and core dumps differ" : "",
+                 nd && nl ? "; " : "", nl ? "live and offline dumps differ" : "",
+                 (nd || nl) && nc ? "; " : "", nc ? "GDB's and the CLI's readings differ" : "");
+    return nd || nl || nc ? -1 : 0;
 }
 
 static void update_expect(hjob *j)
@@ -376,7 +423,7 @@ static void run_checked(hjob *j)
     }
     if (mode == CP_DECIDED || (mode == CP_LIVE && !(j->live = load_live(j))))
         return;
-    if (offline_take(j))
+    if (cli_observers(j, "pid") || offline_take(j) || cli_observers(j, "core"))
         return;
     observe(j->co[DOC_TASKS], j->co[DOC_DEADLOCKS], j->co[DOC_FRAMES], mode == CP_LIVE,
             &j->observed);
@@ -454,6 +501,8 @@ static void job_free(hjob *j)
         json_decref(j->at[i]);
         json_decref(j->co[i]);
     }
+    for (int i = 0; i < 4; i++)
+        json_decref(j->cli[i]);
     expect_free(&j->ex);
     hlist_free(&j->expected);
     hlist_free(&j->observed);
