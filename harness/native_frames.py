@@ -5,13 +5,24 @@
 # frames skipped, at most 64 per thread, stopping after the first
 # at_root_poll), from GDB's own unwinder.  The harness joins them with the
 # extension's thread list to name the call a running task is stuck in,
-# independently of the extension's own unwinding.  Reads registers and
-# memory only, so it works on live processes and on cores alike.
+# independently of the extension's own unwinding.  Each thread also says
+# which system call it is stopped in ("syscall": the number, from the
+# kernel's orig_rax on x86-64; absent when it is not in one or the
+# architecture has no such register).  Reads registers and memory only, so
+# it works on live processes and on cores alike.
 import json
 
 import gdb
 
 MAX_FRAMES = 64
+
+
+def _syscall(frame):
+    try:
+        nr = int(frame.read_register("orig_rax"))
+    except (gdb.error, ValueError):
+        return None
+    return nr if nr >= 0 else None
 
 
 def _frames(thread):
@@ -44,7 +55,11 @@ class HarnessFrames(gdb.Command):
         for th in sorted(inferior.threads(), key=lambda t: t.ptid[1] or t.ptid[0]):
             lwp = th.ptid[1] or th.ptid[0]
             try:
-                threads.append({"tid": lwp, "frames": _frames(th)})
+                entry = {"tid": lwp, "frames": _frames(th)}
+                nr = _syscall(gdb.newest_frame())
+                if nr is not None:
+                    entry["syscall"] = nr
+                threads.append(entry)
             except gdb.error as e:
                 threads.append({"tid": lwp, "frames": [], "error": str(e)})
         if old is not None:

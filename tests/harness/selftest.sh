@@ -45,6 +45,15 @@ has() {
     fi
 }
 
+# has_prefix LABEL TEXT: a normalized line starts with this text.
+has_prefix() {
+    checks=$((checks + 1))
+    if ! normalize | grep -q "^$(printf '%s' "$2" | sed 's/[][\\.*^$/]/\\&/g')"; then
+        echo "selftest: $1: no line starting with: $2"
+        failures=$((failures + 1))
+    fi
+}
+
 show_on_failure() {
     [ "$failures" -eq "$1" ] && return
     echo "--- harness output:"
@@ -69,17 +78,29 @@ gone() {
 f0=$failures
 run "failure paths" 1 --expect-dir "$SRC/expect/ok" --timeout 2 -j 2 \
     --only crash_early --only exit_early --only never_ready --only bad_live_json \
-    --only doctored_live --only skip_me --only good_napper
+    --only doctored_live --only skip_me --only good_napper --only hang_abba
 has "crash" "FAIL crash_early: killed by SIGSEGV before its checkpoint"
 has "early exit" "FAIL exit_early: exited with status 3 before its checkpoint (stderr: exit_early: configuration missing)"
-has "timeout" "FAIL never_ready: did not reach its checkpoint within 2s"
+has_prefix "timeout" "FAIL never_ready: did not reach its checkpoint within 2s (no diagnosis: GDB attached: \`tasks\` printed no JSON document; stderr: asynctrace: this program does not contain the asynctrace runtime ("
+has "hang" "FAIL hang_abba: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
+has "hang: finding" "diagnosis: finding: cycle (proven): deadlock: 2 tasks wait for each other in a cycle (mutex): 2 -> 3 -> 2; tasks 2, 3"
+has "hang: cycle" "cycle: 2 -> 3 -> 2 via mutex, mutex"
+has "hang: stuck" 'stuck: task 1 "main": join task 2, and task 2 "left" is in a deadlock cycle'
+has "hang: table" 'task 2 "left" idle parent 1 spawn hang_main_poll:49: at_mutex_lock mutex(owner=3,waiters=1) <- side:27'
+has "hang: table" 'task 3 "right" idle parent 1 spawn hang_main_poll:50: at_mutex_lock mutex(owner=2,waiters=1) <- side:27'
+checks=$((checks + 1))
+if ! grep -q '^   3  idle .*"right"  side hang_abba.c:27  -> mutex 0x[0-9a-f]* held by task 2 "left"$' \
+        "$OUT/hang_abba/tasks.txt" 2>/dev/null; then
+    echo "selftest: hang: no task table from the core in $OUT/hang_abba/tasks.txt"
+    failures=$((failures + 1))
+fi
 has "invalid live JSON" "FAIL bad_live_json: live dump is not valid JSON (line 1, column 44: ']' expected near end of file)"
 has "live vs offline" "FAIL doctored_live: live and offline dumps differ"
 has "live vs offline: name" 'task 2 "renamed": name: live "renamed", offline "napper"'
 has "live vs offline: frame" 'task 2 "renamed": napper line: live 1016, offline 16'
 has "skip" "SKIP skip_me: nothing to test on this machine"
 has "good one" "ok good_napper:"
-has "summary" "1 passed, 5 failed, 1 skipped"
+has "summary" "1 passed, 6 failed, 1 skipped"
 has "kept" "(dumps, core and outputs kept in $OUT/crash_early/)"
 child=$(sed -n 's/^child \([0-9]*\)$/\1/p' "$OUT/never_ready/scenario.stdout" 2>/dev/null)
 checks=$((checks + 1))
@@ -106,7 +127,30 @@ show_on_failure "$f0"
 # 3. An expect file that does not parse.
 f0=$failures
 run "unparsable expect" 1 --expect-dir "$SRC/expect/unparsable" --only good_napper
-has "unparsable" "FAIL good_napper: $SRC/expect/unparsable/good_napper.expect does not parse: line 3: column 6: expected a number"
+has "unparsable" "FAIL good_napper: $SRC/expect/unparsable/good_napper.expect:3:6: expected a number"
+show_on_failure "$f0"
+
+# 3b. Directives: those that hold pass, those that do not name their line;
+#     a directive that does not exist names its file, line and column.
+f0=$failures
+run "directives" 1 --expect-dir "$SRC/expect/directives" --only good_napper
+D="$SRC/expect/directives/good_napper.expect"
+has "directives" "FAIL good_napper: $D: 3 directives failed"
+has "directive cycle" "$D:6: \`expect cycle\`: no cycle"
+has "directive in-syscall" "$D:7: \`expect in-syscall task 2\`: no thread is polling task 2"
+has "directive state" "$D:8: \`expect task 1 running\`: task 1 \"main\" is idle"
+checks=$((checks + 1))
+if normalize | grep -q "expect tasks 2\|expect no-stuck\|expect no-cycle\|expect task 2 idle\|unexpected:"; then
+    echo "selftest: directives: a directive that holds (or match subset) was reported"
+    failures=$((failures + 1))
+fi
+run "bad directive" 1 --expect-dir "$SRC/expect/baddirective" --only good_napper
+has "bad directive" "FAIL good_napper: $SRC/expect/baddirective/good_napper.expect:3:8: unknown directive (expected no-stuck, no-cycle, cycle, stuck, tasks, task, in-syscall, finding or no-finding)"
+"$H" --suite "$SRC/bad.suite" --out-dir "$OUT" >"$TMP/out" 2>&1
+got=$?
+checks=$((checks + 1))
+[ "$got" = 2 ] || { echo "selftest: bad suite: exit status $got, expected 2"; failures=$((failures + 1)); }
+has "bad suite" "asynctrace-harness: $SRC/bad.suite:4: timeout: timeout takes a positive number of seconds"
 show_on_failure "$f0"
 
 # 4. Broken GDB output: invalid JSON; attached and core documents that differ.
@@ -149,7 +193,43 @@ has "list" "crash_early  (no expect file)"
 has "list" "good_napper"
 show_on_failure "$f0"
 
-# 7. Nothing left running.
+# 7. Seeded schedules: 15_seeded_lock_order passes in the runtime's own
+#    order (the main suite runs it), passes under seed 6 and deadlocks under
+#    seed 7 (the current-thread runtime replays a seed exactly).  The search
+#    stops at 7, diagnoses the hang, and prints a replay command that hangs
+#    the same way.
+f0=$failures
+SCN="$BUILD/scenarios"
+run "seeds" 1 --bin-dir "$SCN" --expect-dir scenarios --seeds 100 --seed 6 --timeout 2 \
+    15_seeded_lock_order
+SEEDFAIL="FAIL 15_seeded_lock_order: seed 7: did not reach its checkpoint within 2s; diagnosis: 3 tasks; 1 cycle (2 -> 3 -> 2 via mutex, mutex); 1 stuck task"
+has "seeds" "$SEEDFAIL"
+has "seeds: finding" "diagnosis: finding: cycle (proven): deadlock: 2 tasks wait for each other in a cycle (mutex): 2 -> 3 -> 2; tasks 2, 3"
+has "seeds: payment" 'task 2 "payment" idle parent 1 spawn main_task_poll:58: at_mutex_lock mutex(owner=3,waiters=1) <- locker:32'
+has "seeds: audit" 'task 3 "audit" idle parent 1 spawn main_task_poll:59: at_mutex_lock mutex(owner=2,waiters=1) <- locker:32'
+has "seeds: replay" "replay: $H --seed 7 --timeout 2 --bin-dir $SCN --expect-dir scenarios 15_seeded_lock_order"
+has "seeds: by hand" "by hand: ASYNCTRACE_SCHED_SEED=7 $SCN/15_seeded_lock_order"
+normalize | grep -v '^[0-9]* passed' >"$TMP/first"
+replay=$(normalize | sed -n 's/^replay: //p')
+checks=$((checks + 1))
+if [ -n "$replay" ]; then
+    $replay --out-dir "$OUT" >"$TMP/out" 2>&1
+    normalize | grep -v '^[0-9]* passed' | sed 's/^FAIL 15_seeded_lock_order: /&seed 7: /' \
+        | sed 's/seed 7: seed 7: /seed 7: /' >"$TMP/second"
+    if ! diff "$TMP/first" "$TMP/second" >"$TMP/diff"; then
+        echo "selftest: seeds: the replay does not hang the same way:"
+        cat "$TMP/diff"
+        failures=$((failures + 1))
+    fi
+else
+    echo "selftest: seeds: no replay command"
+    failures=$((failures + 1))
+fi
+run "seed 6 alone" 0 --bin-dir "$SCN" --expect-dir scenarios --seed 6 --timeout 5 15_seeded_lock_order
+has "seed 6 alone" "ok 15_seeded_lock_order: 1 seed (6..6)"
+show_on_failure "$f0"
+
+# 8. Nothing left running.
 checks=$((checks + 1))
 # Only processes of this build's programs count (another checkout's run of
 # the same self-test may be going on at the same time).

@@ -324,6 +324,7 @@ struct at_runtime {
     void *task_pool;          /* task memory (task_pool.c) */
     at_task *wake_head;       /* current-thread: wakes asked by other threads */
     const struct at__sched_ops *sched_ops; /* the flavor's operations */
+    uint64_t sched_rng;       /* seeded schedules: generator state, 0 = none */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the

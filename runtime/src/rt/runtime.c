@@ -57,6 +57,7 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     }
     rt->magic = AT_RUNTIME_MAGIC;
     at__runtime_register(rt);
+    at__sched_seed(rt);
     at__dump_attach(rt);
     return rt;
 }

@@ -56,6 +56,8 @@ static at_task *at__ct_runq_pop(at_runtime *rt)
 {
     if (!rt->run_head)
         at__ct_drain_inject(rt);
+    if (__builtin_expect(rt->sched_rng != 0, 0))
+        return at__runq_pop_seeded(rt);
     return at__taskq_pop(&rt->run_head, &rt->run_tail);
 }
 

@@ -64,6 +64,7 @@ typedef struct at__worker {
     at_trace_context *_Atomic tcx;
     uint32_t tick, lifo_streak;
     uint64_t rng;
+    int seeded;                     /* ASYNCTRACE_SCHED_SEED: shuffle (seed.c) */
     /* Under mt->idle_lock while the worker is on the sleeper stack; the
      * worker's own otherwise. */
     int searching;
@@ -478,6 +479,21 @@ static at_task *at__steal(at__worker *w)
     return at__inject_pop(mt, w, AT__LQ_CAP / 2);
 }
 
+/* Seeded schedules (best effort): move a random number of the queue's
+ * tasks from its head to its tail, so the next pop takes a random one. */
+static void at__lq_shuffle(at__mt *mt, at__worker *w)
+{
+    uint32_t n = at__lq_len(&w->q);
+    if (n < 2)
+        return;
+    for (uint32_t k = (uint32_t)(at__sched_rand(&w->rng) % n); k; k--) {
+        at_task *t = at__lq_pop(&w->q);
+        if (!t)
+            return;
+        at__lq_push(mt, &w->q, t);
+    }
+}
+
 static at_task *at__next_task(at__worker *w)
 {
     at__mt *mt = w->mt;
@@ -488,13 +504,16 @@ static at_task *at__next_task(at__worker *w)
             return t;
     }
     if ((t = atomic_exchange(&w->lifo, NULL))) {
-        if (w->lifo_streak < AT__LIFO_MAX) {
+        if (w->lifo_streak < AT__LIFO_MAX &&
+            !(__builtin_expect(w->seeded, 0) && (at__sched_rand(&w->rng) & 1))) {
             w->lifo_streak++;
             return t;
         }
         at__lq_push(mt, &w->q, t); /* its turn comes after the queue's */
     }
     w->lifo_streak = 0;
+    if (__builtin_expect(w->seeded, 0))
+        at__lq_shuffle(mt, w);
     if ((t = at__lq_pop(&w->q)))
         return t;
     if ((t = at__inject_pop(mt, w, AT__LQ_CAP / 2)))
@@ -625,7 +644,10 @@ static int at__mt_start(at_runtime *rt, unsigned workers, const char *name)
         at__worker *w = &ws[i];
         w->mt = mt;
         w->index = i;
-        w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+        w->rng = at__sched_seed_state((1ull << 32) + i);
+        w->seeded = w->rng != 0;
+        if (!w->seeded)
+            w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         if (pthread_create(&w->thread, NULL, at__worker_main, w) != 0)
             goto fail_started;
         w->started = 1;

@@ -95,6 +95,18 @@ void at__task_cancel(at_task *t);
 AT_NOINLINE __attribute__((visibility("default")))
 at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
 
+/* ---- Seeded schedules (seed.c) ----
+ *
+ * The generator state for stream `stream` (a runtime id, a worker) of the
+ * seed in ASYNCTRACE_SCHED_SEED; 0 when no seed is set. */
+uint64_t at__sched_seed_state(uint64_t stream);
+/* The next pseudo-random number of a non-zero state. */
+uint64_t at__sched_rand(uint64_t *state);
+/* Current-thread: take a random task of the run queue (rt->sched_rng set). */
+at_task *at__runq_pop_seeded(at_runtime *rt);
+/* A new runtime, once it has its id: its generator (rt->sched_rng). */
+void at__sched_seed(at_runtime *rt);
+
 /* ---- The scheduler loops' clock ----
  *
  * A loop reads the monotonic clock once per poll: the reading that ends a

@@ -1,5 +1,5 @@
-/* scenario.c - the checkpoint protocol of scenario programs (see
- * scenario.h and docs/harness.md).
+/* scenario.c - libasynctrace-scenario: the checkpoint protocol of scenario
+ * programs (asynctrace/scenario.h, docs/harness.md).
  *
  * The checkpoint thread never polls a task and never takes a runtime lock:
  * it watches the runtimes through the snapshot walker (the same reads a
@@ -17,21 +17,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "scenario.h"
+#include "asynctrace/scenario.h"
 
-#define SCN_SETTLE_TIMEOUT_NS (15 * AT_SEC)
-#define SCN_DUMP_TIMEOUT_NS (5 * AT_SEC)
+#define AT__SCN_SETTLE_TIMEOUT_NS (15 * AT_SEC)
+#define AT__SCN_DUMP_TIMEOUT_NS (5 * AT_SEC)
 
 /* The harness's fd, or -1 when run by hand. */
-static int scn_fd(void)
+static int at__scn_fd(void)
 {
     const char *s = getenv("ASYNCTRACE_HARNESS_FD");
     return s && *s ? atoi(s) : -1;
 }
 
-static void scn_tell(const char *line)
+static void at__scn_tell(const char *line)
 {
-    int fd = scn_fd();
+    int fd = at__scn_fd();
     if (fd < 0)
         return;
     size_t n = strlen(line), off = 0;
@@ -45,7 +45,7 @@ static void scn_tell(const char *line)
     }
 }
 
-void scn_fail(const char *fmt, ...)
+void at_scenario_fail(const char *fmt, ...)
 {
     char msg[400], line[420];
     va_list ap;
@@ -57,34 +57,34 @@ void scn_fail(const char *fmt, ...)
             *p = ' ';
     fprintf(stderr, "scenario failed: %s\n", msg);
     snprintf(line, sizeof line, "fail %s\n", msg);
-    scn_tell(line);
+    at__scn_tell(line);
     _exit(1);
 }
 
-void scn_skip(const char *reason)
+void at_scenario_skip(const char *reason)
 {
     char line[300];
     printf("skip: %s\n", reason);
     fflush(stdout);
     snprintf(line, sizeof line, "skip %s\n", reason);
-    scn_tell(line);
+    at__scn_tell(line);
     _exit(77);
 }
 
-at_runtime *scn_runtime(int mt, unsigned workers)
+at_runtime *at_scenario_runtime(int mt, unsigned workers)
 {
     at_runtime_options o = {.flavor = mt ? AT_FLAVOR_MULTI_THREAD : AT_FLAVOR_CURRENT_THREAD,
                             .workers = mt ? workers : 0,
                             .name = "scenario"};
     at_runtime *rt = at_runtime_new(&o);
     if (!rt && mt)
-        scn_skip("multi-thread flavor not available yet");
+        at_scenario_skip("multi-thread flavor not available yet");
     if (!rt)
-        scn_fail("at_runtime_new failed");
+        at_scenario_fail("at_runtime_new failed");
     return rt;
 }
 
-static void scn_nap(uint64_t ns)
+static void at__scn_nap(uint64_t ns)
 {
     struct timespec ts = {(time_t)(ns / AT_SEC), (long)(ns % AT_SEC)};
     while (nanosleep(&ts, &ts) && errno == EINTR)
@@ -92,11 +92,11 @@ static void scn_nap(uint64_t ns)
 }
 
 /* Signal the checkpoint and stay put. */
-static void scn_ready(int live) __attribute__((noreturn));
-static void scn_ready(int live)
+static void at__scn_ready(int live) __attribute__((noreturn));
+static void at__scn_ready(int live)
 {
-    if (scn_fd() >= 0) {
-        scn_tell(live ? "ready live\n" : "ready offline\n");
+    if (at__scn_fd() >= 0) {
+        at__scn_tell(live ? "ready live\n" : "ready offline\n");
     } else {
         printf("ready %d\n", (int)getpid());
         fflush(stdout);
@@ -107,41 +107,41 @@ static void scn_ready(int live)
 
 /* ---- Quiet checkpoint -------------------------------------------------------- */
 
-typedef struct scn_watch {
+typedef struct at__scn_watch {
     at_runtime *rts[8];
     uint64_t ntasks[8];
     int n;
-} scn_watch;
+} at__scn_watch;
 
 /* Does the await tree under f wait for a timer due before `soon`? */
-static const at_dump_frame *scn_timer_due(const at_dump_frame *f, uint64_t soon, int depth)
+static const at_dump_frame *at__scn_timer_due(const at_dump_frame *f, uint64_t soon, int depth)
 {
     if (!f || depth > 256)
         return NULL;
     if (f->resource && f->resource->kind == AT_RES_SLEEP && f->resource->detail[0] < soon)
         return f;
     for (size_t i = 0; i < f->nchildren; i++) {
-        const at_dump_frame *hit = scn_timer_due(&f->children[i], soon, depth + 1);
+        const at_dump_frame *hit = at__scn_timer_due(&f->children[i], soon, depth + 1);
         if (hit)
             return hit;
     }
     return NULL;
 }
 
-/* Set by scn_allow_scheduled(): a hung scene whose point is starvation. */
-static int scn_scheduled_ok;
+/* Set by at_scenario_allow_scheduled(): a hung scene whose point is starvation. */
+static int at__scn_scheduled_ok;
 
-void scn_allow_scheduled(void)
+void at_scenario_allow_scheduled(void)
 {
-    scn_scheduled_ok = 1;
+    at__scn_scheduled_ok = 1;
 }
 
 /* Is runtime r quiet?  Every task idle, complete or cancelled (or, with
  * allow_running, running: a hung scene; and scheduled too after
- * scn_allow_scheduled), no idle task waiting for a timer
+ * at_scenario_allow_scheduled), no idle task waiting for a timer
  * due soon, and (unless allow_running) no thread polling one of its tasks.
  * Adds its tasks' poll counts to *polls; explains a no in why. */
-static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int allow_running,
+static int at__scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int allow_running,
                              uint64_t *polls, char *why, size_t len)
 {
     /* A timer due within a minute will move the scene on: a scene's sleeps
@@ -151,7 +151,7 @@ static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int all
     for (size_t k = 0; k < r->ntasks; k++) {
         const at_dump_task *t = &r->tasks[k];
         *polls += t->polls;
-        const at_dump_frame *due = scn_timer_due(t->await, soon, 0);
+        const at_dump_frame *due = at__scn_timer_due(t->await, soon, 0);
         if (due && t->state == AT_TASK_IDLE) {
             snprintf(why, len, "task %llu \"%s\" waits for a timer due soon (%s)",
                      (unsigned long long)t->id, t->name, due->function ? due->function : "?");
@@ -160,7 +160,7 @@ static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int all
         if (t->state != AT_TASK_IDLE && t->state != AT_TASK_COMPLETE &&
             t->state != AT_TASK_CANCELLED &&
             !(allow_running && t->state == AT_TASK_RUNNING) &&
-            !(allow_running && scn_scheduled_ok && t->state == AT_TASK_SCHEDULED)) {
+            !(allow_running && at__scn_scheduled_ok && t->state == AT_TASK_SCHEDULED)) {
             snprintf(why, len, "task %llu \"%s\" is not idle (state %u)",
                      (unsigned long long)t->id, t->name, t->state);
             return 0;
@@ -177,13 +177,13 @@ static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int all
 
 /* Is the snapshot quiet for the watched runtimes (w->n == 0: every runtime,
  * hung scene)?  Sets *polls to the sum of their tasks' poll counts. */
-static int scn_quiet(const scn_watch *w, const at_dump *d, uint64_t *polls, char *why,
+static int at__scn_quiet(const at__scn_watch *w, const at_dump *d, uint64_t *polls, char *why,
                      size_t len)
 {
     *polls = 0;
     if (w->n == 0) {
         for (size_t k = 0; k < d->nruntimes; k++)
-            if (!scn_runtime_quiet(d, &d->runtimes[k], 1, polls, why, len))
+            if (!at__scn_runtime_quiet(d, &d->runtimes[k], 1, polls, why, len))
                 return 0;
         return 1;
     }
@@ -202,126 +202,145 @@ static int scn_quiet(const scn_watch *w, const at_dump *d, uint64_t *polls, char
                      (unsigned long long)id, r->ntasks, (unsigned long long)w->ntasks[i]);
             return 0;
         }
-        if (!scn_runtime_quiet(d, r, 0, polls, why, len))
+        if (!at__scn_runtime_quiet(d, r, 0, polls, why, len))
             return 0;
     }
     return 1;
 }
 
 /* Wait until quiet twice in a row 5 ms apart with no poll in between. */
-static void scn_settle(const scn_watch *w, const char *when)
+static void at__scn_settle(const at__scn_watch *w, const char *when)
 {
-    uint64_t deadline = at_now_ns() + SCN_SETTLE_TIMEOUT_NS, last = UINT64_MAX;
+    uint64_t deadline = at_now_ns() + AT__SCN_SETTLE_TIMEOUT_NS, last = UINT64_MAX;
     char why[256] = "no snapshot";
     for (;;) {
         at_dump *d = at_snapshot_take();
         if (!d)
-            scn_fail("at_snapshot_take: out of memory");
+            at_scenario_fail("at_snapshot_take: out of memory");
         uint64_t polls;
-        int q = scn_quiet(w, d, &polls, why, sizeof why);
+        int q = at__scn_quiet(w, d, &polls, why, sizeof why);
         at_dump_free(d);
         if (q && polls == last)
             return;
         last = q ? polls : UINT64_MAX;
         if (at_now_ns() > deadline)
-            scn_fail("never settled %s: %s", when, why);
-        scn_nap(5 * AT_MS);
+            at_scenario_fail("never settled %s: %s", when, why);
+        at__scn_nap(5 * AT_MS);
     }
 }
 
-static void (*scn_live_hook)(at_dump *d);
+static void (*at__scn_live_hook)(at_dump *d);
 
-void scn_set_live_hook(void (*hook)(at_dump *d))
+void at_scenario_set_live_hook(void (*hook)(at_dump *d))
 {
-    scn_live_hook = hook;
+    at__scn_live_hook = hook;
 }
 
-static void scn_write_live(const scn_watch *w)
+static void at__scn_write_live(const at__scn_watch *w)
 {
     const char *path = getenv("ASYNCTRACE_HARNESS_DUMP");
     if (!path || !*path)
         return;
     FILE *f = fopen(path, "w");
     if (!f)
-        scn_fail("cannot write the live dump to %s: %s", path, strerror(errno));
+        at_scenario_fail("cannot write the live dump to %s: %s", path, strerror(errno));
     for (int i = 0; i < w->n; i++) {
         at_dump *d = NULL;
-        int rc = at_dump_runtime_tasks(w->rts[i], SCN_DUMP_TIMEOUT_NS, &d);
+        int rc = at_dump_runtime_tasks(w->rts[i], AT__SCN_DUMP_TIMEOUT_NS, &d);
         if (rc)
-            scn_fail("at_dump_runtime_tasks(runtime %llu) returned %d",
+            at_scenario_fail("at_dump_runtime_tasks(runtime %llu) returned %d",
                      (unsigned long long)w->rts[i]->id, rc);
-        if (scn_live_hook)
-            scn_live_hook(d);
+        if (at__scn_live_hook)
+            at__scn_live_hook(d);
         if (at_dump_write_json(d, f))
-            scn_fail("at_dump_write_json: %s", strerror(errno));
+            at_scenario_fail("at_dump_write_json: %s", strerror(errno));
         fputc('\n', f);
         at_dump_free(d);
     }
     if (fclose(f))
-        scn_fail("writing the live dump: %s", strerror(errno));
+        at_scenario_fail("writing the live dump: %s", strerror(errno));
 }
 
-static int scn_no_live;
+static int at__scn_no_live;
 
-void scn_offline_only(void)
+void at_scenario_offline_only(void)
 {
-    scn_no_live = 1;
+    at__scn_no_live = 1;
 }
 
-static void *scn_quiet_thread(void *arg)
+/* at_scenario_checkpoint_done: set by at_scenario_done(). */
+static int at__scn_wait_done;
+static _Atomic int at__scn_is_done;
+
+void at_scenario_done(void)
 {
-    scn_watch *w = arg;
-    scn_settle(w, "before the live dump");
-    if (scn_fd() >= 0 && !scn_no_live) {
-        scn_write_live(w);
+    atomic_store(&at__scn_is_done, 1);
+}
+
+static void *at__scn_quiet_thread(void *arg)
+{
+    at__scn_watch *w = arg;
+    /* No limit of its own: the harness's timeout diagnoses a scenario that
+     * never gets there. */
+    while (at__scn_wait_done && !atomic_load(&at__scn_is_done))
+        at__scn_nap(1 * AT_MS);
+    at__scn_settle(w, "before the live dump");
+    if (at__scn_fd() >= 0 && !at__scn_no_live) {
+        at__scn_write_live(w);
         /* The dump re-polled every task: let them settle again. */
-        scn_settle(w, "after the live dump");
+        at__scn_settle(w, "after the live dump");
     }
-    scn_ready(!scn_no_live);
+    at__scn_ready(!at__scn_no_live);
 }
 
-static void scn_start(void *(*fn)(void *), void *arg)
+static void at__scn_start(void *(*fn)(void *), void *arg)
 {
     pthread_t th;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&th, &a, fn, arg))
-        scn_fail("cannot start the checkpoint thread");
+        at_scenario_fail("cannot start the checkpoint thread");
     pthread_attr_destroy(&a);
 }
 
-void scn_checkpoint_quiet(at_runtime *const *rts, const uint64_t *ntasks, int n)
+void at_scenario_checkpoint_quiet(at_runtime *const *rts, const uint64_t *ntasks, int n)
 {
-    static scn_watch w;
+    static at__scn_watch w;
     if (n < 1 || n > 8)
-        scn_fail("scn_checkpoint_quiet: 1 to 8 runtimes");
+        at_scenario_fail("at_scenario_checkpoint_quiet: 1 to 8 runtimes");
     for (int i = 0; i < n; i++) {
         w.rts[i] = rts[i];
         w.ntasks[i] = ntasks[i];
     }
     w.n = n;
-    scn_start(scn_quiet_thread, &w);
+    at__scn_start(at__scn_quiet_thread, &w);
 }
 
-void scn_checkpoint_quiet1(at_runtime *rt, uint64_t ntasks)
+void at_scenario_checkpoint_quiet1(at_runtime *rt, uint64_t ntasks)
 {
-    scn_checkpoint_quiet(&rt, &ntasks, 1);
+    at_scenario_checkpoint_quiet(&rt, &ntasks, 1);
+}
+
+void at_scenario_checkpoint_done(at_runtime *rt, uint64_t ntasks)
+{
+    at__scn_wait_done = 1;
+    at_scenario_checkpoint_quiet(&rt, &ntasks, 1);
 }
 
 /* ---- Hung checkpoint ------------------------------------------------------- */
 
-static _Atomic int scn_hung_tid;
-static int scn_hung_in_syscall;
+static _Atomic int at__scn_hung_tid;
+static int at__scn_hung_in_syscall;
 
-void scn_hang_mark(void)
+void at_scenario_hang_mark(void)
 {
-    atomic_store(&scn_hung_tid, (int)syscall(SYS_gettid));
+    atomic_store(&at__scn_hung_tid, (int)syscall(SYS_gettid));
 }
 
 /* Is thread tid of this process inside a system call?  (/proc's syscall
  * file starts with the call number then, "running" otherwise.) */
-static int scn_in_syscall(int tid)
+static int at__scn_in_syscall(int tid)
 {
     char path[64], buf[64] = {0};
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
@@ -333,53 +352,53 @@ static int scn_in_syscall(int tid)
     return n > 0 && buf[0] >= '0' && buf[0] <= '9';
 }
 
-static void *scn_hung_thread(void *arg)
+static void *at__scn_hung_thread(void *arg)
 {
     (void)arg;
-    uint64_t deadline = at_now_ns() + SCN_SETTLE_TIMEOUT_NS;
+    uint64_t deadline = at_now_ns() + AT__SCN_SETTLE_TIMEOUT_NS;
     int tid;
-    while (!(tid = atomic_load(&scn_hung_tid))) {
+    while (!(tid = atomic_load(&at__scn_hung_tid))) {
         if (at_now_ns() > deadline)
-            scn_fail("no task reached its hang (scn_hang_mark never called)");
-        scn_nap(1 * AT_MS);
+            at_scenario_fail("no task reached its hang (at_scenario_hang_mark never called)");
+        at__scn_nap(1 * AT_MS);
     }
-    if (scn_hung_in_syscall) {
+    if (at__scn_hung_in_syscall) {
         int stable = 0;
         while (stable < 3) { /* three looks 2 ms apart */
-            stable = scn_in_syscall(tid) ? stable + 1 : 0;
+            stable = at__scn_in_syscall(tid) ? stable + 1 : 0;
             if (at_now_ns() > deadline)
-                scn_fail("thread %d never blocked in a system call", tid);
-            scn_nap(2 * AT_MS);
+                at_scenario_fail("thread %d never blocked in a system call", tid);
+            at__scn_nap(2 * AT_MS);
         }
     } else {
-        scn_nap(20 * AT_MS);
+        at__scn_nap(20 * AT_MS);
     }
     /* The rest of the scene (other threads of a multi-thread runtime) must
      * have settled too. */
-    static const scn_watch everything = {.n = 0};
-    scn_settle(&everything, "around the hang");
-    scn_ready(0);
+    static const at__scn_watch everything = {.n = 0};
+    at__scn_settle(&everything, "around the hang");
+    at__scn_ready(0);
 }
 
-void scn_checkpoint_hung(int in_syscall)
+void at_scenario_checkpoint_hung(int in_syscall)
 {
-    scn_hung_in_syscall = in_syscall;
-    scn_start(scn_hung_thread, NULL);
+    at__scn_hung_in_syscall = in_syscall;
+    at__scn_start(at__scn_hung_thread, NULL);
 }
 
 /* ---- Waiting for the scene to form ------------------------------------------ */
 
-AT_ASYNC_FN(scn_until, scn_until_state)
+AT_ASYNC_FN(at_scenario_until, at_scenario_until_state)
 {
-    AT_BEGIN(scn_until_state);
+    AT_BEGIN(at_scenario_until_state);
     while (!self->pred(self->arg))
         AT_AWAIT(at_sleep(&self->nap, 1 * AT_MS));
     AT_END;
 }
 
-at_frame *scn_until(scn_until_state *s, int (*pred)(void *), void *arg)
+at_frame *at_scenario_until(at_scenario_until_state *s, int (*pred)(void *), void *arg)
 {
     s->pred = pred;
     s->arg = arg;
-    return AT_START(s, scn_until);
+    return AT_START(s, at_scenario_until);
 }
