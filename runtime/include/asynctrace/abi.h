@@ -107,7 +107,7 @@ typedef enum { AT_THREAD_ROLES(AT__ENUM_VALUE) AT_THREAD_ROLE_COUNT } at_thread_
 #define AT_TF_BLOCK_ON  0x40u /* the root task of an at_block_on call */
 
 /* Frame flags (at_frame.flags). */
-#define AT_FF_DONE      0x01u /* returned Ready (combinator children) */
+#define AT_FF_DONE      0x01u /* returned Ready (async functions, combinator children) */
 #define AT_FF_POLLING   0x02u /* its poll function is on a thread's stack */
 
 /* ---- Records ------------------------------------------------------------ */
