@@ -3,10 +3,18 @@
  * and at_dump_runtime_tasks (from another thread, with a timeout).
  *
  * Each runtime's pending requests form a FIFO whose head is published in
- * rt->dump_state; the scheduler calls at__dump_safe_point between two polls
- * whenever it is not NULL, and the safe point serves the requests one after
- * another (each gets its own dump, so concurrent dumps are serialised; more
- * than AT_DUMP_MAX_PENDING waiting are refused with AT_EBUSY).  One process-
+ * rt->dump_state; the scheduler checks it with one relaxed load at its
+ * periodic check (every few dozen polls, and before parking) and calls
+ * at__dump_safe_point, which serves the requests one after another (each
+ * gets its own dump, so concurrent dumps are serialised; more than
+ * AT_DUMP_MAX_PENDING waiting are refused with AT_EBUSY).
+ *
+ * Bounded serving: a safe point serves one request (requesters that ask
+ * again as soon as they are answered would otherwise keep it serving
+ * forever), and while the runtime has tasks to run, none for AT__DUMP_DUTY
+ * times as long as that dump took (rt->dump_not_before), so back-to-back
+ * requests take at most about a fifth of a busy runtime's time.  An idle
+ * runtime comes back to its safe point at once, one request per turn.  One process-
  * wide mutex guards every queue and request state; it is never held while a
  * dump runs or while waiting for a runtime, so a requester can always give
  * up: a request still queued is withdrawn, one being served is abandoned and
@@ -21,6 +29,9 @@
 #include "trace_internal.h"
 
 enum { AT__REQ_NEW, AT__REQ_QUEUED, AT__REQ_TAKEN, AT__REQ_DONE };
+
+/* After a dump of D ns, a busy runtime serves the next after DUTY * D ns. */
+#define AT__DUMP_DUTY 4
 
 static pthread_mutex_t at__dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t at__dump_cond;
@@ -98,7 +109,24 @@ static at_waker at__complete_locked(at_dump_request *req, at_dump *d, int status
 
 /* ---- Serving ---- */
 
-void at__dump_safe_point(at_runtime *rt)
+/* Take one dump for req on this thread (which drives rt). */
+static at_dump *at__dump_serve(at_runtime *rt, at_trace_context *tcx, at_dump_request *req,
+                               int *status)
+{
+    at_dump *d = NULL;
+    if (rt->flavor == AT_FLAVOR_CURRENT_THREAD)
+        d = at__live_dump(rt, tcx, req->requester);
+    else if (rt->flavor == AT_FLAVOR_MULTI_THREAD)
+        d = at__mt_live_dump(rt, tcx, req->requester);
+    else {
+        *status = AT_EINVAL; /* live tracing of other flavors is not built in */
+        return NULL;
+    }
+    *status = d ? 0 : AT_ENOMEM;
+    return d;
+}
+
+void at__dump_safe_point(at_runtime *rt, int busy)
 {
     at_trace_context *tcx = at__tls_context;
     /* Only a thread driving rt (between two polls of rt's tasks: in a nested
@@ -106,35 +134,30 @@ void at__dump_safe_point(at_runtime *rt)
      * and never from inside a trace poll. */
     if (!tcx || (rt->owner != tcx && !at__mt_is_worker(rt)) || tcx->collector)
         return;
+    uint64_t start = at_now_ns();
+    if (busy && start < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
+        return;
     pthread_once(&at__dump_cond_once, at__dump_cond_init);
-    for (;;) {
-        pthread_mutex_lock(&at__dump_lock);
-        at_dump_request *req = at__take_locked(rt);
+    pthread_mutex_lock(&at__dump_lock);
+    at_dump_request *req = at__take_locked(rt);
+    pthread_mutex_unlock(&at__dump_lock);
+    if (!req)
+        return;
+    int status;
+    at_dump *d = at__dump_serve(rt, tcx, req, &status);
+    uint64_t end = at_now_ns();
+    __atomic_store_n(&rt->dump_not_before, end + AT__DUMP_DUTY * (end - start),
+                     __ATOMIC_RELAXED);
+    pthread_mutex_lock(&at__dump_lock);
+    if (req->abandoned) {
         pthread_mutex_unlock(&at__dump_lock);
-        if (!req)
-            return;
-        at_dump *d = NULL;
-        int status = AT_ENOMEM;
-        if (rt->flavor == AT_FLAVOR_CURRENT_THREAD) {
-            d = at__live_dump(rt, tcx, req->requester);
-            status = d ? 0 : AT_ENOMEM;
-        } else if (rt->flavor == AT_FLAVOR_MULTI_THREAD) {
-            d = at__mt_live_dump(rt, tcx, req->requester);
-            status = d ? 0 : AT_ENOMEM;
-        } else {
-            status = AT_EINVAL; /* live tracing of other flavors is not built in */
-        }
-        pthread_mutex_lock(&at__dump_lock);
-        if (req->abandoned) {
-            pthread_mutex_unlock(&at__dump_lock);
-            at_dump_free(d);
-            free(req);
-            continue;
-        }
-        at_waker w = at__complete_locked(req, d, status);
-        pthread_mutex_unlock(&at__dump_lock);
-        at_waker_wake(&w);
+        at_dump_free(d);
+        free(req);
+        return;
     }
+    at_waker w = at__complete_locked(req, d, status);
+    pthread_mutex_unlock(&at__dump_lock);
+    at_waker_wake(&w);
 }
 
 void at__dump_attach(at_runtime *rt)

@@ -313,8 +313,12 @@ static void at__unpark_all(at__mt *mt)
 /* Anything a parking worker must not sleep through. */
 static int at__work_visible(at__mt *mt, at__worker *w)
 {
-    if (atomic_load(&mt->inj_len) || atomic_load(&mt->stop) || atomic_load(&mt->shutdown) ||
-        __atomic_load_n(&mt->rt->dump_state, __ATOMIC_ACQUIRE))
+    if (atomic_load(&mt->inj_len) || atomic_load(&mt->stop) || atomic_load(&mt->shutdown))
+        return 1;
+    /* A queued dump is work once it is due (bounded serving, see
+     * dump_request.c); until then the worker may park until it is. */
+    uint64_t due = at__dump_due_ns(mt->rt);
+    if (due != UINT64_MAX && at_now_ns() >= due)
         return 1;
     if (atomic_load(&w->lifo))
         return 1;
@@ -380,12 +384,16 @@ static void at__park_worker(at__worker *w)
         if (at__io_acquire(rt)) {
             if (atomic_compare_exchange_strong(&w->park, &e, AT__PARK_DRIVER)) {
                 uint64_t next = at__timers_fire(rt, at_now_ns());
+                uint64_t due = at__dump_due_ns(rt);
+                next = due < next ? due : next;
                 if (!at__own_work(w))
                     at__io_turn_locked(rt, next);
             }
             at__io_release(rt);
         } else {
             uint64_t next = at__timers_fire(rt, at_now_ns());
+            uint64_t due = at__dump_due_ns(rt);
+            next = due < next ? due : next;
             if (!at__own_work(w) &&
                 atomic_compare_exchange_strong(&w->park, &e, AT__PARK_SLEEP)) {
                 while (atomic_load(&w->park) == AT__PARK_SLEEP) {
@@ -560,7 +568,8 @@ static void *at__worker_main(void *arg)
         }
         if (atomic_load_explicit(&mt->shutdown, memory_order_acquire))
             break;
-        if (__atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE)) {
+        if (at__dump_pending(rt) &&
+            clk.ns >= __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)) {
             at__dump_point(w);
             at__loop_clock_read(&clk);
         }
@@ -882,7 +891,7 @@ static void at__dump_point(at__worker *w)
     int idle = 0;
     if (!atomic_compare_exchange_strong(&mt->dumping, &idle, 1))
         return;
-    at__dump_safe_point(mt->rt);
+    at__dump_safe_point(mt->rt, 1);
     atomic_store(&mt->dumping, 0);
 }
 

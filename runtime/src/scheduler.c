@@ -85,11 +85,6 @@ static void at__runtime_unregister(at_runtime *rt)
  * objects in, so a program that never calls a dump function still answers
  * the dump signal.  (A weak no-op default here used to win silently.) */
 
-/* A dump request is waiting (rt->dump_state is set by other threads). */
-static inline int at__dump_pending(at_runtime *rt)
-{
-    return __atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE) != NULL;
-}
 
 at_runtime *at_runtime_new(const at_runtime_options *opts)
 {
@@ -526,8 +521,11 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         if (t) {
             at__task_run_at(tcx, t, &clk);
             __atomic_store_n(&rt->now_ns, clk.ns, __ATOMIC_RELAXED);
-            if (at__dump_pending(rt)) {
-                at__dump_safe_point(rt);
+            /* A dump request is served right after the poll that saw it, if
+             * it is due: one relaxed load, and the clock already read. */
+            if (at__dump_pending(rt) &&
+                clk.ns >= __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)) {
+                at__dump_safe_point(rt, 1);
                 at__loop_clock_read(&clk);
             }
             if (++rt->polls_since_check < 61)
@@ -543,8 +541,10 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         uint64_t next = at__timers_fire(rt, now);
         if (rt->driver)
             at__io_turn(rt, 0);
+        /* Bounded serving (dump_request.c): one request per turn, and
+         * while tasks wait to run, only once it is due. */
         if (at__dump_pending(rt)) {
-            at__dump_safe_point(rt);
+            at__dump_safe_point(rt, t || rt->run_head);
             at__loop_clock_read(&clk);
         }
         if (t || rt->run_head || at__task_done(h.task))
@@ -555,6 +555,10 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         at__park(rt, next);
         at__loop_clock_read(&clk);
     }
+    /* Nobody drives rt once block_on returns: answer what is queued now
+     * (a bounded number, however fast requesters ask again). */
+    for (int i = 0; i < AT_DUMP_MAX_PENDING && at__dump_pending(rt); i++)
+        at__dump_safe_point(rt, 0);
     int result = h.task->result;
     rt->in_block_on = 0;
     __atomic_store_n(&rt->owner, NULL, __ATOMIC_RELAXED);
