@@ -15,7 +15,7 @@ GDB_AUTOLOAD_DIR = $(DESTDIR)$(PREFIX)/share/gdb/auto-load
 
 TEST_TARGETS += test-gdb
 
-.PHONY: test-gdb gdb-progs bench-gdb install-gdb
+.PHONY: test-gdb gdb-progs bench-gdb bench-gdb-chain install-gdb
 
 gdb-progs: $(GDB_PROGS) $(GDB_STRIPPED)
 
@@ -30,7 +30,7 @@ $(BUILD)/gdbtests/stripped/%: $(BUILD)/gdbtests/%
 	strip --strip-all -o $@ $<
 
 # The .debug_gdb_scripts entry names the installed loader by its absolute
-# path (runtime/src/gdb_autoload.c: a relative name would be looked up in
+# path (runtime/src/dump/gdb_autoload.c: a relative name would be looked up in
 # GDB's current directory first).  The object is rebuilt when PREFIX changes.
 GDB_AUTOLOAD_SCRIPT  = $(abspath $(PREFIX))/share/gdb/auto-load/asynctrace-gdb.py
 GDB_AUTOLOAD_OBJ    := $(filter %/gdb_autoload.o,$(LIB_OBJS))
@@ -66,6 +66,10 @@ $(GDB_BENCH_BIN): bench/gdb_core_bench.c $(LIB_A)
 
 bench-gdb: $(GDB_BENCH_BIN) $(GDB_PY)
 	@python3 bench/gdb_core_bench.py --build $(BUILD)
+
+# `info async-deadlocks` on a core with 100,000 chained joins.
+bench-gdb-chain: $(BUILD)/gdbtests/chain $(GDB_PY)
+	@python3 bench/gdb_chain_bench.py --build $(BUILD)
 
 install: install-gdb
 install-gdb:

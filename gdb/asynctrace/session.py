@@ -1,25 +1,27 @@
-"""One reading of the inferior: which target it is (live process or core),
-what "now" is, and the runtimes, tasks and threads.
+"""One reading of a program through a backend (backend.py: the GDB
+inferior, a PID, a core): which target it is (live process or core), what
+"now" is, and the runtimes, tasks and threads.
 
 Each command takes a fresh Snapshot (a live process may have run since the
-last command); the descriptor's location is cached across commands by the
-Locator until object files change.  The first pass reads the lists (ids,
-names, links checked); tasks are then walked into records (records.py) in
-batches, on demand: the JSON writer and the text output both read those.
+last command); a backend may cache the descriptor's location across
+commands.  The first pass reads the lists (ids, names, links checked); tasks
+are then walked into records (records.py) in batches, on demand: the JSON
+writer and the text output both read those.  Nothing here knows GDB: the
+GDB front end sets DEFAULT_BACKEND.
 """
 
 import gc
 import json
-import time
-
-import gdb
 
 from . import abi as abimod
 from . import jsonout
+from .backend import UserError  # noqa: F401 (re-exported)
 from .memory import Memory, ReadError
 from .walk import Walker
 
-LOCATOR = abimod.Locator()
+# A callable returning the backend of a Snapshot made without one (the
+# GDB front end sets it to gdbsource.GdbBackend).
+DEFAULT_BACKEND = None
 
 
 class no_gc(object):
@@ -36,47 +38,32 @@ class no_gc(object):
             gc.enable()
 
 
-class UserError(Exception):
-    """A problem to tell the user in one sentence (becomes gdb.GdbError)."""
+def _backend(backend):
+    if backend is None:
+        if DEFAULT_BACKEND is None:
+            raise UserError("no source of memory to read")
+        backend = DEFAULT_BACKEND()
+    backend.check_ready()
+    return backend
 
 
-def target_kind(inferior):
-    """"live", "core", "remote", or None (no process and no core)."""
-    if inferior is None or not inferior.is_valid() or inferior.pid == 0:
-        return None
-    conn = getattr(inferior, "connection", None)
-    ctype = getattr(conn, "type", None) if conn is not None else None
-    if ctype == "core":
-        return "core"
-    if ctype is not None:
-        return "live" if ctype == "native" else "remote"
-    # Older GDB: ask the target stack.
+def _open_abi(backend, mem):
     try:
-        text = gdb.execute("info target", to_string=True)
-    except gdb.error:
-        text = ""
-    return "core" if "core dump" in text or "core file" in text else "live"
-
-
-def live_clock_ns():
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-
-
-def open_reader():
-    """(walker, now, clock kind) for a quick look (pretty printers)."""
-    inferior = gdb.selected_inferior()
-    kind = target_kind(inferior)
-    if kind is None:
-        raise UserError("there is no process or core file to read")
-    address, how = LOCATOR.find()
-    mem = Memory(inferior)
-    try:
-        abi = abimod.Abi(mem, address, how)
+        address, how = backend.find_descriptor()
+        return abimod.Abi(mem, address, how)
     except abimod.AbiError as e:
-        raise UserError(str(e))
+        raise UserError(str(e), e.code)
+
+
+def open_reader(backend=None):
+    """(walker, now, clock kind) for a quick look (pretty printers)."""
+    backend = _backend(backend)
+    mem = Memory(backend)
+    abi = _open_abi(backend, mem)
     w = Walker(abi, mem)
-    if kind == "live":
-        return w, live_clock_ns(), "live"
+    clock = backend.clock()
+    if clock is not None:
+        return w, clock[0], clock[1]
     return w, abi.read_head(mem)[3], "recorded"
 
 
@@ -84,40 +71,34 @@ class Snapshot(object):
     """Everything one command needs: abi, walker, the lists, task records
     and the document on demand, raw thread data for native unwinding."""
 
-    def __init__(self, runtime_filter=None, keep=None):
-        inferior = gdb.selected_inferior()
-        self.kind = target_kind(inferior)
-        if self.kind is None:
-            raise UserError("there is no process or core file to read: attach to "
-                            "a process (gdb -p PID), run the program, or load a "
-                            "core (gdb PROG CORE)")
-        thread = gdb.selected_thread()
-        if thread is not None and thread.is_running():
-            raise UserError("the selected thread is running; interrupt the "
-                            "program first (asynctrace reads a stopped process)")
-        address, how = LOCATOR.find()
-        self.inferior = inferior
-        self.mem = Memory(inferior)
-        try:
-            self.abi = abimod.Abi(self.mem, address, how)
-        except abimod.AbiError as e:
-            raise UserError(str(e))
+    def __init__(self, runtime_filter=None, keep=None, backend=None):
+        self.backend = backend = _backend(backend)
+        self.kind = backend.kind
+        self.mem = Memory(backend)
+        self.abi = _open_abi(backend, self.mem)
         self.walker = Walker(self.abi, self.mem)
-        self.source = "gdb-core" if self.kind == "core" else "gdb-live"
+        self.source = backend.source
         self._document = None
         self._json = None
+        self.errors = []
+        self.errors.extend(backend.notes())
         with no_gc():
             self._read_lists(runtime_filter, keep)
+
+    @property
+    def names(self):
+        """Task id -> name, of every task met on a list."""
+        return self.walker.names
 
     def _read_lists(self, runtime_filter, keep):
         """The first pass: descriptor, runtimes, threads, and every owned
         list (ids, names, links checked).  Task details come in batches()."""
-        w = self.walker
-        self.errors = []
         try:
-            rt_head, th_head, self.generation, clock_ns, _ = self.abi.read_head(self.mem)
+            rt_head, th_head, self.generation, clock_ns, next_id = \
+                self.abi.read_head(self.mem)
         except ReadError as e:
             raise UserError("the descriptor asynctrace_debug cannot be read (%s)" % e)
+        w = self.walker = Walker(self.abi, self.mem, next_id)
         runtimes = w.runtimes(rt_head, self.errors)
         self.threads, self.threads_by_task, raw = w.threads(th_head, self.errors)
         self.raw_threads = raw
@@ -127,13 +108,14 @@ class Snapshot(object):
         for tid, records, _ in raw:
             for record, task_addr in records:
                 self.roots_by_task.setdefault(task_addr, (tid, record))
-        if self.kind == "live":
-            self.now, self.clock_kind = live_clock_ns(), "live"
+        clock = self.backend.clock()
+        if clock is not None:
+            self.now, self.clock_kind = clock
         else:
             self.now = max([clock_ns] + [r[0]["now_ns"] for r in runtimes])
             self.clock_kind = "recorded"
         self.ntasks = 0
-        self.task_counts = {}  # runtime id -> its task_count field
+        self.task_counts = {}  # runtime id -> how many tasks its owned list has
         self.runtime_flags = {}
         # (runtime dict, [(id, address, error, state)], list errors)
         self.runtimes = []
@@ -141,16 +123,37 @@ class Snapshot(object):
             if runtime_filter is not None and not runtime_filter(rt, addr):
                 continue
             rt_errors = []
-            tasks = w.task_list(addr, owned, rt_errors, keep)
-            self.task_counts[rt["id"]] = count
+            tasks, walked = w.task_list(addr, owned, rt_errors, keep)
+            if walked != count and not rt_errors:
+                rt_errors.append("corrupt: the runtime's task_count says %d tasks, but "
+                                 "its owned list has %d" % (count, walked))
+            self.task_counts[rt["id"]] = walked
             self.runtime_flags[rt["id"]] = flags
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
+
+    def freeze(self):
+        """Walk every task now: later batches() come from these records, so
+        the source can be released (a stopped process resumed) before the
+        output is made."""
+        frozen = {}
+        for _, items, _ in self.runtimes:
+            for tasks in self.batches(items):
+                for t in tasks:
+                    frozen[t.address] = t
+        self.frozen = frozen
+
+    frozen = None  # task address -> Task, once freeze() has walked them all
 
     def batches(self, items, batch=256):
         """Task records of `items` (a runtime's list from the first pass),
         `batch` at a time (the second pass: await trees and resources are
         read here)."""
+        frozen = self.frozen
+        if frozen is not None:
+            for start in range(0, len(items), batch):
+                yield [frozen[it[1]] for it in items[start:start + batch]]
+            return
         for start in range(0, len(items), batch):
             with no_gc():
                 tasks = self.walker.tasks(items[start:start + batch], self.threads_by_task)
@@ -168,15 +171,14 @@ class Snapshot(object):
         with no_gc():
             jsonout.write_document(self, out, batch)
 
-    def blocked(self, kinds, state="idle"):
-        """Tasks in `state` that wait on a resource of one of `kinds` (the
-        candidates of the deadlock analysis)."""
+    def blocked(self, wanted):
+        """The Task records `wanted(task)` accepts (the candidates of the
+        deadlock analysis)."""
         out = []
         for rt, items, _ in self.runtimes:
-            items = [t for t in items if t[3] == state]
             for tasks in self.batches(items):
                 for t in tasks:
-                    if any(r.kind in kinds for r in t.resources()):
+                    if wanted(t):
                         out.append(t)
         return out
 

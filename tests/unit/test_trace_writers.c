@@ -1,7 +1,7 @@
 /* test_trace_writers.c - the JSON and text writers on a dump built by hand
  * (exact output), and call-site decoding on known x86-64 byte sequences. */
 #include "trace_util.h"
-#include "../../runtime/src/trace_internal.h"
+#include "trace/trace_internal.h"
 
 /* ---- A dump built by hand ---- */
 
