@@ -3,9 +3,9 @@
  * and at_dump_runtime_tasks (from another thread, with a timeout).
  *
  * Each runtime's pending requests form a FIFO whose head is published in
- * rt->dump_state; the scheduler checks it with one relaxed load at its
- * periodic check (every few dozen polls, and before parking) and calls
- * at__dump_safe_point, which serves the requests one after another (each
+ * rt->dump_state; the scheduler checks it with one relaxed load after each
+ * poll and at its periodic check, and calls at__dump_safe_point (through
+ * at__sched_safe_point), which serves the requests one after another (each
  * gets its own dump, so concurrent dumps are serialised; more than
  * AT_DUMP_MAX_PENDING waiting are refused with AT_EBUSY).
  *
@@ -158,11 +158,6 @@ void at__dump_safe_point(at_runtime *rt, int busy)
     at_waker w = at__complete_locked(req, d, status);
     pthread_mutex_unlock(&at__dump_lock);
     at_waker_wake(&w);
-}
-
-void at__dump_attach(at_runtime *rt)
-{
-    at__dump_signal_from_env(rt);
 }
 
 void at__dump_runtime_free(at_runtime *rt)
