@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .. import deadlock, text
+from .. import deadlock, diagnose, diagnose_text, exports, pprof, running, stacks, text
 from ..abi import AbiError
 from ..backend import EXIT_ERROR, EXIT_USAGE, UserError
 from ..memory import ReadError
@@ -47,16 +47,26 @@ def parser():
                    help="only these tasks (repeat, or ID,ID,...); default all")
     p.add_argument("--full", action="store_true",
                    help="full file paths, frame addresses and leaf sites")
+    filters.add_options(p, grouping=False)
     _source_args(p)
     for name, what in (("threads", "threads polling tasks (info async-threads)"),
                        ("runtimes", "runtimes (info async-runtimes)"),
                        ("deadlocks", "wait-for cycles and stuck tasks "
-                                     "(info async-deadlocks)")):
+                                     "(info async-deadlocks)"),
+                       ("diagnose", "what is wrong, most certain first "
+                                    "(info async-diagnose)")):
         p = sub.add_parser(name, help=what)
         p.add_argument("--json", action="store_true")
         _source_args(p)
-    p = sub.add_parser("dump", help="the trace document (JSON)")
-    p.add_argument("--json", action="store_true", help="(the default and only format)")
+    p = sub.add_parser("dump", help="the trace document, or an export")
+    p.add_argument("--json", action="store_true", help="the trace document (the default)")
+    p.add_argument("--format", choices=("json", "pprof", "dot", "folded"), default="json",
+                   help="pprof: gzipped task profile; dot: wait-for graph; folded: "
+                        "collapsed stacks")
+    p.add_argument("--grouped", action="store_true",
+                   help="pprof: one sample per group of tasks with the same stack, "
+                        "state and wait")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
     _source_args(p)
     from . import diffcmd
     diffcmd.add_parser(sub, _source_args)
@@ -75,26 +85,41 @@ def _footer(src, snap):
     return notes
 
 
-def cmd_ps(args, src):
-    keep, rt_filter = filters.make(args)
-    snap = src.snapshot(rt_filter, keep)
-    filters.check(args, snap)
-    if args.json:
-        snap.write(_out)
-        _out("\n")
-        return
+def native_of_snapshot(snap):
+    """native_of(task) for text.tasks_table: (LWP, function, nested, lines
+    the polls are executing) of a task being polled on a thread."""
     roots = snap.roots_by_task
 
     def native_of(t):
         if t.address not in roots:
             return None
-        lwp = roots[t.address][0]
+        lwp, record = roots[t.address]
         nested = t.thread is None
         fn = None if nested else snap.backend.innermost_function(lwp)
-        return (lwp, fn, nested)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+    return native_of
 
+
+def cmd_ps(args, src):
+    keep, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, keep)
+    sel = filters.selection(args, snap)
     with no_gc():
-        table = text.tasks_table(snap, native_of)
+        chosen = filters.apply(snap, sel)
+        if sel.group:
+            out = filters.groups(snap, sel, chosen, args.json)
+            if args.json:
+                _out(json.dumps(out, indent=1) + "\n")
+            else:
+                _out("\n".join([out.rstrip("\n")] + _footer(src, snap)) + "\n")
+            return
+    if args.json:
+        snap.write(_out)
+        _out("\n")
+        return
+    with no_gc():
+        table = text.tasks_table(snap, native_of_snapshot(snap))
     _out("\n".join([table] + _footer(src, snap)) + "\n")
 
 
@@ -115,12 +140,19 @@ def _task_ids(values):
 def cmd_bt(args, src):
     ids = _task_ids(args.task)
     wanted = set(ids) if ids else None
-    snap = src.snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+    _, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, (lambda tid, st, name: tid in wanted) if wanted else None)
+    sel = filters.selection(args, snap)
+    filtered = sel.needs_records or sel.state is not None or sel.name is not None
     chains = {}
     chunks = []
     with no_gc():
         found = {t.id: t for _, t in snap.tasks()}
-        for tid in (ids or sorted(found)):
+        order = ids or sorted(found)
+        if filtered:
+            now = diagnose.reading_clock(snap)[0]
+            order = [t.id for t in sel.apply([found[i] for i in order if i in found], now)]
+        for tid in order:
             t = found.get(tid)
             if t is None:
                 chunks.append("task %d: no such task (it may have finished and been "
@@ -135,8 +167,8 @@ def cmd_bt(args, src):
     for rt, _, rt_errors in snap.runtimes:
         if rt_errors:
             chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
-    if ids is None and not found:
-        chunks.append("no tasks")
+    if not order:
+        chunks.append("no task matches" if filtered else "no tasks")
     _out("\n\n".join(chunks + ["\n".join(_footer(src, snap))]).rstrip("\n") + "\n")
 
 
@@ -167,21 +199,47 @@ def cmd_deadlocks(args, src):
     _out("\n".join([deadlock.report_with_notes(result, notes)] + _footer(src, snap)) + "\n")
 
 
+def cmd_diagnose(args, src):
+    snap = src.snapshot()
+    with no_gc():
+        rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
+    if args.json:
+        _out(json.dumps(rep, indent=1) + "\n")
+        return
+    _out("\n".join([diagnose_text.report_text(rep)] + _footer(src, snap)) + "\n")
+
+
 def cmd_dump(args, src):
     snap = src.snapshot()
-    snap.write(_out)
-    _out("\n")
+    if args.format == "json":
+        data = snap.json.encode("utf-8") + b"\n"
+    elif args.format == "pprof":
+        data = pprof.profile(stacks.stacks(snap), args.grouped,
+                             comment="asynctrace %s of %s" % (snap.source, src.describe()))
+    elif args.format == "folded":
+        data = exports.folded(stacks.stacks(snap)).encode("utf-8")
+    else:
+        data = exports.dot(snap, deadlock.of_snapshot(snap)[0]).encode("utf-8")
+    if args.output:
+        try:
+            with open(args.output, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise UserError("cannot write %s: %s" % (args.output, e.strerror))
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
 
 
 COMMANDS = {"ps": cmd_ps, "bt": cmd_bt, "threads": cmd_threads, "runtimes": cmd_runtimes,
-            "deadlocks": cmd_deadlocks, "dump": cmd_dump}
+            "deadlocks": cmd_deadlocks, "diagnose": cmd_diagnose, "dump": cmd_dump}
 
 
 def run(argv):
     args = parser().parse_args(argv)
     if not args.command:
         raise UserError("which command? one of ps, bt, threads, runtimes, deadlocks, "
-                        "dump, diff (see asynctrace --help)", EXIT_USAGE)
+                        "diagnose, dump, diff (see asynctrace --help)", EXIT_USAGE)
     if args.command == "diff":
         from . import diffcmd
         return diffcmd.run(args)

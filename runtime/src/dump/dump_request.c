@@ -160,6 +160,11 @@ void at__dump_safe_point(at_runtime *rt, int busy)
     at_waker_wake(&w);
 }
 
+void at__dump_attach(at_runtime *rt)
+{
+    at__dump_signal_from_env(rt);
+}
+
 void at__dump_runtime_free(at_runtime *rt)
 {
     pthread_once(&at__dump_cond_once, at__dump_cond_init);

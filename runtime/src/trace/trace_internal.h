@@ -156,7 +156,7 @@ int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns);
  * 0 or a negative errno. */
 int at__dump_write_file(const at_dump *d, const char *path, int text);
 
-/* Read ASYNCTRACE_DUMP_SIGNAL / _FILE / _TIMEOUT_MS (from at_runtime_new). */
+/* Read ASYNCTRACE_DUMP_SIGNAL / _FILE / _TIMEOUT_MS (from at__dump_attach). */
 void at__dump_signal_from_env(at_runtime *rt);
 
 #endif
