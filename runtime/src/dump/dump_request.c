@@ -126,6 +126,17 @@ static at_dump *at__dump_serve(at_runtime *rt, at_trace_context *tcx, at_dump_re
     return d;
 }
 
+/* Requests queued for rt now (caller holds at__dump_lock). */
+static unsigned at__queued_locked(at_runtime *rt)
+{
+    unsigned n = 0;
+    for (at_dump_request *q = *at__queue_head(rt); q; q = q->next)
+        n++;
+    return n;
+}
+
+static void at__dump_serve_one(at_runtime *rt, at_trace_context *tcx, uint64_t start);
+
 void at__dump_safe_point(at_runtime *rt, int busy)
 {
     at_trace_context *tcx = at__tls_context;
@@ -134,10 +145,24 @@ void at__dump_safe_point(at_runtime *rt, int busy)
      * and never from inside a trace poll. */
     if (!tcx || (rt->owner != tcx && !at__mt_is_worker(rt)) || tcx->collector)
         return;
+    pthread_once(&at__dump_cond_once, at__dump_cond_init);
     uint64_t start = at_now_ns();
+    if (busy == AT__SAFE_POINT_DRAIN) {
+        /* Those queued now, not those their requesters add meanwhile. */
+        pthread_mutex_lock(&at__dump_lock);
+        unsigned n = at__queued_locked(rt);
+        pthread_mutex_unlock(&at__dump_lock);
+        for (unsigned i = 0; i < n; i++)
+            at__dump_serve_one(rt, tcx, at_now_ns());
+        return;
+    }
     if (busy && start < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
         return;
-    pthread_once(&at__dump_cond_once, at__dump_cond_init);
+    at__dump_serve_one(rt, tcx, start);
+}
+
+static void at__dump_serve_one(at_runtime *rt, at_trace_context *tcx, uint64_t start)
+{
     pthread_mutex_lock(&at__dump_lock);
     at_dump_request *req = at__take_locked(rt);
     pthread_mutex_unlock(&at__dump_lock);
@@ -208,11 +233,12 @@ int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns)
     if (req->state == AT__REQ_QUEUED) {
         at__unlink_locked(req);
         req->state = AT__REQ_NEW;
-    } else {
-        req->abandoned = 1; /* being served: the dumper frees it */
+        pthread_mutex_unlock(&at__dump_lock);
+        return AT_ETIMEDOUT;
     }
+    req->abandoned = 1; /* being served: the dumper frees it */
     pthread_mutex_unlock(&at__dump_lock);
-    return AT_ETIMEDOUT;
+    return AT__DUMP_ABANDONED;
 }
 
 /* ---- From another thread ---- */
@@ -238,14 +264,15 @@ int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out)
         return rc;
     }
     uint64_t deadline = at_now_ns() + timeout_ns;
-    if (at__dump_request_wait(req, deadline) == 0) {
+    uint64_t id = req->runtime_id;
+    rc = at__dump_request_wait(req, deadline);
+    if (rc == 0) {
         *out = req->result;
         rc = req->status;
         free(req);
         return rc;
     }
-    uint64_t id = req->runtime_id;
-    if (!req->abandoned)
+    if (rc != AT__DUMP_ABANDONED) /* abandoned: the dumper frees it */
         free(req);
     at_dump *d = at_snapshot_take();
     if (d) {

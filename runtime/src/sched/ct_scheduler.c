@@ -254,9 +254,9 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
         at__loop_clock_read(&clk);
     }
     /* Nobody drives rt once block_on returns: answer what is queued now
-     * (a bounded number, however fast requesters ask again). */
-    for (int i = 0; i < AT_DUMP_MAX_PENDING && at__dump_pending(rt); i++)
-        at__sched_safe_point(rt, 0);
+     * (only that, however fast requesters ask again). */
+    if (at__dump_pending(rt))
+        at__sched_safe_point(rt, AT__SAFE_POINT_DRAIN);
 }
 
 static int at__ct_block_on(at_runtime *rt, at_frame *future, const char *name,

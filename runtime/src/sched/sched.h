@@ -86,6 +86,9 @@ static inline uint64_t at__dump_due_ns(const at_runtime *rt)
  * one request per call, and while busy only once rt->dump_not_before has
  * passed). */
 void at__sched_set_safe_point(void (*fn)(at_runtime *rt, int busy));
+/* `busy` value: serve the requests queued at this moment, then return
+ * (at_block_on's end: nobody drives the runtime after it). */
+#define AT__SAFE_POINT_DRAIN (-1)
 void at__sched_safe_point(at_runtime *rt, int busy);
 
 /* Set up the scheduling part of a new runtime (lock, park condition, the
