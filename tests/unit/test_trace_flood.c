@@ -16,9 +16,13 @@
 #define PHASE_NS (300 * AT_MS)
 #define FLOOD_THREADS 2
 
+static double cpu_seconds(clockid_t clock);
+
 typedef struct {
     AT_FRAME;
     at_chan *out, *in;
+    clockid_t clock;
+    double cpu_end; /* CPU time when the play stopped (not the dumps after) */
     uint64_t deadline, count, msg;
     union {
         at_chan_send_fut send;
@@ -30,8 +34,10 @@ AT_ASYNC_FN(pinger, pinger_state)
 {
     AT_BEGIN(pinger_state);
     for (;;) {
-        if ((self->count & 63) == 0 && at_now_ns() >= self->deadline)
+        if ((self->count & 63) == 0 && at_now_ns() >= self->deadline) {
+            self->cpu_end = cpu_seconds(self->clock);
             break;
+        }
         self->msg = self->count;
         AT_AWAIT(at_chan_send(&self->aw.send, self->out, &self->msg));
         AT_ASSERT_EQ_INT(self->aw.send.status, 0);
@@ -176,12 +182,13 @@ static double phase(const at_runtime_options *opts, int flooding, clockid_t cloc
     static pingpong_main_state st;
     memset(&st, 0, sizeof(st));
     st.with_dumper = flooding;
+    st.ping.clock = clock;
     uint64_t start = at_now_ns();
     st.ping.deadline = start + PHASE_NS;
     st.dump.deadline = start + PHASE_NS;
     double cpu0 = cpu_seconds(clock);
     AT_ASSERT_EQ_INT(at_block_on(rt, AT_START(&st, pingpong_main), "main"), 0);
-    double cpu = cpu_seconds(clock) - cpu0;
+    double cpu = st.ping.cpu_end - cpu0;
     /* Stop the flood: a request still queued is answered AT_ESHUTDOWN. */
     atomic_store(&stop, 1);
     AT_ASSERT_EQ_INT(at_runtime_shutdown(rt), 0);
