@@ -1,30 +1,24 @@
 # mk/mt.mk - the multi-thread runtime's extra runs.
 #
-#   make san-mt    (part of `make san`) the multi-thread, dump-across-workers
-#                  and I/O tests under ThreadSanitizer, in build/tsan, with
-#                  the stress sizes divided by 10 (ASYNCTRACE_TEST_SCALE).
-#                  mk/tsan.supp lists the only suppressions, each explained.
+#   make san-mt    (part of `make san`) the core, multi-thread,
+#                  dump-across-workers and I/O tests under ThreadSanitizer,
+#                  and three multi-thread scenarios run standalone through
+#                  their checkpoint (mk/tsan.mk).
 #   make bench-mt  (found by `make bench`) spawn-join, ping-pong and fan-in
 #                  on both flavors against Go goroutines: BENCH lines with
 #                  our time / Go's time (docs/performance.md).
 
-MT_TSAN_BUILD := build/tsan
-MT_TSAN_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_mt*.c tests/unit/test_io*.c)))
-MT_TSAN_OPTS  := halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
-                 suppressions=$(CURDIR)/mk/tsan.supp
+MT_TSAN_TESTS := test_runtime \
+  $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_mt*.c tests/unit/test_io*.c)))
+MT_TSAN_SCENARIOS := 14_mt_join_chain 14_mt_mutex_abba 14_mt_blocking_read
 
 SAN_TARGETS += san-mt
 
 .PHONY: san-mt bench-mt
 
 san-mt:
-	@$(MAKE) --no-print-directory BUILD=$(MT_TSAN_BUILD) SANITIZE="-fsanitize=thread" \
-	  $(MT_TSAN_TESTS:%=$(MT_TSAN_BUILD)/tests/%)
-	@fail=0; for t in $(MT_TSAN_TESTS); do \
-	  echo "== tsan $$t"; \
-	  TSAN_OPTIONS="$(MT_TSAN_OPTS)" ASYNCTRACE_TEST_SCALE=10 \
-	    timeout 600 $(MT_TSAN_BUILD)/tests/$$t || { echo "FAILED (tsan): $$t"; fail=1; }; \
-	done; exit $$fail
+	$(call tsan_run,$(MT_TSAN_TESTS))
+	$(call tsan_scenarios,$(MT_TSAN_SCENARIOS))
 
 MT_BENCH_DIR := $(BUILD)/bench
 MT_BENCH_GO  := spawn_join pingpong fanin

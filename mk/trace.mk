@@ -15,21 +15,13 @@ bench-trace: $(BUILD)/bench/trace_bench
 $(BUILD)/bench/trace_bench: bench/trace_bench.c bench/bench_util.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
 
-# make san-trace (part of `make san`): the live-dump tests under
-# ThreadSanitizer (requests cross threads), the stress test's sizes divided
-# by 10.  They run under ASan+UBSan with the rest of the unit tests.
-TRACE_TSAN_BUILD := build/tsan
-TRACE_TSAN_TESTS := test_trace test_trace_api test_trace_signal test_trace_env test_trace_stress
-TRACE_TSAN_OPTS  := halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
-                    suppressions=$(CURDIR)/mk/tsan.supp
+# make san-trace (part of `make san`): the live-dump and writer tests under
+# ThreadSanitizer (requests cross threads; mk/tsan.mk), the stress test's
+# sizes divided by 10.  They run under ASan+UBSan with the rest of the unit
+# tests.
+TRACE_TSAN_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_trace*.c)))
 
 SAN_TARGETS += san-trace
 .PHONY: san-trace
 san-trace:
-	@$(MAKE) --no-print-directory BUILD=$(TRACE_TSAN_BUILD) SANITIZE="-fsanitize=thread" \
-	  $(TRACE_TSAN_TESTS:%=$(TRACE_TSAN_BUILD)/tests/%)
-	@fail=0; for t in $(TRACE_TSAN_TESTS); do \
-	  echo "== tsan $$t"; \
-	  TSAN_OPTIONS="$(TRACE_TSAN_OPTS)" ASYNCTRACE_TEST_SCALE=10 \
-	    timeout 600 $(TRACE_TSAN_BUILD)/tests/$$t || { echo "FAILED (tsan): $$t"; fail=1; }; \
-	done; exit $$fail
+	$(call tsan_run,$(TRACE_TSAN_TESTS))

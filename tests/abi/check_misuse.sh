@@ -36,5 +36,10 @@ AT_ASYNC_FN(wrong, wrong_state) { AT_BEGIN(wrong_state); AT_END; }'
 expect_error await_outside_async_fn "at__frame. undeclared" '
 int f(at_sleep_fut *s) { AT_AWAIT(at_sleep(s, 1)); return 0; }'
 
+expect_error begin_wrong_type "must name the state type of its AT_ASYNC_FN" '
+typedef struct { AT_FRAME; int n; } one_state;
+typedef struct { AT_FRAME; long m[8]; } other_state;
+AT_ASYNC_FN(one, one_state) { AT_BEGIN(other_state); self->m[7] = 1; AT_END; }'
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

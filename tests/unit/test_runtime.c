@@ -522,6 +522,51 @@ AT_TEST(snapshot_survives_bad_descriptors)
     at_dump_free(d);
 }
 
+/* ---- A finished future stays finished ---- */
+
+typedef struct {
+    AT_FRAME;
+    int *runs;
+    at_yield_fut y;
+} counted_state;
+
+AT_ASYNC_FN(counted, counted_state)
+{
+    AT_BEGIN(counted_state);
+    (*self->runs)++;
+    AT_AWAIT(at_yield(&self->y));
+    AT_END;
+}
+
+typedef struct {
+    AT_FRAME;
+    int runs;
+    counted_state c;
+} repoll_state;
+
+/* Awaits the same child twice: the second await finds it finished. */
+AT_ASYNC_FN(repoll, repoll_state)
+{
+    AT_BEGIN(repoll_state);
+    self->c.runs = &self->runs;
+    AT_AWAIT(AT_START(&self->c, counted));
+    AT_AWAIT(&self->c.at_frame);
+    AT_AWAIT(&self->c.at_frame);
+    AT_END;
+}
+
+AT_TEST(polling_a_finished_future_returns_ready_without_rerunning_it)
+{
+    at_runtime *rt = at_runtime_new(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+    repoll_state st;
+    memset(&st, 0, sizeof(st));
+    AT_ASSERT_EQ_INT(at_block_on(rt, AT_START(&st, repoll), "repoll"), 0);
+    AT_ASSERT_EQ_INT(st.runs, 1);
+    CU_ASSERT(st.c.at_frame.flags & AT_FF_DONE);
+    at_runtime_free(rt);
+}
+
 /* Every AT_E* code has its name and description (one list, AT_ERRORS);
  * anything else is unknown. */
 AT_TEST(error_names_and_descriptions)

@@ -121,7 +121,7 @@ typedef enum { AT_THREAD_ROLES(AT__ENUM_VALUE) AT_THREAD_ROLE_COUNT } at_thread_
     X(AT_TF_BLOCK_ON, "block-on")
 
 /* Frame flags (at_frame.flags). */
-#define AT_FF_DONE      0x01u /* returned Ready (combinator children) */
+#define AT_FF_DONE      0x01u /* returned Ready (async functions, combinator children) */
 #define AT_FF_POLLING   0x02u /* its poll function is on a thread's stack */
 
 /* ---- Records ------------------------------------------------------------ */
@@ -325,6 +325,7 @@ struct at_runtime {
     at_task *wake_head;       /* current-thread: wakes asked by other threads */
     const struct at__sched_ops *sched_ops; /* the flavor's operations */
     uint64_t sched_rng;       /* seeded schedules: generator state, 0 = none */
+    uint64_t dump_not_before; /* no dump served before this (dump_request.c) */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the

@@ -44,7 +44,11 @@
  *    stack: the child is polled again after this function returned.
  *  - Do not `return` from the body; use AT_END or AT_RETURN.  Falling off the
  *    end without AT_END is a warning (-Wreturn-type; make it an error).
- *  - AT_BEGIN(type) must name the same type as AT_ASYNC_FN(name, type).
+ *  - AT_BEGIN(type) must name the same type as AT_ASYNC_FN(name, type) (a
+ *    compile-time error otherwise).
+ *  - An async function is file-local (like `static`); start it from other
+ *    files through a constructor function.
+ *  - A finished future polled again returns Ready without re-running.
  *  - A state type that does not start with an at_frame named `at_frame` is a
  *    compile-time error (AT_ASYNC_FN checks it).
  *  - Poll functions are never inlined (AT_ASYNC_FN marks them noinline), so a
@@ -205,32 +209,44 @@ static inline void at__await_unlink(at_frame *parent)
 /* Site record name for an async function. */
 #define AT_SITE_OF(name) AT__CAT(name, __at_site)
 
-/* Declare an async function (for headers): its poll function and site. */
-#define AT_ASYNC_DECLARE(name)                                                 \
-    extern const at_site AT_SITE_OF(name);                                     \
-    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *, at_context *)
+/* The poll function of async function `name` takes its state type (the
+ * site stores it as an at_poll_fn: every state starts with its at_frame, and
+ * pointers to structures share one representation), so that AT_BEGIN can
+ * check at compile time that it names the same type. */
+#define AT__POLL_OF(name) AT__CAT(name, _poll)
 
 /* Define an async function; the body follows in braces and must use
- * AT_BEGIN ... AT_END.  Optional drop hook: AT_ASYNC_FN_DROP. */
+ * AT_BEGIN ... AT_END.  The function (its site record and poll function)
+ * is file-local, like a static function: two files may each define an
+ * async function of the same name.  Optional drop hook: AT_ASYNC_FN_DROP.
+ * To start an async function from another file, give that file a
+ * constructor function (at_frame *f(f_state *s, ...)) instead. */
 #define AT_ASYNC_FN(name, type) AT_ASYNC_FN_DROP(name, type, 0)
 #define AT_ASYNC_FN_DROP(name, type, drop_fn)                                  \
     AT__CHECK_STATE(type);                                                     \
-    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *, at_context *); \
-    __attribute__((used)) const at_site AT_SITE_OF(name) = {                   \
+    AT_NOINLINE static at_poll_result AT__POLL_OF(name)(type *, at_context *); \
+    __attribute__((used)) static const at_site AT_SITE_OF(name) = {            \
         AT_SITE_MAGIC, AT_KIND_ASYNC, #name, __FILE__, __LINE__, 0,            \
-        AT__CAT(name, _poll), (drop_fn)};                                      \
-    AT_NOINLINE at_poll_result AT__CAT(name, _poll)(at_frame *at__frame,       \
-                                                    at_context *at__cx)
+        (at_poll_fn)AT__POLL_OF(name), (drop_fn)};                             \
+    AT_NOINLINE static at_poll_result AT__POLL_OF(name)(type *at__self,        \
+                                                        at_context *at__cx)
 
 /* Start the frame of state `s` for async function `name`. */
 #define AT_START(s, name) at_frame_init(&(s)->at_frame, &AT_SITE_OF(name))
 
-/* Opens the body: declares `self` (a pointer to the state type) and jumps to
- * the current await. */
+/* Opens the body: declares `self` (a pointer to the state type, which must
+ * be the type given to AT_ASYNC_FN: anything else is a compile-time error)
+ * and jumps to the current await.  A finished function (AT_END reached)
+ * polled again returns Ready at once: its body never runs twice. */
 #define AT_BEGIN(type)                                                         \
-    type *const self = (type *)at__frame;                                      \
-    (void)self;                                                                \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(at__self), type *), \
+                   "AT_BEGIN(" #type ") must name the state type of its "      \
+                   "AT_ASYNC_FN");                                             \
+    type *const self = at__self;                                               \
+    at_frame *const at__frame = &self->at_frame;                               \
     (void)at__cx;                                                              \
+    if (at__frame->flags & AT_FF_DONE)                                         \
+        return AT_READY;                                                       \
     if (at__frame->resume_addr)                                                \
         goto *at__frame->resume_addr
 
@@ -253,10 +269,12 @@ static inline void at__await_unlink(at_frame *parent)
         at__await_unlink(at__frame);                                           \
     } while (0)
 
-/* Finish: the function's result must already be in the state. */
+/* Finish: the function's result must already be in the state.  The frame
+ * is marked done, so a later poll returns Ready without running the body. */
 #define AT_RETURN                                                              \
     do {                                                                       \
         at__frame->resume_addr = 0;                                            \
+        at__frame->flags |= AT_FF_DONE;                                        \
         return AT_READY;                                                       \
     } while (0)
 

@@ -14,8 +14,10 @@
  *  - on a signal: at_dump_signal_install() or the environment variables
  *    ASYNCTRACE_DUMP_SIGNAL / ASYNCTRACE_DUMP_FILE.
  * Requests are served at the runtime's next safe point (between two polls),
- * one after another; a runtime that does not get there within the timeout
- * yields a snapshot taken without polling that says so. */
+ * one after another, at a bounded rate while its tasks are busy (after a
+ * dump of D, the next waits about 4 D), so a flood of requests cannot
+ * starve it; a runtime that does not get there within the timeout yields a
+ * snapshot taken without polling that says so (docs/live-dumps.md). */
 #ifndef ASYNCTRACE_TRACE_H
 #define ASYNCTRACE_TRACE_H
 

@@ -226,9 +226,13 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t);
 at_task *at__runq_pop(at_runtime *rt);
 void at__runq_push(at_runtime *rt, at_task *t);
 
-/* Called by the scheduler loop between two polls (a safe point) whenever
- * rt->dump_state is not NULL.  Implemented by the live-dump module. */
-void at__dump_safe_point(at_runtime *rt);
+/* Called by the scheduler loop between two polls (a safe point) when
+ * at__dump_pending(rt), through at__sched_safe_point (rt/runtime.c
+ * registers it).  Implemented by the live-dump module (dump_request.c).
+ * It serves at most one request per call and, when `busy` (the runtime
+ * has tasks to run), none before rt->dump_not_before, so a flood of
+ * requests cannot starve the tasks. */
+void at__dump_safe_point(at_runtime *rt, int busy);
 
 /* The dump subsystem's registration, called by at_runtime_new for every
  * new runtime (dump_request.c): the first call reads the environment's dump

@@ -3,10 +3,18 @@
  * and at_dump_runtime_tasks (from another thread, with a timeout).
  *
  * Each runtime's pending requests form a FIFO whose head is published in
- * rt->dump_state; the scheduler calls at__dump_safe_point between two polls
- * whenever it is not NULL, and the safe point serves the requests one after
- * another (each gets its own dump, so concurrent dumps are serialised; more
- * than AT_DUMP_MAX_PENDING waiting are refused with AT_EBUSY).  One process-
+ * rt->dump_state; the scheduler checks it with one relaxed load after each
+ * poll and at its periodic check, and calls at__dump_safe_point (through
+ * at__sched_safe_point), which serves the requests one after another (each
+ * gets its own dump, so concurrent dumps are serialised; more than
+ * AT_DUMP_MAX_PENDING waiting are refused with AT_EBUSY).
+ *
+ * Bounded serving: a safe point serves one request (requesters that ask
+ * again as soon as they are answered would otherwise keep it serving
+ * forever), and while the runtime has tasks to run, none for AT__DUMP_DUTY
+ * times as long as that dump took (rt->dump_not_before), so back-to-back
+ * requests take at most about a fifth of a busy runtime's time.  An idle
+ * runtime comes back to its safe point at once, one request per turn.  One process-
  * wide mutex guards every queue and request state; it is never held while a
  * dump runs or while waiting for a runtime, so a requester can always give
  * up: a request still queued is withdrawn, one being served is abandoned and
@@ -21,6 +29,9 @@
 #include "trace/trace_internal.h"
 
 enum { AT__REQ_NEW, AT__REQ_QUEUED, AT__REQ_TAKEN, AT__REQ_DONE };
+
+/* After a dump of D ns, a busy runtime serves the next after DUTY * D ns. */
+#define AT__DUMP_DUTY 4
 
 static pthread_mutex_t at__dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t at__dump_cond;
@@ -98,7 +109,35 @@ static at_waker at__complete_locked(at_dump_request *req, at_dump *d, int status
 
 /* ---- Serving ---- */
 
-void at__dump_safe_point(at_runtime *rt)
+/* Take one dump for req on this thread (which drives rt). */
+static at_dump *at__dump_serve(at_runtime *rt, at_trace_context *tcx, at_dump_request *req,
+                               int *status)
+{
+    at_dump *d = NULL;
+    if (rt->flavor == AT_FLAVOR_CURRENT_THREAD)
+        d = at__live_dump(rt, tcx, req->requester);
+    else if (rt->flavor == AT_FLAVOR_MULTI_THREAD)
+        d = at__mt_live_dump(rt, tcx, req->requester);
+    else {
+        *status = AT_EINVAL; /* live tracing of other flavors is not built in */
+        return NULL;
+    }
+    *status = d ? 0 : AT_ENOMEM;
+    return d;
+}
+
+/* Requests queued for rt now (caller holds at__dump_lock). */
+static unsigned at__queued_locked(at_runtime *rt)
+{
+    unsigned n = 0;
+    for (at_dump_request *q = *at__queue_head(rt); q; q = q->next)
+        n++;
+    return n;
+}
+
+static void at__dump_serve_one(at_runtime *rt, at_trace_context *tcx, uint64_t start);
+
+void at__dump_safe_point(at_runtime *rt, int busy)
 {
     at_trace_context *tcx = at__tls_context;
     /* Only a thread driving rt (between two polls of rt's tasks: in a nested
@@ -107,34 +146,43 @@ void at__dump_safe_point(at_runtime *rt)
     if (!tcx || (rt->owner != tcx && !at__mt_is_worker(rt)) || tcx->collector)
         return;
     pthread_once(&at__dump_cond_once, at__dump_cond_init);
-    for (;;) {
+    uint64_t start = at_now_ns();
+    if (busy == AT__SAFE_POINT_DRAIN) {
+        /* Those queued now, not those their requesters add meanwhile. */
         pthread_mutex_lock(&at__dump_lock);
-        at_dump_request *req = at__take_locked(rt);
+        unsigned n = at__queued_locked(rt);
         pthread_mutex_unlock(&at__dump_lock);
-        if (!req)
-            return;
-        at_dump *d = NULL;
-        int status = AT_ENOMEM;
-        if (rt->flavor == AT_FLAVOR_CURRENT_THREAD) {
-            d = at__live_dump(rt, tcx, req->requester);
-            status = d ? 0 : AT_ENOMEM;
-        } else if (rt->flavor == AT_FLAVOR_MULTI_THREAD) {
-            d = at__mt_live_dump(rt, tcx, req->requester);
-            status = d ? 0 : AT_ENOMEM;
-        } else {
-            status = AT_EINVAL; /* live tracing of other flavors is not built in */
-        }
-        pthread_mutex_lock(&at__dump_lock);
-        if (req->abandoned) {
-            pthread_mutex_unlock(&at__dump_lock);
-            at_dump_free(d);
-            free(req);
-            continue;
-        }
-        at_waker w = at__complete_locked(req, d, status);
-        pthread_mutex_unlock(&at__dump_lock);
-        at_waker_wake(&w);
+        for (unsigned i = 0; i < n; i++)
+            at__dump_serve_one(rt, tcx, at_now_ns());
+        return;
     }
+    if (busy && start < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
+        return;
+    at__dump_serve_one(rt, tcx, start);
+}
+
+static void at__dump_serve_one(at_runtime *rt, at_trace_context *tcx, uint64_t start)
+{
+    pthread_mutex_lock(&at__dump_lock);
+    at_dump_request *req = at__take_locked(rt);
+    pthread_mutex_unlock(&at__dump_lock);
+    if (!req)
+        return;
+    int status;
+    at_dump *d = at__dump_serve(rt, tcx, req, &status);
+    uint64_t end = at_now_ns();
+    __atomic_store_n(&rt->dump_not_before, end + AT__DUMP_DUTY * (end - start),
+                     __ATOMIC_RELAXED);
+    pthread_mutex_lock(&at__dump_lock);
+    if (req->abandoned) {
+        pthread_mutex_unlock(&at__dump_lock);
+        at_dump_free(d);
+        free(req);
+        return;
+    }
+    at_waker w = at__complete_locked(req, d, status);
+    pthread_mutex_unlock(&at__dump_lock);
+    at_waker_wake(&w);
 }
 
 void at__dump_attach(at_runtime *rt)
@@ -185,11 +233,12 @@ int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns)
     if (req->state == AT__REQ_QUEUED) {
         at__unlink_locked(req);
         req->state = AT__REQ_NEW;
-    } else {
-        req->abandoned = 1; /* being served: the dumper frees it */
+        pthread_mutex_unlock(&at__dump_lock);
+        return AT_ETIMEDOUT;
     }
+    req->abandoned = 1; /* being served: the dumper frees it */
     pthread_mutex_unlock(&at__dump_lock);
-    return AT_ETIMEDOUT;
+    return AT__DUMP_ABANDONED;
 }
 
 /* ---- From another thread ---- */
@@ -215,14 +264,15 @@ int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out)
         return rc;
     }
     uint64_t deadline = at_now_ns() + timeout_ns;
-    if (at__dump_request_wait(req, deadline) == 0) {
+    uint64_t id = req->runtime_id;
+    rc = at__dump_request_wait(req, deadline);
+    if (rc == 0) {
         *out = req->result;
         rc = req->status;
         free(req);
         return rc;
     }
-    uint64_t id = req->runtime_id;
-    if (!req->abandoned)
+    if (rc != AT__DUMP_ABANDONED) /* abandoned: the dumper frees it */
         free(req);
     at_dump *d = at_snapshot_take();
     if (d) {

@@ -99,13 +99,14 @@ static void at__sig_collect(at__sig_part *parts, size_t n, uint64_t timeout)
         at__sig_part *p = &parts[i];
         if (!p->req)
             continue;
-        if (at__dump_request_wait(p->req, deadline) == 0) {
+        int rc = at__dump_request_wait(p->req, deadline);
+        if (rc == 0) {
             p->live = p->req->result;
             p->status = p->req->status;
             free(p->req);
         } else {
             p->status = AT_ETIMEDOUT;
-            if (!p->req->abandoned)
+            if (rc != AT__DUMP_ABANDONED) /* abandoned: the dumper frees it */
                 free(p->req);
         }
         p->req = NULL;

@@ -197,20 +197,24 @@ static void at__park(at_runtime *rt, uint64_t deadline)
     pthread_mutex_unlock(&rt->lock);
 }
 
-/* A dump request is served between two polls; the clock is read afresh
- * after it. */
-static void at__ct_dump_point(at_runtime *rt, at__loop_clock *clk)
+/* A dump request is served between two polls, a bounded number
+ * (dump_request.c): while tasks wait to run (`busy`) only once it is due,
+ * judged on the loop's clock reading (no extra one).  The clock is read
+ * afresh after a dump. */
+static void at__ct_dump_point(at_runtime *rt, at__loop_clock *clk, int busy)
 {
-    if (at__dump_pending(rt)) {
-        at__sched_safe_point(rt);
-        at__loop_clock_read(clk);
-    }
+    if (!at__dump_pending(rt))
+        return;
+    if (busy && clk->ns < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
+        return;
+    at__sched_safe_point(rt, busy);
+    at__loop_clock_read(clk);
 }
 
 /* Between polls, every 61 polls and whenever the queue is empty: wakes
  * from other threads, timers, I/O, dumps.  Returns the next timer
  * deadline (UINT64_MAX: none). */
-static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk)
+static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int polled)
 {
     rt->polls_since_check = 0;
     at__ct_drain_inject(rt); /* not only when idle: no starving */
@@ -222,7 +226,7 @@ static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk)
     uint64_t next = at__timers_fire(rt, now);
     if (rt->driver)
         at__io_turn(rt, 0);
-    at__ct_dump_point(rt, clk);
+    at__ct_dump_point(rt, clk, polled || rt->run_head);
     return next;
 }
 
@@ -238,11 +242,11 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
         if (t) {
             at__task_run_at(tcx, t, &clk);
             __atomic_store_n(&rt->now_ns, clk.ns, __ATOMIC_RELAXED);
-            at__ct_dump_point(rt, &clk);
+            at__ct_dump_point(rt, &clk, 1);
             if (++rt->polls_since_check < 61)
                 continue;
         }
-        uint64_t next = at__ct_maintenance(rt, &clk);
+        uint64_t next = at__ct_maintenance(rt, &clk, t != NULL);
         if (t || rt->run_head || at__task_done(main_task))
             continue;
         at__ct_drain_inject(rt);
@@ -251,6 +255,10 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
         at__park(rt, next);
         at__loop_clock_read(&clk);
     }
+    /* Nobody drives rt once block_on returns: answer what is queued now
+     * (only that, however fast requesters ask again). */
+    if (at__dump_pending(rt))
+        at__sched_safe_point(rt, AT__SAFE_POINT_DRAIN);
 }
 
 static int at__ct_block_on(at_runtime *rt, at_frame *future, const char *name,

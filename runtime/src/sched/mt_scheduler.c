@@ -82,6 +82,7 @@ struct at__mt {
     pthread_mutex_t inj_lock;
     at_task *inj_head, *inj_tail;
     _Atomic size_t inj_len;
+    _Atomic uint32_t handshake;     /* at__park_handshake under TSan only */
     /* Idle workers: a stack of sleeper indexes. */
     pthread_mutex_t idle_lock;
     unsigned *sleepers;
@@ -289,10 +290,28 @@ static at__worker *at__pop_sleeper_locked(at__mt *mt)
     return w;
 }
 
+/* The park/wake handshake (Dekker): a parking worker counts itself in
+ * num_sleeping, then looks for work; a notifier publishes work, then looks
+ * at num_sleeping.  A seq_cst fence between the two steps on each side
+ * makes at least one of them see the other.  ThreadSanitizer does not model
+ * fences, so under it both sides instead do a seq_cst read-modify-write of
+ * one shared word: those are totally ordered and the later one reads from
+ * the earlier, which orders the two sides in a way TSan tracks.  (Only
+ * there: on the hot enqueue path a shared RMW would bounce a cache line.) */
+static inline void at__park_handshake(at__mt *mt)
+{
+#if defined(__SANITIZE_THREAD__)
+    atomic_fetch_add(&mt->handshake, 1);
+#else
+    (void)mt;
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 /* New work was published: wake a sleeping worker unless one is searching. */
 static void at__notify_parked(at__mt *mt)
 {
-    atomic_thread_fence(memory_order_seq_cst);
+    at__park_handshake(mt);
     if (atomic_load_explicit(&mt->num_searching, memory_order_relaxed) ||
         !atomic_load_explicit(&mt->num_sleeping, memory_order_relaxed))
         return;
@@ -314,8 +333,12 @@ static void at__unpark_all(at__mt *mt)
 /* Anything a parking worker must not sleep through. */
 static int at__work_visible(at__mt *mt, at__worker *w)
 {
-    if (atomic_load(&mt->inj_len) || atomic_load(&mt->stop) || atomic_load(&mt->shutdown) ||
-        __atomic_load_n(&mt->rt->dump_state, __ATOMIC_ACQUIRE))
+    if (atomic_load(&mt->inj_len) || atomic_load(&mt->stop) || atomic_load(&mt->shutdown))
+        return 1;
+    /* A queued dump is work once it is due (bounded serving, see
+     * dump_request.c); until then the worker may park until it is. */
+    uint64_t due = at__dump_due_ns(mt->rt);
+    if (due != UINT64_MAX && at_now_ns() >= due)
         return 1;
     if (atomic_load(&w->lifo))
         return 1;
@@ -374,19 +397,23 @@ static void at__park_worker(at__worker *w)
     pthread_mutex_unlock(&mt->idle_lock);
     if (was_searching)
         atomic_fetch_sub(&mt->num_searching, 1);
-    atomic_thread_fence(memory_order_seq_cst);
+    at__park_handshake(mt);
 
     if (!at__work_visible(mt, w)) {
         uint32_t e = AT__PARK_EMPTY;
         if (at__io_acquire(rt)) {
             if (atomic_compare_exchange_strong(&w->park, &e, AT__PARK_DRIVER)) {
                 uint64_t next = at__timers_fire(rt, at_now_ns());
+                uint64_t due = at__dump_due_ns(rt);
+                next = due < next ? due : next;
                 if (!at__own_work(w))
                     at__io_turn_locked(rt, next);
             }
             at__io_release(rt);
         } else {
             uint64_t next = at__timers_fire(rt, at_now_ns());
+            uint64_t due = at__dump_due_ns(rt);
+            next = due < next ? due : next;
             if (!at__own_work(w) &&
                 atomic_compare_exchange_strong(&w->park, &e, AT__PARK_SLEEP)) {
                 while (atomic_load(&w->park) == AT__PARK_SLEEP) {
@@ -579,7 +606,8 @@ static void *at__worker_main(void *arg)
         }
         if (atomic_load_explicit(&mt->shutdown, memory_order_acquire))
             break;
-        if (__atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE)) {
+        if (at__dump_pending(rt) &&
+            clk.ns >= __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)) {
             at__dump_point(w);
             at__loop_clock_read(&clk);
         }
@@ -880,7 +908,7 @@ static void at__dump_point(at__worker *w)
     int idle = 0;
     if (!atomic_compare_exchange_strong(&mt->dumping, &idle, 1))
         return;
-    at__sched_safe_point(mt->rt);
+    at__sched_safe_point(mt->rt, 1);
     atomic_store(&mt->dumping, 0);
 }
 

@@ -63,17 +63,33 @@ static inline int at__task_done(at_task *t)
     return s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED;
 }
 
-/* A dump request is waiting (rt->dump_state is set by other threads). */
-static inline int at__dump_pending(at_runtime *rt)
+/* A dump request is queued (rt->dump_state is set by other threads): one
+ * relaxed load, cheap enough for every poll (the safe point takes the queue
+ * under its lock). */
+static inline int at__dump_pending(const at_runtime *rt)
 {
-    return __atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE) != NULL;
+    return __atomic_load_n(&rt->dump_state, __ATOMIC_RELAXED) != NULL;
+}
+
+/* The earliest monotonic time a busy runtime serves its next dump, or
+ * UINT64_MAX when none is queued (a parked worker wakes by then). */
+static inline uint64_t at__dump_due_ns(const at_runtime *rt)
+{
+    return at__dump_pending(rt) ? __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)
+                                : UINT64_MAX;
 }
 
 /* The live-dump safe point, registered by the dump subsystem through
  * at__sched_set_safe_point (rt/runtime.c wires it): the loops call
- * at__sched_safe_point between two polls when at__dump_pending. */
-void at__sched_set_safe_point(void (*fn)(at_runtime *rt));
-void at__sched_safe_point(at_runtime *rt);
+ * at__sched_safe_point between two polls when at__dump_pending.  `busy`:
+ * the runtime has tasks waiting to run (bounded serving, dump_request.c:
+ * one request per call, and while busy only once rt->dump_not_before has
+ * passed). */
+void at__sched_set_safe_point(void (*fn)(at_runtime *rt, int busy));
+/* `busy` value: serve the requests queued at this moment, then return
+ * (at_block_on's end: nobody drives the runtime after it). */
+#define AT__SAFE_POINT_DRAIN (-1)
+void at__sched_safe_point(at_runtime *rt, int busy);
 
 /* Set up the scheduling part of a new runtime (lock, park condition, the
  * flavor's table and threads).  0, or AT_ENOMEM with nothing left. */

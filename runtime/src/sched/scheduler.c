@@ -49,18 +49,18 @@ __attribute__((constructor)) static void at__tsc_probe(void)
 
 /* ---- The live-dump safe point ---- */
 
-static void (*at__safe_point_fn)(at_runtime *rt);
+static void (*at__safe_point_fn)(at_runtime *rt, int busy);
 
-void at__sched_set_safe_point(void (*fn)(at_runtime *rt))
+void at__sched_set_safe_point(void (*fn)(at_runtime *rt, int busy))
 {
     __atomic_store_n(&at__safe_point_fn, fn, __ATOMIC_RELEASE);
 }
 
-void at__sched_safe_point(at_runtime *rt)
+void at__sched_safe_point(at_runtime *rt, int busy)
 {
-    void (*fn)(at_runtime *) = __atomic_load_n(&at__safe_point_fn, __ATOMIC_ACQUIRE);
+    void (*fn)(at_runtime *, int) = __atomic_load_n(&at__safe_point_fn, __ATOMIC_ACQUIRE);
     if (fn)
-        fn(rt);
+        fn(rt, busy);
 }
 
 /* ---- Runtime set-up and tear-down (the scheduling part) ---- */

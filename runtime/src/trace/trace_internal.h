@@ -145,8 +145,10 @@ void at__dump_keep_runtime(at_dump *d, uint64_t runtime_id);
 int at__dump_request_submit(at_dump_request *req);
 /* Wait until req is done or the monotonic deadline passes.  On time it
  * returns 0 with req->result/status set and frees nothing; on timeout it
- * withdraws the request (or abandons it to the dumper, which frees it) and
- * returns AT_ETIMEDOUT. */
+ * withdraws a queued request and returns AT_ETIMEDOUT (the caller frees
+ * it), or abandons one being served to the dumper and returns
+ * AT__DUMP_ABANDONED: then req may already be freed, never touch it. */
+#define AT__DUMP_ABANDONED 1
 int at__dump_request_wait(at_dump_request *req, uint64_t deadline_ns);
 
 /* ---- Dumps on a signal (dump_signal.c) ---- */
