@@ -190,7 +190,7 @@ typedef struct at__walk {
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t task_size, frame_size, leaf_size, runtime_size, context_size;
-    uint32_t site_size;
+    uint32_t site_size, root_frame_size;
     at__set seen;       /* per list / per tree */
     at__set sites_bad;  /* sites known unreadable */
     char strbuf[512];
@@ -218,6 +218,7 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
         if (!strcmp(recname, "runtime")) w->runtime_size = rec.size;
         if (!strcmp(recname, "context")) w->context_size = rec.size;
         if (!strcmp(recname, "site")) w->site_size = rec.size;
+        if (!strcmp(recname, "root_frame")) w->root_frame_size = rec.size;
         if (rec.field_count > 256)
             continue;
         for (uint32_t j = 0; j < rec.field_count; j++) {
@@ -355,7 +356,7 @@ static void at__read_resource(at__walk *w, at_dump_resource *r)
         r->waiters = (uint32_t)at__get(w, rec, r->kind == AT_RES_CHAN_SEND
                                                      ? L_chan_send_waiters
                                                      : L_chan_recv_waiters);
-        r->closed = (flags & (AT_CHAN_CLOSED | AT_CHAN_RX_DROPPED)) != 0;
+        r->closed = AT_CHAN_IS_CLOSED(flags);
         return;
     }
     case AT_RES_ONESHOT: {
@@ -364,7 +365,7 @@ static void at__read_resource(at__walk *w, at_dump_resource *r)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_oneshot_flags);
         r->rx_task_id = at__get(w, rec, L_oneshot_rx_task_id);
-        r->closed = (flags & AT_ONESHOT_TX_DROPPED) && !(flags & AT_ONESHOT_SENT);
+        r->closed = AT_ONESHOT_IS_CLOSED(flags);
         return;
     }
     case AT_RES_JOIN:
@@ -676,8 +677,8 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rrec[64];
-            if (at__read(&w->rd, rf, rrec, 24) < 0)
+            unsigned char rrec[512];
+            if (at__read_rec(w, rf, rrec, w->root_frame_size) < 0)
                 break;
             roots[nr++] = at__task_id_at(w, at__get(w, rrec, L_root_frame_task));
             uint64_t parent = at__get(w, rrec, L_root_frame_parent);
