@@ -3,11 +3,16 @@
 
 By default every thread is stopped for the reading (ptrace.py) and resumed
 right after; with stop=False the process keeps running and the reading may
-be torn (the output says so).  The descriptor is found in the ELF files
+be torn (the output says so).  While the threads are stopped, every
+writable mapping is copied (up to COPY_LIMIT bytes in all) and the process
+is resumed at once: the walk then reads the copy, so the stop lasts as long
+as the copy, not the walk.  Read-only mappings (code, constant data) are
+read from the process itself.  The descriptor is found in the ELF files
 named by /proc/PID/maps, placed where they are mapped.  Native frames come
 from the unwind helper (unwind.py).
 """
 
+import bisect
 import errno
 import os
 
@@ -17,6 +22,9 @@ from . import unwind
 from .backend import (EXIT_NOT_PERMITTED, EXIT_NO_PROCESS, EXIT_NOT_ASYNCTRACE, Backend,
                       UserError, live_clock_ns)
 from .ptrace import Stopper
+
+
+COPY_LIMIT = 1 << 30  # bytes of writable memory copied during a stop
 
 
 class Mapping(object):
@@ -140,8 +148,39 @@ class PidBackend(Backend):
                     raise _denied(self.pid, "stop")
                 raise UserError("cannot stop process %d: %s" % (self.pid, e.strerror))
         self.now_ns = live_clock_ns()
+        if self.stopper is not None and self._copy():
+            self.stopper.resume()  # the walk reads the copy
+
+    def _copy(self):
+        """Copy the writable mappings of the stopped process; False (and
+        nothing copied) when they are more than COPY_LIMIT bytes."""
+        try:
+            maps = [m for m in read_maps(self.pid) if "w" in m.perms]
+        except OSError:
+            return False
+        if sum(m.end - m.start for m in maps) > COPY_LIMIT:
+            return False
+        copies = []
+        for m in maps:
+            try:
+                data = os.pread(self.fd, m.end - m.start, m.start)
+            except OSError:
+                continue  # read it live, if ever
+            if len(data) == m.end - m.start:
+                copies.append((m.start, m.end, memoryview(data)))
+        self.copies = copies
+        self.copy_starts = [c[0] for c in copies]
+        return True
+
+    copies = ()
+    copy_starts = ()
 
     def read_memory(self, address, size):
+        i = bisect.bisect_right(self.copy_starts, address) - 1
+        if i >= 0:
+            start, end, data = self.copies[i]
+            if address + size <= end:
+                return data[address - start:address - start + size]
         data = os.pread(self.fd, size, address)
         if len(data) != size:
             raise OSError(errno.EIO, "short read")
