@@ -392,7 +392,7 @@ Usage: info async-diagnose [--json]"""
         if opts.get("--json"):
             _write(json.dumps(rep, indent=1) + "\n")
             return
-        gdb.write(diagnose_text.report_text(rep) + "\n")
+        _write_text(diagnose_text.report_text(rep))
 
 
 def register():
