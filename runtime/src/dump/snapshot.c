@@ -190,7 +190,7 @@ typedef struct at__walk {
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t task_size, frame_size, leaf_size, runtime_size, context_size;
-    uint32_t site_size;
+    uint32_t site_size, root_frame_size;
     at__set seen;       /* per list / per tree */
     at__set sites_bad;  /* sites known unreadable */
     char strbuf[512];
@@ -218,6 +218,7 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
         if (!strcmp(recname, "runtime")) w->runtime_size = rec.size;
         if (!strcmp(recname, "context")) w->context_size = rec.size;
         if (!strcmp(recname, "site")) w->site_size = rec.size;
+        if (!strcmp(recname, "root_frame")) w->root_frame_size = rec.size;
         if (rec.field_count > 256)
             continue;
         for (uint32_t j = 0; j < rec.field_count; j++) {
@@ -355,7 +356,7 @@ static void at__read_resource(at__walk *w, at_dump_resource *r)
         r->waiters = (uint32_t)at__get(w, rec, r->kind == AT_RES_CHAN_SEND
                                                      ? L_chan_send_waiters
                                                      : L_chan_recv_waiters);
-        r->closed = (flags & (AT_CHAN_CLOSED | AT_CHAN_RX_DROPPED)) != 0;
+        r->closed = AT_CHAN_IS_CLOSED(flags);
         return;
     }
     case AT_RES_ONESHOT: {
@@ -364,7 +365,7 @@ static void at__read_resource(at__walk *w, at_dump_resource *r)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_oneshot_flags);
         r->rx_task_id = at__get(w, rec, L_oneshot_rx_task_id);
-        r->closed = (flags & AT_ONESHOT_TX_DROPPED) && !(flags & AT_ONESHOT_SENT);
+        r->closed = AT_ONESHOT_IS_CLOSED(flags);
         return;
     }
     case AT_RES_JOIN:
@@ -382,6 +383,72 @@ bad:
 
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *out);
+
+/* A leaf frame's wait record, as f's resource. */
+static at_dump_frame *at__walk_leaf(at__walk *w, uint64_t addr, at_dump_frame *f)
+{
+    unsigned char lrec[512];
+    if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
+        f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
+        return f;
+    }
+    at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
+    if (!r) {
+        f->error = "out of memory";
+        return f;
+    }
+    f->resource = r;
+    r->kind = (uint32_t)at__get(w, lrec, L_leaf_wait_kind);
+    r->flags = (uint32_t)at__get(w, lrec, L_leaf_wait_flags);
+    r->object = at__get(w, lrec, L_leaf_wait_object);
+    r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
+    r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
+    r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
+    r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
+    at__read_resource(w, r);
+    return f; /* a leaf's own children (none) are not walked */
+}
+
+/* The children of the frame record rec (child, then its siblings), each
+ * walked into f->children. */
+static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
+                                        const unsigned char *rec, unsigned depth,
+                                        at_dump_frame *f)
+{
+    uint64_t c = at__get(w, rec, L_frame_child);
+    size_t n = 0;
+    uint64_t addrs[64];
+    uint64_t *list = addrs;
+    size_t cap = 64;
+    while (c && n < AT_SNAPSHOT_MAX_CHILDREN) {
+        if (n == cap) {
+            uint64_t *nl = at_dump_alloc(w->d, cap * 2 * sizeof(uint64_t));
+            if (!nl)
+                break;
+            memcpy(nl, list, n * sizeof(uint64_t));
+            list = nl;
+            cap *= 2;
+        }
+        list[n++] = c;
+        unsigned char crec[512];
+        if (at__read_rec(w, c, crec, w->frame_size) < 0)
+            break; /* reported when the child itself is walked */
+        c = at__get(w, crec, L_frame_sibling);
+        if (c == list[n - 1] || (n >= 2 && c == list[n - 2]))
+            break; /* trivial sibling cycle; deeper ones stop at the cap */
+    }
+    if (n == AT_SNAPSHOT_MAX_CHILDREN && c)
+        f->error = at_dump_printf(w->d, "corrupt: more than %u children", AT_SNAPSHOT_MAX_CHILDREN);
+    if (!n)
+        return f;
+    f->children = at_dump_alloc(w->d, n * sizeof(at_dump_frame));
+    if (!f->children)
+        return f;
+    f->nchildren = n;
+    for (size_t i = 0; i < n; i++)
+        at__walk_frame(w, sc, list[i], depth + 1, &f->children[i]);
+    return f;
+}
 
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *f)
@@ -416,64 +483,9 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
     f->poll = s->poll;
     uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
     f->line = resume ? resume : s->line;
-
-    if (s->kind == AT_KIND_LEAF) {
-        unsigned char lrec[512];
-        if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
-            f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
-            return f;
-        }
-        at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
-        if (!r) {
-            f->error = "out of memory";
-            return f;
-        }
-        f->resource = r;
-        r->kind = (uint32_t)at__get(w, lrec, L_leaf_wait_kind);
-        r->flags = (uint32_t)at__get(w, lrec, L_leaf_wait_flags);
-        r->object = at__get(w, lrec, L_leaf_wait_object);
-        r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
-        r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
-        r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
-        r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
-        at__read_resource(w, r);
-        return f; /* a leaf's own children (none) are not walked */
-    }
-
-    /* Children: child, then its siblings. */
-    uint64_t c = at__get(w, rec, L_frame_child);
-    size_t n = 0;
-    uint64_t addrs[64];
-    uint64_t *list = addrs;
-    size_t cap = 64;
-    while (c && n < AT_SNAPSHOT_MAX_CHILDREN) {
-        if (n == cap) {
-            uint64_t *nl = at_dump_alloc(w->d, cap * 2 * sizeof(uint64_t));
-            if (!nl)
-                break;
-            memcpy(nl, list, n * sizeof(uint64_t));
-            list = nl;
-            cap *= 2;
-        }
-        list[n++] = c;
-        unsigned char crec[512];
-        if (at__read_rec(w, c, crec, w->frame_size) < 0)
-            break; /* reported when the child itself is walked */
-        c = at__get(w, crec, L_frame_sibling);
-        if (c == list[n - 1] || (n >= 2 && c == list[n - 2]))
-            break; /* trivial sibling cycle; deeper ones stop at the cap */
-    }
-    if (n == AT_SNAPSHOT_MAX_CHILDREN && c)
-        f->error = at_dump_printf(w->d, "corrupt: more than %u children", AT_SNAPSHOT_MAX_CHILDREN);
-    if (!n)
-        return f;
-    f->children = at_dump_alloc(w->d, n * sizeof(at_dump_frame));
-    if (!f->children)
-        return f;
-    f->nchildren = n;
-    for (size_t i = 0; i < n; i++)
-        at__walk_frame(w, sc, list[i], depth + 1, &f->children[i]);
-    return f;
+    if (s->kind == AT_KIND_LEAF)
+        return at__walk_leaf(w, addr, f);
+    return at__walk_children(w, sc, rec, depth, f);
 }
 
 /* ---- Tasks and runtimes ---- */
@@ -665,8 +677,8 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rrec[64];
-            if (at__read(&w->rd, rf, rrec, 24) < 0)
+            unsigned char rrec[512];
+            if (at__read_rec(w, rf, rrec, w->root_frame_size) < 0)
                 break;
             roots[nr++] = at__task_id_at(w, at__get(w, rrec, L_root_frame_task));
             uint64_t parent = at__get(w, rrec, L_root_frame_parent);
@@ -699,57 +711,38 @@ static void at__walk_threads(at__walk *w, uint64_t head)
                         d->runtimes[r].tasks[k].thread = th[i].tid;
 }
 
-static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtime *only)
+/* Read and check the descriptor at `descriptor`, then its layout table.
+ * 0, or -1 with a note in the dump. */
+static int at__read_descriptor(at__walk *w, const void *descriptor, at_debug_descriptor *desc)
 {
-    at_dump *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->version = AT_TRACE_FORMAT_VERSION;
-    d->source = "snapshot";
-    d->clock = "live";
-    d->now_ns = at_now_ns();
-
-    at__walk *w = calloc(1, sizeof *w);
-    at__site_cache *sc = calloc(1, sizeof *sc);
-    if (!w || !sc) {
-        free(w);
-        free(sc);
-        at_dump_free(d);
-        return NULL;
-    }
-    w->rd.pid = getpid();
-    w->rd.direct = direct;
-    w->d = d;
-
-    at_debug_descriptor desc;
+    at_dump *d = w->d;
     uint64_t daddr = (uint64_t)(uintptr_t)descriptor;
-    if (at__read(&w->rd, daddr, &desc, sizeof desc) < 0) {
+    if (at__read(&w->rd, daddr, desc, sizeof *desc) < 0) {
         at_dump_note(d, "corrupt: descriptor at 0x%llx unreadable", (unsigned long long)daddr);
-        goto out;
+        return -1;
     }
-    if (memcmp(desc.magic, AT_DEBUG_MAGIC, 8) != 0) {
+    if (memcmp(desc->magic, AT_DEBUG_MAGIC, 8) != 0) {
         at_dump_note(d, "corrupt: descriptor magic is wrong (not an asynctrace descriptor)");
-        goto out;
+        return -1;
     }
-    if (desc.abi_version != AT_ABI_VERSION) {
+    if (desc->abi_version != AT_ABI_VERSION) {
         at_dump_note(d, "ABI version %u is not the version %u this walker reads",
-                     desc.abi_version, AT_ABI_VERSION);
-        goto out;
+                     desc->abi_version, AT_ABI_VERSION);
+        return -1;
     }
-    d->generation = desc.generation;
-    if (at__load_layout(w, (uint64_t)(uintptr_t)desc.layouts, desc.layout_count) < 0)
-        goto out;
+    d->generation = desc->generation;
+    return at__load_layout(w, (uint64_t)(uintptr_t)desc->layouts, desc->layout_count);
+}
 
-    /* Plain copies are safe only while no runtime or thread context can be
-     * freed: both are unlinked and freed under the registry lock. */
-    if (direct)
-        at__registry_lock();
+/* The runtime list from `head` (only the runtime `only` when not NULL),
+ * sorted, into d->runtimes. */
+static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
+                              const at_runtime *only)
+{
+    at_dump *d = w->d;
     size_t cap = 4, n = 0;
     d->runtimes = at_dump_alloc(d, cap * sizeof(at_dump_runtime));
     at__set rts = {0};
-    uint64_t head = (uint64_t)(uintptr_t)(direct ? __atomic_load_n(&asynctrace_debug.runtimes,
-                                                                   __ATOMIC_ACQUIRE)
-                                                 : desc.runtimes);
     for (uint64_t cur = head; cur && d->runtimes;) {
         if (n == AT_SNAPSHOT_MAX_RUNTIMES || at__set_add(&rts, cur) != 1) {
             at_dump_note(d, "corrupt: runtime list loops or exceeds %u", AT_SNAPSHOT_MAX_RUNTIMES);
@@ -777,14 +770,46 @@ static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtim
     d->nruntimes = n;
     if (n)
         qsort(d->runtimes, n, sizeof(at_dump_runtime), at__cmp_runtime);
-    if (direct) {
-        at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
-                                                                 __ATOMIC_ACQUIRE));
-        at__registry_unlock();
-    } else {
-        at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+}
+
+static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtime *only)
+{
+    at_dump *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->version = AT_TRACE_FORMAT_VERSION;
+    d->source = "snapshot";
+    d->clock = "live";
+    d->now_ns = at_now_ns();
+
+    at__walk *w = calloc(1, sizeof *w);
+    at__site_cache *sc = calloc(1, sizeof *sc);
+    if (!w || !sc) {
+        free(w);
+        free(sc);
+        at_dump_free(d);
+        return NULL;
     }
-out:
+    w->rd.pid = getpid();
+    w->rd.direct = direct;
+    w->d = d;
+
+    at_debug_descriptor desc;
+    if (at__read_descriptor(w, descriptor, &desc) == 0) {
+        /* Plain copies are safe only while no runtime or thread context can
+         * be freed: both are unlinked and freed under the registry lock. */
+        if (direct) {
+            at__registry_lock();
+            at__walk_runtimes(w, sc, (uint64_t)(uintptr_t)__atomic_load_n(
+                                         &asynctrace_debug.runtimes, __ATOMIC_ACQUIRE), only);
+            at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
+                                                                     __ATOMIC_ACQUIRE));
+            at__registry_unlock();
+        } else {
+            at__walk_runtimes(w, sc, (uint64_t)(uintptr_t)desc.runtimes, only);
+            at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+        }
+    }
     free(w->seen.slots);
     free(w->sites_bad.slots);
     free(w);
