@@ -1,6 +1,6 @@
 # mk/fuzz.mk - the corruption fuzzer of the GDB extension (tests/fuzz/):
 # `make fuzz` runs 10,000 mutations of test-program cores and prints the
-# tally; a short deterministic run (`test-fuzz`, 300 mutations) is part of
+# tally; a short deterministic run (`test-fuzz`, 250 mutations) is part of
 # `make test`.
 
 FUZZ_BUSY := $(BUILD)/fuzz/busy
@@ -16,7 +16,7 @@ $(FUZZ_BUSY): tests/fuzz/busy.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ $(LIB_A) $(LDLIBS)
 
 test-fuzz: gdb-progs $(FUZZ_BUSY)
-	@python3 tests/fuzz/fuzz.py --build $(BUILD) --count 300 --seed test --busy-cores 3
+	@python3 tests/fuzz/fuzz.py --build $(BUILD) --count 250 --seed test --busy-cores 2
 
 fuzz: deps
 	@$(MAKE) --no-print-directory all gdb-progs $(FUZZ_BUSY)

@@ -102,6 +102,24 @@ class Reader(object):
         return tuple(values[i] for i in self.reorder)
 
 
+def _check_fields(record, fields):
+    """The fields of one record, as the C compiler lays them out: each
+    aligned to its size (1, 2, 4 or 8 bytes), none overlapping another.  A
+    damaged offset would otherwise read the wrong field without a word."""
+    end = 0
+    last = None
+    for off, size, fname in sorted((o, s, n) for n, (o, s) in fields.items()):
+        align = size if size in (2, 4, 8) else 1
+        if off % align or off < end:
+            raise AbiError("layout field %s.%s (offset %d, size %d) %s: the layout "
+                           "table is corrupt" % (
+                               record, fname, off, size,
+                               "is not aligned" if off % align else
+                               "overlaps field %s" % last))
+        end = off + size
+        last = fname
+
+
 class Abi(object):
     """A validated descriptor: its address, how it was found, the layout
     records, the enum tables, and the head fields."""
@@ -169,6 +187,7 @@ class Abi(object):
                                        "fit in its %d-byte record: the layout table is "
                                        "corrupt" % (name, fname, off, fsize, size))
                     fields[fname] = (off, fsize)
+                _check_fields(name, fields)
                 records[name] = Record(name, size, fields)
         except ReadError as e:
             raise AbiError("the layout table of asynctrace_debug cannot be read (%s); "

@@ -151,6 +151,10 @@ def needs_analysis(t, kinds=BLOCKING_KINDS):
     """Whether the deadlock analysis must see Task `t`: an idle task waiting
     on a resource that can block it, or any task whose record is damaged
     (what it waits for, or even its state, is unknown)."""
+    if t.chain is not None and t.error is None:  # the usual task: one leaf
+        res = t.resource
+        if res is None or res.error is None:
+            return t.state == "idle" and res is not None and res.kind in kinds
     if t.state == "idle" and any(r.kind in kinds for r in t.resources()):
         return True
     return damage(t) is not None
@@ -193,14 +197,25 @@ def _fixpoint(conds, corrupt_ok):
     looked at again only when a task it waits for leaves the set)."""
     dependents = {}
     for tid, cond in conds.items():
+        if cond[0] == "task":  # the usual condition: one task
+            if cond[1] in conds:
+                dependents.setdefault(cond[1], []).append(tid)
+            continue
         for a in _atoms(cond, []):
             if a[0] == "task" and a[1] in conds:
                 dependents.setdefault(a[1], []).append(tid)
     dead = set(conds)
-    work = sorted(conds)
+    work = list(conds)
     while work:
         tid = work.pop()
-        if tid in dead and _satisfiable(conds[tid], dead, corrupt_ok):
+        if tid not in dead:
+            continue
+        cond = conds[tid]
+        if cond[0] == "task":
+            ok = cond[1] not in dead
+        else:
+            ok = _satisfiable(cond, dead, corrupt_ok)
+        if ok:
             dead.discard(tid)
             work.extend(dependents.get(tid, ()))
     return dead

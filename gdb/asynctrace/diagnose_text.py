@@ -31,7 +31,8 @@ def _task(ref):
 def _where(at):
     if not at:
         return ""
-    return " at %s %s:%s" % (at["function"], text.short_file(at["file"]), at["line"])
+    return " at %s %s:%s" % (text.esc(at["function"]), text.short_file(at["file"]),
+                             at["line"])
 
 
 class _Clock(object):

@@ -110,6 +110,7 @@ class Snapshot(object):
         for tid, records, _ in raw:
             for record, task_addr in records:
                 self.roots_by_task.setdefault(task_addr, (tid, record))
+        w.polled = frozenset(self.roots_by_task).union(self.threads_by_task)
         clock = self.backend.clock()
         if clock is not None:
             self.now, self.clock_kind = clock

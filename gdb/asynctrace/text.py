@@ -33,6 +33,11 @@ def esc(s):
     return hit
 
 
+def quote_name(name):
+    """A task name from memory, quoted and escaped for text output."""
+    return '"%s"' % esc(name) if name is not None else "(no name)"
+
+
 def esc_line(s):
     """A message (which may quote names from memory) kept on one line and
     free of control characters; quotes are left as they are."""

@@ -62,6 +62,9 @@ class Walker(ListWalker):
         self.task_addrs = {}  # task id -> address, of every task on a list
         self.dup_ids = {}  # id -> address of the second task with that id
         self.roots = {}  # root frame address -> id of the task it belongs to
+        # Addresses of the tasks some thread is polling (set by the reader
+        # once the thread list is read): a running task must be one.
+        self.polled = None
         self.runtime_ids = {}  # runtime address -> id
         self.names = {}  # task id -> name, of every task met on a list
         self._make_readers(abi.reader)
@@ -455,6 +458,9 @@ class Walker(ListWalker):
                     tree = self.frame_tree(root, 0, set(), 0)[0]
         if state_name == "idle" and error is None:
             error = _idle_problem(root, chain, addrs, tree)
+        elif (state_name == "running" and error is None and self.polled is not None
+              and addr not in self.polled):
+            error = "in-flux: running, but no thread is polling it"
         return new(Task, (tid, addr, name, state_name, self.flags(flags), parent_id, site,
                           polls, created, state_ns, pstart, pend, worker,
                           threads_by_task.get(addr), error, chain, addrs, res, tree))
@@ -495,7 +501,8 @@ class Walker(ListWalker):
             sp = spawns_get(spawn_p)
             fl = flags_get(flags)
             if (sp is None or sp[1] is not None or fl is None or not root or
-                    state not in live_states or roots_setdefault(root, tid) != tid):
+                    state not in live_states or state == "running" or
+                    roots_setdefault(root, tid) != tid):
                 append(slow(addr, error, threads_by_task))
                 continue
             links = chain_links(root)

@@ -83,7 +83,9 @@ def verdict(outputs):
     st, out = outputs["info async-tasks --json"]
     if st == "ok":
         doc = json.loads(out[out.index("{"):])
-        tasks = sorted((rt["id"], t["id"], t["state"]) for rt in doc["runtimes"]
+        # Which tasks exist and in which state (a runtime's id is a label:
+        # a changed one changes the output, not the task set).
+        tasks = sorted((t["id"], t["state"]) for rt in doc["runtimes"]
                        for t in rt["tasks"])
     st, out = outputs["info async-deadlocks --json"]
     if st == "ok":
@@ -125,8 +127,11 @@ def classify(outputs, base):
             return "traceback", "%s: raw ESC in text output" % cmd
     try:
         v = verdict(outputs)
+        for cmd, (st, out) in outputs.items():
+            if st == "ok" and "--json" in cmd:
+                json.loads(out[out.index("{"):])
     except (ValueError, KeyError) as e:
-        return "badjson", str(e)
+        return "badjson", "%s" % e
     reported = any(mentions(cmd, out) for cmd, (_, out) in outputs.items())
     if reported:
         return "reported", None
@@ -139,8 +144,11 @@ def main():
     plan = json.load(open(os.environ["ASYNCTRACE_FUZZ_PLAN"]))
     signal.signal(signal.SIGALRM, _alarm)
     commands = list(COMMANDS)
-    if plan.get("diagnose"):
-        commands.append("info async-diagnose")
+    try:
+        gdb.execute("help info async-diagnose", to_string=True)
+        commands += ["info async-diagnose", "info async-diagnose --json"]
+    except gdb.error:
+        pass
     base_out = one_run(commands, plan["timeout"])
     base = verdict(base_out)
     snap = session.Snapshot()

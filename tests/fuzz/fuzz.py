@@ -15,7 +15,7 @@ program (tests/fuzz/busy.c): no traceback, valid JSON, and no deadlock
 except through records marked corrupt or in-flux.
 
 usage: tests/fuzz/fuzz.py --build BUILD [--count N] [--seed S] [--timeout S]
-                          [--busy-cores N] [--keep]
+                          [--busy-cores N] [--jobs N] [--keep]
 Prints the tally; exits 1 on any hang, traceback, crash, bad JSON or silent
 verdict change.
 """
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "gdb"))
@@ -165,6 +166,7 @@ def main():
     ap.add_argument("--seed", default="1")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--busy-cores", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=2, help="GDB processes at a time")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="asynctrace-fuzz-")
@@ -175,13 +177,16 @@ def main():
     values = []
     try:
         per = -(-args.count // len(PROGRAMS))
+        jobs = []
         for k, (name, env) in enumerate(PROGRAMS):
             exe = os.path.join(os.path.abspath(args.build), "gdbtests", name)
             core = os.path.join(tmp, "%s.core" % name)
             make_core(exe, env, core)
-            first = k * per
-            last = min(args.count, first + per)
-            for r in fuzz_core(exe, core, name, first, last, args, tmp, sys.stdout):
+            jobs.append((exe, core, name, k * per, min(args.count, (k + 1) * per)))
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            done = list(pool.map(lambda j: fuzz_core(*(j + (args, tmp, None))), jobs))
+        for found in done:
+            for r in found:
                 tally[r["result"]] += 1
                 c = by_class.setdefault(r["class"], dict.fromkeys(RESULTS, 0))
                 c[r["result"]] += 1
