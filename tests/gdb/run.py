@@ -845,7 +845,9 @@ def t_many(ctx):
     if code != 0 or "done" not in out:
         raise TestFailure("many after detach: exit %d, %r %r" % (code, out, err))
     parts, whole = run_gdb([exe, core], [("tasks_json", "info async-tasks --json"),
-                                         ("deadlocks", "info async-deadlocks")])
+                                         ("deadlocks", "info async-deadlocks"),
+                                         ("tasks", "info async-tasks"),
+                                         ("group", "info async-tasks --group")])
     no_bad_output(whole, "gdb many core")
     core_doc = check_many(parts["tasks_json"], "many core")
     ctx.results["many"] = {"exe": exe, "core": core, "doc": core_doc}
@@ -853,6 +855,22 @@ def t_many(ctx):
         raise TestFailure("many: the core's document differs from the attached one")
     lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
+    lines_match(parts["tasks"], [r"\(1501 tasks: info async-tasks --group summarises them in "
+                                 r"a screen, info async-diagnose says what is wrong\)"],
+                "many: the hint at --group")
+    lines_match(parts["group"], [
+        r"1501 tasks in 6 groups by chain, largest first:",
+        r"  COUNT  STATE  IDS",
+        r"    300  idle   2, 7, 12, 17, 22 \(and 295 more\)",
+        r"         at_sleep sleep <- bottom many.c:\d+ <- level many.c:\d+ <- .*",
+        r"    300  idle   3, 8, 13, 18, 23 \(and 295 more\)",
+        r"         at_mutex_lock mutex <- bottom many.c:\d+ <- .*",
+        r"    300  idle   4, 9, 14, 19, 24 \(and 295 more\)",
+        r"    300  idle   5, 10, 15, 20, 25 \(and 295 more\)",
+        r"         at_notify_wait notify <- at_join_all combinators.c:\d+ <- shaped many.c:\d+"
+        r"  \(\+1 more branches\)",
+        r"    300  idle   6, 11, 16, 21, 26 \(and 295 more\)",
+        r"      1  idle   1"], "many: --group")
 
 
 # -- deadlocks --------------------------------------------------------------------------
