@@ -212,42 +212,4 @@ void at__pool_free(at_runtime *rt, void *block, uint32_t cls);
 void at__pool_hold(at_runtime *rt, uint64_t n);
 void at__pool_release(at_runtime *rt);
 
-/* ---- Scheduler hooks used by live dumps (scheduler.c) ---- */
-
-/* Poll task t once on this thread through at_root_poll, with every state
- * transition (RUNNING, then IDLE / SCHEDULED again if woken meanwhile /
- * COMPLETE / CANCELLED).  The caller has taken t out of any run queue and
- * moved it to AT_TASK_SCHEDULED.  A live dump calls it with
- * tcx->collector set and AT_TF_TRACING on the task. */
-at_poll_result at__task_run(at_trace_context *tcx, at_task *t);
-
-/* Run queue of a current-thread runtime (local queue, then the injection
- * queue of wakes from other threads).  Pop returns NULL when empty. */
-at_task *at__runq_pop(at_runtime *rt);
-void at__runq_push(at_runtime *rt, at_task *t);
-
-/* Called by the scheduler loop between two polls (a safe point) when
- * at__dump_pending(rt), through at__sched_safe_point (rt/runtime.c
- * registers it).  Implemented by the live-dump module (dump_request.c).
- * It serves at most one request per call and, when `busy` (the runtime
- * has tasks to run), none before rt->dump_not_before, so a flood of
- * requests cannot starve the tasks. */
-void at__dump_safe_point(at_runtime *rt, int busy);
-
-/* The dump subsystem's registration, called by at_runtime_new for every
- * new runtime (dump_request.c): the first call reads the environment's dump
- * signal settings.  Explicit on purpose, see rt/runtime.c. */
-void at__dump_attach(at_runtime *rt);
-/* Called from at_runtime_shutdown: completes every request still queued for
- * rt with AT_ESHUTDOWN so no requester waits on a freed runtime. */
-void at__dump_runtime_free(at_runtime *rt);
-
-/* The snapshot walk of one runtime over trusted memory (no checked reads):
- * for live dumps, taken while that runtime is stopped at a safe point. */
-at_dump *at__snapshot_direct(const at_runtime *rt);
-
-/* Wake a runtime's thread if it is parked (after setting rt->dump_state
- * from another thread, for example). */
-void at__runtime_unpark(at_runtime *rt);
-
 #endif

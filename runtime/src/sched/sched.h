@@ -54,6 +54,24 @@ static inline at_task *at__taskq_pop(at_task **head, at_task **tail)
     return t;
 }
 
+/* ---- What live dumps use (dump/) ---- */
+
+/* Poll task t once on this thread through at_root_poll, with every state
+ * transition (RUNNING, then IDLE / SCHEDULED again if woken meanwhile /
+ * COMPLETE / CANCELLED).  The caller has taken t out of any run queue and
+ * moved it to AT_TASK_SCHEDULED.  A live dump calls it with
+ * tcx->collector set and AT_TF_TRACING on the task. */
+at_poll_result at__task_run(at_trace_context *tcx, at_task *t);
+
+/* The runtime's run queue as its flavor keeps it for a dump (the owner's
+ * queue, or a stopped world's).  Pop returns NULL when empty. */
+at_task *at__runq_pop(at_runtime *rt);
+void at__runq_push(at_runtime *rt, at_task *t);
+
+/* Wake a runtime's thread if it is parked (after setting rt->dump_state
+ * from another thread, for example). */
+void at__runtime_unpark(at_runtime *rt);
+
 /* ---- Shared by both flavors (scheduler.c) ---- */
 
 /* 1 once t reached COMPLETE or CANCELLED. */

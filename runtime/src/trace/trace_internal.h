@@ -138,6 +138,27 @@ extern __thread at__live_dump_stats at__live_dump_last;
 /* Keep only runtime `runtime_id` in d (its threads too); notes stay. */
 void at__dump_keep_runtime(at_dump *d, uint64_t runtime_id);
 
+/* ---- The dump subsystem as rt/ wires it (dump_request.c) ---- */
+
+/* The live-dump safe point, registered with the scheduler by
+ * at_runtime_new: called between two polls whenever rt->dump_state is not
+ * NULL.  It serves at most one request per call and, when `busy` (the
+ * runtime has tasks to run), none before rt->dump_not_before, so a flood
+ * of requests cannot starve the tasks (AT__SAFE_POINT_DRAIN: serve what is
+ * queued now, at the end of at_block_on). */
+void at__dump_safe_point(at_runtime *rt, int busy);
+/* The dump subsystem's registration, called by at_runtime_new for every
+ * new runtime: the first call reads the environment's dump signal
+ * settings.  Explicit on purpose, see rt/runtime.c. */
+void at__dump_attach(at_runtime *rt);
+/* Called from at_runtime_shutdown: completes every request still queued for
+ * rt with AT_ESHUTDOWN so no requester waits on a freed runtime. */
+void at__dump_runtime_free(at_runtime *rt);
+
+/* The snapshot walk of one runtime over trusted memory (no checked reads):
+ * for live dumps, taken while that runtime is stopped at a safe point. */
+at_dump *at__snapshot_direct(const at_runtime *rt);
+
 /* ---- Requests (dump_request.c) ---- */
 
 /* Queue an external request (req->runtime and runtime_id set) and wake the
