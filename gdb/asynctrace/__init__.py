@@ -4,7 +4,8 @@ code in the program.  See docs/gdb.md.
 
 Modules: constants (ABI values), memory (cached reads), elf (section tables),
 abi (descriptor and layout table), records (what a walk produces), walk
-(runtimes, tasks, frames, threads), session (one reading), native (GDB's
+(runtimes, tasks, frames, threads), clock (what "now" is), stops (when
+each live inferior stopped), session (one reading), native (GDB's
 unwinder for running tasks), jsonout, text and deadlock (output and
 analysis, all from the records), commands, printers.
 """
@@ -18,9 +19,10 @@ def register():
     if _registered:
         return
     import gdb
-    from . import commands, printers, session
+    from . import commands, printers, session, stops
     commands.register()
     printers.register()
+    stops.register()
     for event in ("new_objfile", "clear_objfiles"):
         registry = getattr(gdb.events, event, None)
         if registry is not None:

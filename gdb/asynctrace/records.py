@@ -22,16 +22,24 @@ new = tuple.__new__  # new(Task, (field, ...)): a record without __new__'s cost
 # order, by resource kind.
 RESOURCE_FIELDS = {
     "sleep": ("deadline_ns",),
-    "mutex": ("owner", "waiters"),
-    "semaphore": ("wanted", "permits", "waiters"),
-    "notify": ("waiters",),
-    "channel-send": ("capacity", "len", "senders", "receiver_task", "closed"),
-    "channel-recv": ("capacity", "len", "senders", "receiver_task", "closed"),
-    "oneshot": ("receiver_task", "closed"),
+    # lock_*: where the holder took the lock (None, None, 0 when unknown).
+    "mutex": ("owner", "waiters", "lock_function", "lock_file", "lock_line"),
+    # holders: ((task id, permits), ...) by task id; capacity: the permits
+    # the semaphore was created with.
+    "semaphore": ("wanted", "permits", "waiters", "capacity", "holders",
+                  "holders_truncated"),
+    "notify": ("waiters", "last_notifier", "notified"),
+    # sender_tasks: ids of the tasks holding sender handles, by id.
+    "channel-send": ("capacity", "len", "senders", "receiver_task", "closed",
+                     "sender_tasks", "sender_tasks_truncated"),
+    "channel-recv": ("capacity", "len", "senders", "receiver_task", "closed",
+                     "sender_tasks", "sender_tasks_truncated"),
+    "oneshot": ("receiver_task", "closed", "sender_task", "sender_dropped"),
     "join": ("task",),
     "read": ("fd",),
     "write": ("fd",),
-    "blocking": ("job",),
+    # thread: LWP of the pool thread running the job, 0 while queued.
+    "blocking": ("job", "thread"),
 }
 
 

@@ -10,12 +10,15 @@ batches, on demand: the JSON writer and the text output both read those.
 
 import gc
 import json
+import re
 import time
 
 import gdb
 
 from . import abi as abimod
+from . import clock
 from . import jsonout
+from . import stops
 from .memory import Memory, ReadError
 from .walk import Walker
 
@@ -62,6 +65,29 @@ def live_clock_ns():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
+def core_path():
+    """The file name of the core GDB has loaded, or None."""
+    try:
+        text = gdb.execute("info target", to_string=True)
+    except gdb.error:
+        return None
+    m = re.search(r"core dump file:\s*`(.+?)'", text)
+    return m.group(1) if m else None
+
+
+def reading_now(inferior, kind, abi, mem, floor):
+    """The clock.Now durations are measured against (clock.py)."""
+    if kind == "live":
+        return clock.live_now(stops.stop_time(inferior), floor, clock.process_start_mono())
+    if kind == "core":
+        try:
+            pair = abi.clock_pair(mem)
+        except ReadError:
+            pair = None
+        return clock.core_now(core_path(), pair, floor)
+    return clock.make(floor, "runtime-clock", False)
+
+
 def open_reader():
     """(walker, now, clock kind) for a quick look (pretty printers)."""
     inferior = gdb.selected_inferior()
@@ -75,9 +101,8 @@ def open_reader():
     except abimod.AbiError as e:
         raise UserError(str(e))
     w = Walker(abi, mem)
-    if kind == "live":
-        return w, live_clock_ns(), "live"
-    return w, abi.read_head(mem)[3], "recorded"
+    now = reading_now(inferior, kind, abi, mem, abi.read_head(mem)[3])
+    return w, now.ns, now.source
 
 
 class Snapshot(object):
@@ -106,6 +131,7 @@ class Snapshot(object):
         self.source = "gdb-core" if self.kind == "core" else "gdb-live"
         self._document = None
         self._json = None
+        self._task_index = None
         with no_gc():
             self._read_lists(runtime_filter, keep)
 
@@ -127,11 +153,19 @@ class Snapshot(object):
         for tid, records, _ in raw:
             for record, task_addr in records:
                 self.roots_by_task.setdefault(task_addr, (tid, record))
-        if self.kind == "live":
-            self.now, self.clock_kind = live_clock_ns(), "live"
-        else:
-            self.now = max([clock_ns] + [r[0]["now_ns"] for r in runtimes])
-            self.clock_kind = "recorded"
+        floor = clock.floor_of([clock_ns] + [r[0]["now_ns"] for r in runtimes])
+        try:
+            self.clock_pair = self.abi.clock_pair(self.mem)
+        except ReadError:
+            self.clock_pair = None
+        now = reading_now(self.inferior, self.kind, self.abi, self.mem, floor)
+        # now_ns / now_source / now_exact: what durations are measured
+        # against (clock.py); `now` is the same as now_ns.
+        self.now_ns = self.now = now.ns
+        self.now_source = now.source
+        self.now_exact = now.exact
+        self.now_note = now.note
+        self.clock_kind = "live" if self.kind == "live" else "recorded"
         self.ntasks = 0
         self.task_counts = {}  # runtime id -> its task_count field
         self.runtime_flags = {}
@@ -196,6 +230,24 @@ class Snapshot(object):
         if self._document is None:
             self._document = json.loads(self.json)
         return self._document
+
+    @property
+    def task_index(self):
+        """{task id: Task} of every task this reading kept, across runtimes
+        (built on first use; it walks every task).  A holder or owner id
+        that is not here and not task_exists() names a task that no longer
+        exists (freed: finished and released)."""
+        if self._task_index is None:
+            index = {}
+            for _, t in self.tasks():
+                index[t.id] = t
+            self._task_index = index
+        return self._task_index
+
+    def task_exists(self, task_id):
+        """Whether a task with this id is on a list of the runtimes read
+        (whatever its state, and even when a filter left it out)."""
+        return task_id in self.walker.names
 
     def root_of(self, task):
         """(LWP, root frame address) of a Task being polled on some thread

@@ -107,6 +107,8 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     pthread_cond_init(&rt->park, &ca);
     pthread_condattr_destroy(&ca);
     rt->now_ns = at_now_ns();
+    at__record_clock(rt->now_ns);
+    at__record_clock_pair();
     if (flavor == AT_FLAVOR_MULTI_THREAD &&
         at__mt_start(rt, opts->workers, opts->name) < 0) {
         pthread_mutex_destroy(&rt->lock);
