@@ -2,7 +2,7 @@
 # channels and combinators: their cross-thread tests share mutexes,
 # semaphores and channels between a runtime's thread and plain threads.
 PRIMS_TSAN_BUILD := build/tsan
-PRIMS_TSAN_TESTS := test_sync test_channel test_combinators
+PRIMS_TSAN_TESTS := test_sync test_channel test_combinators test_holders
 
 SAN_TARGETS += san-prims-tsan
 .PHONY: san-prims-tsan
