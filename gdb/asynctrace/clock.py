@@ -41,6 +41,9 @@ NOTES = {
 }
 
 
+COARSE_SLACK_NS = 50000000
+
+
 def make(ns, source, exact):
     return Now(ns, source, exact, NOTES.get(source, source))
 
@@ -90,6 +93,8 @@ def core_now(core_path, pair, floor):
     if pair and written:
         mono, real = pair
         ns = written - (real - mono)
-        if ns >= floor:
-            return make(ns, "core", True)
+        # File times come from the kernel's coarse clock (a tick, a few
+        # ms, behind): a little before the runtime's last reading is fine.
+        if ns >= floor - COARSE_SLACK_NS:
+            return make(max(ns, floor), "core", True)
     return make(floor, "runtime-clock", False)

@@ -5,10 +5,13 @@ A stop event is reported only after GDB has done its work around the stop:
 on an attach, after reading every shared library's symbols (often hundreds
 of milliseconds).  So the first sign of a stop is kept instead: on an
 attach, the first new-thread event (GDB adds the threads right after the
-process stopped), or the moment this package was loaded if that happened
-while the process was already stopped but before GDB reported the stop
-(auto-load during an attach).  Other stops (a signal, a breakpoint) are
-reported at once and use the event's time.  A resume forgets the stop.
+process stopped; it resumes and stops each thread as it attaches to it,
+so those resumes do not count), or the moment this package was loaded if
+that happened while the process was already stopped but before GDB
+reported the stop (auto-load during an attach).  The next stop event
+consumes that first sign; a plain stop (not a signal, a breakpoint, ...)
+uses it.  Other stops are reported at once and use the event's time.  A
+resume forgets the stop.
 
 Loaded after the stop was reported (e.g. `gdb -p PID -ex 'source ...'`),
 the package cannot know the moment: stop_time() is None and durations fall
@@ -20,7 +23,7 @@ import time
 import gdb
 
 _stops = {}  # inferior number -> (pid, monotonic ns of the stop)
-_pending = {}  # inferior number -> (pid, ns): first sign of a coming stop
+_pending = {}  # inferior number -> (pid, ns, by load): first sign of a stop
 
 
 def _inferior_of(event):
@@ -33,7 +36,7 @@ def _inferior_of(event):
 def _on_new_thread(event):
     inf = _inferior_of(event)
     if inf.num not in _pending and inf.num not in _stops:
-        _pending[inf.num] = (inf.pid, time.monotonic_ns())
+        _pending[inf.num] = (inf.pid, time.monotonic_ns(), False)
 
 
 def _on_stop(event):
@@ -49,7 +52,9 @@ def _on_stop(event):
 def _on_resume(event):
     num = _inferior_of(event).num
     _stops.pop(num, None)
-    _pending.pop(num, None)
+    first = _pending.get(num)
+    if first is not None and first[2]:  # loaded while stopped, now resumed
+        del _pending[num]
 
 
 def _on_exit(event):
@@ -78,6 +83,6 @@ def register():
         inf = gdb.selected_inferior()
         thread = gdb.selected_thread()
         if inf.pid and thread is not None and not thread.is_running():
-            _pending.setdefault(inf.num, (inf.pid, time.monotonic_ns()))
+            _pending.setdefault(inf.num, (inf.pid, time.monotonic_ns(), True))
     except (gdb.error, RuntimeError):
         pass

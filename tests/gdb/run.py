@@ -26,6 +26,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gdbrun import (ROOT, CoreImage, Program, TestFailure, markers, run_gdb)  # noqa: E402
+from diagrec_tests import cases as diagrec_cases  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 from asynctrace import constants  # noqa: E402  (checked against abi.h)
@@ -1163,7 +1164,7 @@ CASES = [
     ("corrupt: runtime and thread lists", t_corrupt_lists),
     ("no runtime, no process", t_no_runtime),
     ("auto-load from .debug_gdb_scripts", t_autoload),
-]
+] + diagrec_cases(sys.modules[__name__])
 
 
 def main():
