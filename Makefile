@@ -19,12 +19,17 @@ JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansso
 WARN     := -Wall -Wextra -Wno-unused-parameter
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -fno-omit-frame-pointer -pthread $(WARN) $(SANITIZE)
-CPPFLAGS += -Iruntime/include $(PKG_CFLAGS)
+# Runtime sources include their private headers by folder ("core/internal.h").
+CPPFLAGS += -Iruntime/include -Iruntime/src $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread -ldl
 
-LIB_SRCS := $(sort $(wildcard runtime/src/*.c))
+# The runtime lives in one folder per subsystem (runtime/src/core, sched,
+# sync, trace, dump; docs/runtime.md); a file left at the top still builds.
+RT_DIRS  := core sched sync trace dump
+LIB_SRCS := $(sort $(wildcard runtime/src/*/*.c runtime/src/*.c))
 LIB_OBJS := $(LIB_SRCS:runtime/src/%.c=$(BUILD)/obj/%.o)
-LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h runtime/src/*.h)
+LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h \
+                       runtime/src/*.h runtime/src/*/*.h)
 LIB_A    := $(BUILD)/libasynctrace.a
 LIB_SO   := $(BUILD)/libasynctrace.so
 
@@ -46,8 +51,10 @@ ALL_TARGETS  := $(LIB_A) $(LIB_SO) $(UNIT_BINS) $(EXAMPLE_BINS)
 all: $(ALL_TARGETS)
 lib: $(LIB_A) $(LIB_SO)
 
-$(BUILD)/obj/%.o: runtime/src/%.c $(LIB_HDRS) | $(BUILD)/obj
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/obj/%.o: runtime/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(if $(findstring /,$*),,$(RT_DIRS:%=-iquote runtime/src/%)) \
+	  $(CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	@mkdir -p $@

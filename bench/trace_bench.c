@@ -16,7 +16,7 @@
 
 #include "asynctrace.h"
 #include "bench_util.h"
-#include "../runtime/src/trace_internal.h" /* at__live_dump_last: phases */
+#include "trace/trace_internal.h" /* at__live_dump_last: phases */
 
 #define LEAF_CALLS 100000000
 

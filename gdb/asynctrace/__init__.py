@@ -2,12 +2,16 @@
 asynctrace runtime, from a live process or a core file, without running any
 code in the program.  See docs/gdb.md.
 
-Modules: constants (ABI values), memory (cached reads), elf (section tables),
-abi (descriptor and layout table), records (what a walk produces), walk
-(runtimes, tasks, frames, threads), clock (what "now" is), stops (when
-each live inferior stopped), session (one reading), native (GDB's
-unwinder for running tasks), jsonout, text and deadlock (output and
-analysis, all from the records), commands, printers.
+Modules: constants (ABI values), backend (the interface of a source of
+memory and threads), memory (cached reads), elf (ELF files on disk), abi
+(descriptor and layout table), records (what a walk produces), walk
+(runtimes, tasks, frames, threads), clock (what "now" is), session (one
+reading), jsonout, text and deadlock (output and analysis, all from the
+records).  Only the GDB front end imports gdb: gdbsource (the GDB backend),
+gdblocate (the descriptor in GDB's program space), stops (when each live
+inferior stopped), native (GDB's unwinder for running tasks), commands,
+printers.  The command-line tool (cli/) uses procsource (a PID), coresource
+(an ELF core) and document (a trace document) instead.
 """
 
 _registered = False
@@ -19,12 +23,13 @@ def register():
     if _registered:
         return
     import gdb
-    from . import commands, printers, session, stops
+    from . import commands, gdbsource, printers, session, stops
+    session.DEFAULT_BACKEND = gdbsource.GdbBackend
     commands.register()
     printers.register()
     stops.register()
     for event in ("new_objfile", "clear_objfiles"):
         registry = getattr(gdb.events, event, None)
         if registry is not None:
-            registry.connect(session.LOCATOR.clear)
+            registry.connect(gdbsource.LOCATOR.clear)
     _registered = True

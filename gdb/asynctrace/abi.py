@@ -9,10 +9,7 @@ are fixed by the ABI version.
 
 import struct
 
-import gdb
-
 from . import constants as C
-from . import elf
 from .memory import ReadError
 
 # Fixed by the ABI version: the descriptor head and the table entry shapes.
@@ -23,13 +20,24 @@ _ENUM_TABLE = struct.Struct("<QIIQ")  # name *, count, pad, names *
 MAX_RECORDS = 256
 MAX_FIELDS = 256
 MAX_ENUM_NAMES = 1024
+# No record the walker reads comes near this size: a layout table saying
+# otherwise is corrupt (and one read must never copy a whole mapping).
+MAX_RECORD_SIZE = 4096
+MAX_FIELD_SIZE = 256
 
 _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
           ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}
 
 
 class AbiError(Exception):
-    """The descriptor is missing, foreign or unreadable (one-sentence text)."""
+    """The descriptor is missing, foreign or unreadable (one-sentence text).
+    `code` is the command-line tool's exit status for it (backend.py)."""
+    code = 1
+
+
+class AbiVersionError(AbiError):
+    """The program speaks another version of the debugger ABI."""
+    code = 6
 
 
 class Record(object):
@@ -112,7 +120,7 @@ class Abi(object):
                            "\"ATDEBUG\" (found %r), so it is not an asynctrace "
                            "descriptor or its memory is corrupt" % (address, magic))
         if version not in C.ABI_VERSIONS:
-            raise AbiError("the program uses asynctrace debugger ABI version %d but "
+            raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
                            "this extension reads versions %s: load the gdb/ scripts "
                            "shipped with the runtime the program was built with"
                            % (version, " and ".join("%d" % v for v in C.ABI_VERSIONS)))
@@ -149,12 +157,21 @@ class Abi(object):
                     _LAYOUT_RECORD, base + i * _LAYOUT_RECORD.size)
                 name = mem.cstring(name_p, 64)
                 if nfields > MAX_FIELDS:
-                    raise AbiError("layout record %s has %d fields" % (name, nfields))
+                    raise AbiError("layout record %r has %d fields, which is not "
+                                   "plausible" % (name, nfields))
+                if not 0 < size <= MAX_RECORD_SIZE:
+                    raise AbiError("layout record %r has size %d, which is not "
+                                   "plausible" % (name, size))
                 fields = {}
                 for j in range(nfields):
                     fname_p, off, fsize = mem.unpack(
                         _LAYOUT_FIELD, fields_p + j * _LAYOUT_FIELD.size)
-                    fields[mem.cstring(fname_p, 64)] = (off, fsize)
+                    fname = mem.cstring(fname_p, 64)
+                    if not 0 < fsize <= MAX_FIELD_SIZE or off + fsize > size:
+                        raise AbiError("layout field %s.%s (offset %d, size %d) does not "
+                                       "fit in its %d-byte record: the layout table is "
+                                       "corrupt" % (name, fname, off, fsize, size))
+                    fields[fname] = (off, fsize)
                 records[name] = Record(name, size, fields)
         except ReadError as e:
             raise AbiError("the layout table of asynctrace_debug cannot be read (%s); "
@@ -215,83 +232,25 @@ class Abi(object):
         return d[0], d[1], d[2], d[5], d[6]
 
 
-# -- finding the descriptor -------------------------------------------------
+# -- finding the descriptor in ELF files --------------------------------------
 
-class Locator(object):
-    """Finds the descriptor of the current program space.  The search (ELF
-    section tables, `info files`) is done once and cached until object files
-    change."""
-
-    def __init__(self):
-        self._cache = {}
-
-    def clear(self, *args):
-        self._cache.clear()
-
-    def find(self):
-        """(address, how) of the descriptor; AbiError with a plain sentence
-        when the program does not contain the runtime."""
-        progspace = gdb.current_progspace()
-        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()))
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._search(progspace)
-            self._cache.clear()
-            self._cache[key] = hit
-        if isinstance(hit, AbiError):
-            raise hit
-        return hit
-
-    def _search(self, progspace):
-        by_symbol = _by_symbol()
-        if by_symbol:
-            return by_symbol, "symbol asynctrace_debug"
-        files = []
-        if progspace.filename:
-            files.append((progspace.filename, True))
-        for o in progspace.objfiles():
-            if o.is_valid() and o.owner is None and o.filename and \
-                    o.filename != progspace.filename:
-                files.append((o.filename, False))
-        if not files:
-            return AbiError("no program is loaded, so there is no asynctrace "
-                            "runtime to read")
-        load_map = None
-        for path, is_exec in files:
-            try:
-                ef = elf.ElfFile(path)
-            except (OSError, ValueError):
-                continue
-            for name in C.DEBUG_SECTIONS:
-                sec = ef.sections.get(name)
-                if sec is None:
-                    continue
-                if load_map is None:
-                    load_map = elf.LoadMap()
-                bias = load_map.bias(ef, is_exec)
-                if bias is None:
-                    continue
-                return sec.addr + bias, "section %s of %s" % (name, path)
-        return AbiError("this program does not contain the asynctrace runtime "
-                        "(no symbol asynctrace_debug and no %s section in %s)"
-                        % (C.DEBUG_SECTIONS[0],
-                           ", ".join(p for p, _ in files[:3]) +
-                           (" and %d more files" % (len(files) - 3) if len(files) > 3 else "")))
+def descriptor_in(ef, bias):
+    """(address, how) of the descriptor in ElfFile `ef` loaded at `bias`
+    (its named section, else its symbol), or None."""
+    for name in C.DEBUG_SECTIONS:
+        sec = ef.sections.get(name)
+        if sec is not None and sec.addr:
+            return sec.addr + bias, "section %s of %s" % (name, ef.path)
+    value = ef.symbol(C.DEBUG_SYMBOL)
+    if value:
+        return value + bias, "symbol %s of %s" % (C.DEBUG_SYMBOL, ef.path)
+    return None
 
 
-def _by_symbol():
-    try:
-        sym = gdb.lookup_global_symbol(C.DEBUG_SYMBOL)
-        if sym is not None and sym.is_variable:
-            addr = sym.value().address
-            if addr is not None:
-                return int(addr)
-    except (gdb.error, RuntimeError):
-        pass
-    try:
-        # A minimal (ELF) symbol: taking its address reads nothing and runs
-        # nothing in the inferior.
-        value = gdb.parse_and_eval("&'%s'" % C.DEBUG_SYMBOL)
-        return int(value.cast(gdb.lookup_type("unsigned long")))
-    except (gdb.error, RuntimeError):
-        return None
+def not_found(paths):
+    """The AbiError of a program without the runtime (files searched)."""
+    return AbiError("this program does not contain the asynctrace runtime "
+                    "(no symbol asynctrace_debug and no %s section in %s)"
+                    % (C.DEBUG_SECTIONS[0],
+                       ", ".join(paths[:3]) +
+                       (" and %d more files" % (len(paths) - 3) if len(paths) > 3 else "")))

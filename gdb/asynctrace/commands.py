@@ -1,5 +1,5 @@
 """The GDB commands: info async-tasks, async-bt, info async-threads,
-info async-runtimes, info async-deadlocks.
+info async-runtimes, info async-deadlocks, info async-diagnose.
 
 Each command parses its arguments first (wrong ones raise gdb.GdbError with
 the usage line), takes one Snapshot, and prints a table or a JSON document.
@@ -13,7 +13,9 @@ import os
 import gdb
 
 from . import deadlock
-from . import native
+from . import diagnose
+from . import diagnose_text
+from . import running
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -97,6 +99,12 @@ def _write(text):
         return
     gdb.flush()
     _write_fd(text)
+
+
+def _write_text(out):
+    """Print a command's text output (a last pass escapes any control
+    character a string from memory may still carry)."""
+    _write(text.safe_output(out) + "\n")
 
 
 def _logging():
@@ -212,12 +220,12 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return None
             lwp = roots[t.address][0]
             nested = t.thread is None
-            fn = None if nested else native.innermost_function(snap.inferior, lwp)
+            fn = None if nested else snap.backend.innermost_function(lwp)
             return (lwp, fn, nested)
 
         with no_gc():
             table = text.tasks_table(snap, native_of)
-        gdb.write(table + "\n")
+        _write_text(table)
 
 
 BT_USAGE = "async-bt ID...|all [--full]"
@@ -266,15 +274,17 @@ Usage: async-bt ID...|all [--full]
                 frames = err = None
                 lwp, record = snap.root_of(t)
                 if lwp is not None:
-                    frames, err = native.frames_of(snap.inferior, lwp, record)
+                    frames, err = snap.backend.native_frames(lwp, record)
                 chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
                                              bool(opts.get("--full")), chains))
         for rt, _, rt_errors in snap.runtimes:
             if rt_errors:
-                chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
+                chunks.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
         if ids is None and not found:
-            chunks.append("no tasks")
-        gdb.write("\n\n".join(chunks) + "\n")
+            chunks.append("no tasks could be read" if snap.errors else "no tasks")
+        if snap.errors:
+            chunks.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
+        _write_text("\n\n".join(chunks))
 
 
 THREADS_USAGE = "info async-threads [--json]"
@@ -298,8 +308,8 @@ Usage: info async-threads [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                     snap.errors) + "\n")
+        _write_text(text.threads_table(snap.threads, snap.walker.names, snap.now,
+                                       snap.errors))
 
 
 RUNTIMES_USAGE = "info async-runtimes [--json]"
@@ -323,7 +333,7 @@ Usage: info async-runtimes [--json]"""
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
-        gdb.write(text.runtimes_table(snap) + "\n")
+        _write_text(text.runtimes_table(snap))
 
 
 DEADLOCKS_USAGE = "info async-deadlocks [--json]"
@@ -347,22 +357,41 @@ Usage: info async-deadlocks [--json]"""
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
         with no_gc():
-            candidates = snap.blocked(deadlock.BLOCKING_KINDS, "idle")
-            waiting = sum(1 for _, tasks, _ in snap.runtimes for t in tasks
-                          if t[3] == "idle")
-            result = deadlock.analyse(candidates, waiting)
+            result, notes = deadlock.of_snapshot(snap)
         if opts.get("--json"):
-            _write(json.dumps({"format": "asynctrace-deadlocks", "version": 1,
-                               "source": snap.source, "cycles": result["cycles"],
-                               "stuck": result["stuck"]}, indent=2) + "\n")
+            _write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
             return
-        out = deadlock.report_text(result)
-        notes = ["; ".join(errors) for _, _, errors in snap.runtimes if errors]
-        notes += snap.errors
-        if notes:
-            out += "\n" + "\n".join("note: %s (the analysis covers what was readable)"
-                                    % n for n in notes)
-        gdb.write(out + "\n")
+        _write_text(deadlock.report_with_notes(result, notes))
+
+
+DIAGNOSE_USAGE = "info async-diagnose [--json]"
+
+
+class InfoAsyncDiagnose(gdb.Command):
+    """Say what is wrong, most certain and most upstream first: wait-for
+cycles, locks or permits held by tasks that are gone, waits nobody can
+satisfy, threads blocked or spinning inside a poll, tasks stuck behind
+those, starvation and far-off timers; then what cannot be settled from
+memory.  Fits one screen; --json gives every finding (docs/gdb.md).
+
+Usage: info async-diagnose [--json]"""
+
+    def __init__(self):
+        super(InfoAsyncDiagnose, self).__init__("info async-diagnose",
+                                                gdb.COMMAND_STATUS)
+
+    @_guard(DIAGNOSE_USAGE)
+    def invoke(self, arg, from_tty):
+        opts, rest = _parse(_argv(arg), ("--json",), ())
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        with no_gc():
+            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
+        if opts.get("--json"):
+            _write(json.dumps(rep, indent=1) + "\n")
+            return
+        gdb.write(diagnose_text.report_text(rep) + "\n")
 
 
 def register():
@@ -371,3 +400,4 @@ def register():
     InfoAsyncThreads()
     InfoAsyncRuntimes()
     InfoAsyncDeadlocks()
+    InfoAsyncDiagnose()

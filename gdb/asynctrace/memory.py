@@ -1,5 +1,6 @@
-"""Reading the inferior's memory in bulk: a block cache over
-Inferior.read_memory and record unpacking with precompiled struct.Struct.
+"""Reading the program's memory in bulk: a block cache over a backend's
+read_memory (backend.py: GDB, a PID, a core) and record unpacking with
+precompiled struct.Struct.
 
 One Memory object lives for one command: a live process may change between
 two commands (it is stopped during one), a core never does.  Reads go by
@@ -14,8 +15,6 @@ when a walk over 100,000 tasks keeps 60 MB of blocks alive).
 """
 
 import struct
-
-import gdb
 
 BLOCK_SHIFT = 16
 BLOCK = 1 << BLOCK_SHIFT
@@ -39,10 +38,13 @@ class ReadError(Exception):
 
 
 class Memory(object):
-    """Cached reader of one inferior's address space."""
+    """Cached reader of one program's address space, through `backend`
+    (read_memory(address, size) raising one of backend.read_errors)."""
 
-    def __init__(self, inferior):
-        self.inferior = inferior
+    def __init__(self, backend):
+        self.backend = backend
+        self._read = backend.read_memory
+        self._errors = tuple(backend.read_errors) + (OverflowError, ValueError)
         # Fully readable blocks: number -> bytes of BLOCK.  Hot loops in
         # walk.py unpack straight from these (see fast_limit()).
         self.blocks = {}
@@ -54,10 +56,10 @@ class Memory(object):
     # -- raw access -------------------------------------------------------
 
     def _raw(self, address, size):
-        """GDB's buffer (a memoryview: struct unpacks from it without a
-        copy)."""
+        """The backend's buffer (GDB's is a memoryview: struct unpacks from
+        it without a copy)."""
         self.reads += 1
-        return self.inferior.read_memory(address, size)
+        return self._read(address, size)
 
     def _block(self, number):
         """The bytes of block `number`, or None when it is not all readable."""
@@ -67,7 +69,7 @@ class Memory(object):
             self.blocks.clear()
         try:
             data = self._raw(number << BLOCK_SHIFT, BLOCK)
-        except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
+        except self._errors:
             self.partial.add(number)
             return None
         self.blocks[number] = data
@@ -76,7 +78,7 @@ class Memory(object):
     def _page(self, number):
         try:
             data = self._raw(number << PAGE_SHIFT, PAGE)
-        except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
+        except self._errors:
             data = None
         self.pages[number] = data
         return data

@@ -1,5 +1,6 @@
 """Native frames of a thread that is inside a task's poll, from GDB's own
-unwinder: innermost frame first, down to the frame of `at_root_poll`.
+unwinder (the GDB backend's part; the CLI has build/asynctrace-unwind):
+innermost frame first, down to the frame of `at_root_poll`.
 
 Selecting a thread and walking gdb.Frame objects only reads registers and
 memory (it works on core files); the previously selected thread and frame
@@ -12,21 +13,7 @@ fallback when registers are unavailable.
 
 import gdb
 
-ROOT_POLL = "at_root_poll"
-MAX_NATIVE = 128
-
-
-class NativeFrame(object):
-    __slots__ = ("level", "pc", "function", "file", "line", "is_root", "inline")
-
-    def __init__(self, level, pc, function, file, line, is_root, inline=False):
-        self.inline = inline
-        self.level = level
-        self.pc = pc
-        self.function = function
-        self.file = file
-        self.line = line
-        self.is_root = is_root
+from .backend import MAX_NATIVE, ROOT_POLL, NativeFrame  # noqa: F401 (re-exported)
 
 
 def find_thread(inferior, lwp):

@@ -26,7 +26,7 @@ class _Printer(object):
 class TaskPrinter(_Printer):
     def describe(self, w, addr, now):
         errors = []
-        tasks = w.task_list(0, addr, errors, single=True)
+        tasks = w.task_list(0, addr, errors, single=True)[0]
         if not tasks:
             return "<asynctrace task 0x%x: %s>" % (addr, "; ".join(errors))
         t = w.task(addr, tasks[0][2], {})

@@ -43,6 +43,16 @@ RESOURCE_FIELDS = {
 }
 
 
+# What a field added with debugger ABI 2 reads as when a source lacks it
+# (a document of an older program): "unknown".
+ADDED_FIELD_DEFAULTS = {
+    "lock_function": None, "lock_file": None, "lock_line": 0, "capacity": 0,
+    "holders": (), "holders_truncated": False, "last_notifier": 0, "notified": 0,
+    "sender_tasks": (), "sender_tasks_truncated": False, "sender_task": 0,
+    "sender_dropped": False, "thread": 0,
+}
+
+
 class Site(object):
     """A site record: spawn sites and the static part of frames."""
     __slots__ = ("kind", "function", "file", "line")

@@ -1,28 +1,28 @@
-"""One reading of the inferior: which target it is (live process or core),
-what "now" is, and the runtimes, tasks and threads.
+"""One reading of a program through a backend (backend.py: the GDB
+inferior, a PID, a core): which target it is (live process or core), what
+"now" is, and the runtimes, tasks and threads.
 
 Each command takes a fresh Snapshot (a live process may have run since the
-last command); the descriptor's location is cached across commands by the
-Locator until object files change.  The first pass reads the lists (ids,
-names, links checked); tasks are then walked into records (records.py) in
-batches, on demand: the JSON writer and the text output both read those.
+last command); a backend may cache the descriptor's location across
+commands.  The first pass reads the lists (ids, names, links checked); tasks
+are then walked into records (records.py) in batches, on demand: the JSON
+writer and the text output both read those.  Nothing here knows GDB: the
+GDB front end sets DEFAULT_BACKEND.
 """
 
 import gc
 import json
-import re
-import time
-
-import gdb
 
 from . import abi as abimod
-from . import clock
+from . import clock as clockmod
 from . import jsonout
-from . import stops
+from .backend import UserError  # noqa: F401 (re-exported)
 from .memory import Memory, ReadError
 from .walk import Walker
 
-LOCATOR = abimod.Locator()
+# A callable returning the backend of a Snapshot made without one (the
+# GDB front end sets it to gdbsource.GdbBackend).
+DEFAULT_BACKEND = None
 
 
 class no_gc(object):
@@ -39,111 +39,77 @@ class no_gc(object):
             gc.enable()
 
 
-class UserError(Exception):
-    """A problem to tell the user in one sentence (becomes gdb.GdbError)."""
+def _backend(backend):
+    if backend is None:
+        if DEFAULT_BACKEND is None:
+            raise UserError("no source of memory to read")
+        backend = DEFAULT_BACKEND()
+    backend.check_ready()
+    return backend
 
 
-def target_kind(inferior):
-    """"live", "core", "remote", or None (no process and no core)."""
-    if inferior is None or not inferior.is_valid() or inferior.pid == 0:
-        return None
-    conn = getattr(inferior, "connection", None)
-    ctype = getattr(conn, "type", None) if conn is not None else None
-    if ctype == "core":
-        return "core"
-    if ctype is not None:
-        return "live" if ctype == "native" else "remote"
-    # Older GDB: ask the target stack.
+def _open_abi(backend, mem):
     try:
-        text = gdb.execute("info target", to_string=True)
-    except gdb.error:
-        text = ""
-    return "core" if "core dump" in text or "core file" in text else "live"
-
-
-def live_clock_ns():
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-
-
-def core_path():
-    """The file name of the core GDB has loaded, or None."""
-    try:
-        text = gdb.execute("info target", to_string=True)
-    except gdb.error:
-        return None
-    m = re.search(r"core dump file:\s*`(.+?)'", text)
-    return m.group(1) if m else None
-
-
-def reading_now(inferior, kind, abi, mem, floor):
-    """The clock.Now durations are measured against (clock.py)."""
-    if kind == "live":
-        return clock.live_now(stops.stop_time(inferior), floor, clock.process_start_mono())
-    if kind == "core":
-        try:
-            pair = abi.clock_pair(mem)
-        except ReadError:
-            pair = None
-        return clock.core_now(core_path(), pair, floor)
-    return clock.make(floor, "runtime-clock", False)
-
-
-def open_reader():
-    """(walker, now, clock kind) for a quick look (pretty printers)."""
-    inferior = gdb.selected_inferior()
-    kind = target_kind(inferior)
-    if kind is None:
-        raise UserError("there is no process or core file to read")
-    address, how = LOCATOR.find()
-    mem = Memory(inferior)
-    try:
-        abi = abimod.Abi(mem, address, how)
+        address, how = backend.find_descriptor()
+        return abimod.Abi(mem, address, how)
     except abimod.AbiError as e:
-        raise UserError(str(e))
+        raise UserError(str(e), e.code)
+
+
+def open_reader(backend=None):
+    """(walker, now, clock kind) for a quick look (pretty printers)."""
+    backend = _backend(backend)
+    mem = Memory(backend)
+    abi = _open_abi(backend, mem)
     w = Walker(abi, mem)
-    now = reading_now(inferior, kind, abi, mem, abi.read_head(mem)[3])
+    now = reading_now(backend, abi, mem, abi.read_head(mem)[3])
     return w, now.ns, now.source
+
+
+def reading_now(backend, abi, mem, floor):
+    """The clock.Now durations are measured against: the backend's answer
+    (clock.py) from the runtime's latest clock reading `floor` and the
+    clock pair the runtime recorded."""
+    try:
+        pair = abi.clock_pair(mem)
+    except ReadError:
+        pair = None
+    return backend.now(floor, pair)
 
 
 class Snapshot(object):
     """Everything one command needs: abi, walker, the lists, task records
     and the document on demand, raw thread data for native unwinding."""
 
-    def __init__(self, runtime_filter=None, keep=None):
-        inferior = gdb.selected_inferior()
-        self.kind = target_kind(inferior)
-        if self.kind is None:
-            raise UserError("there is no process or core file to read: attach to "
-                            "a process (gdb -p PID), run the program, or load a "
-                            "core (gdb PROG CORE)")
-        thread = gdb.selected_thread()
-        if thread is not None and thread.is_running():
-            raise UserError("the selected thread is running; interrupt the "
-                            "program first (asynctrace reads a stopped process)")
-        address, how = LOCATOR.find()
-        self.inferior = inferior
-        self.mem = Memory(inferior)
-        try:
-            self.abi = abimod.Abi(self.mem, address, how)
-        except abimod.AbiError as e:
-            raise UserError(str(e))
+    def __init__(self, runtime_filter=None, keep=None, backend=None):
+        self.backend = backend = _backend(backend)
+        self.kind = backend.kind
+        self.mem = Memory(backend)
+        self.abi = _open_abi(backend, self.mem)
         self.walker = Walker(self.abi, self.mem)
-        self.source = "gdb-core" if self.kind == "core" else "gdb-live"
+        self.source = backend.source
         self._document = None
         self._json = None
         self._task_index = None
+        self.errors = []
+        self.errors.extend(backend.notes())
         with no_gc():
             self._read_lists(runtime_filter, keep)
+
+    @property
+    def names(self):
+        """Task id -> name, of every task met on a list."""
+        return self.walker.names
 
     def _read_lists(self, runtime_filter, keep):
         """The first pass: descriptor, runtimes, threads, and every owned
         list (ids, names, links checked).  Task details come in batches()."""
-        w = self.walker
-        self.errors = []
         try:
-            rt_head, th_head, self.generation, clock_ns, _ = self.abi.read_head(self.mem)
+            rt_head, th_head, self.generation, clock_ns, next_id = \
+                self.abi.read_head(self.mem)
         except ReadError as e:
             raise UserError("the descriptor asynctrace_debug cannot be read (%s)" % e)
+        w = self.walker = Walker(self.abi, self.mem, next_id)
         runtimes = w.runtimes(rt_head, self.errors)
         self.threads, self.threads_by_task, raw = w.threads(th_head, self.errors)
         self.raw_threads = raw
@@ -153,12 +119,12 @@ class Snapshot(object):
         for tid, records, _ in raw:
             for record, task_addr in records:
                 self.roots_by_task.setdefault(task_addr, (tid, record))
-        floor = clock.floor_of([clock_ns] + [r[0]["now_ns"] for r in runtimes])
+        floor = clockmod.floor_of([clock_ns] + [r[0]["now_ns"] for r in runtimes])
         try:
             self.clock_pair = self.abi.clock_pair(self.mem)
         except ReadError:
             self.clock_pair = None
-        now = reading_now(self.inferior, self.kind, self.abi, self.mem, floor)
+        now = self.backend.now(floor, self.clock_pair)
         # now_ns / now_source / now_exact: what durations are measured
         # against (clock.py); `now` is the same as now_ns.
         self.now_ns = self.now = now.ns
@@ -167,7 +133,7 @@ class Snapshot(object):
         self.now_note = now.note
         self.clock_kind = "live" if self.kind == "live" else "recorded"
         self.ntasks = 0
-        self.task_counts = {}  # runtime id -> its task_count field
+        self.task_counts = {}  # runtime id -> how many tasks its owned list has
         self.runtime_flags = {}
         # (runtime dict, [(id, address, error, state)], list errors)
         self.runtimes = []
@@ -175,16 +141,37 @@ class Snapshot(object):
             if runtime_filter is not None and not runtime_filter(rt, addr):
                 continue
             rt_errors = []
-            tasks = w.task_list(addr, owned, rt_errors, keep)
-            self.task_counts[rt["id"]] = count
+            tasks, walked = w.task_list(addr, owned, rt_errors, keep)
+            if walked != count and not rt_errors:
+                rt_errors.append("corrupt: the runtime's task_count says %d tasks, but "
+                                 "its owned list has %d" % (count, walked))
+            self.task_counts[rt["id"]] = walked
             self.runtime_flags[rt["id"]] = flags
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
+
+    def freeze(self):
+        """Walk every task now: later batches() come from these records, so
+        the source can be released (a stopped process resumed) before the
+        output is made."""
+        frozen = {}
+        for _, items, _ in self.runtimes:
+            for tasks in self.batches(items):
+                for t in tasks:
+                    frozen[t.address] = t
+        self.frozen = frozen
+
+    frozen = None  # task address -> Task, once freeze() has walked them all
 
     def batches(self, items, batch=256):
         """Task records of `items` (a runtime's list from the first pass),
         `batch` at a time (the second pass: await trees and resources are
         read here)."""
+        frozen = self.frozen
+        if frozen is not None:
+            for start in range(0, len(items), batch):
+                yield [frozen[it[1]] for it in items[start:start + batch]]
+            return
         for start in range(0, len(items), batch):
             with no_gc():
                 tasks = self.walker.tasks(items[start:start + batch], self.threads_by_task)
@@ -202,15 +189,14 @@ class Snapshot(object):
         with no_gc():
             jsonout.write_document(self, out, batch)
 
-    def blocked(self, kinds, state="idle"):
-        """Tasks in `state` that wait on a resource of one of `kinds` (the
-        candidates of the deadlock analysis)."""
+    def blocked(self, wanted):
+        """The Task records `wanted(task)` accepts (the candidates of the
+        deadlock analysis)."""
         out = []
         for rt, items, _ in self.runtimes:
-            items = [t for t in items if t[3] == state]
             for tasks in self.batches(items):
                 for t in tasks:
-                    if any(r.kind in kinds for r in t.resources()):
+                    if wanted(t):
                         out.append(t)
         return out
 
@@ -247,7 +233,7 @@ class Snapshot(object):
     def task_exists(self, task_id):
         """Whether a task with this id is on a list of the runtimes read
         (whatever its state, and even when a filter left it out)."""
-        return task_id in self.walker.names
+        return task_id in self.names
 
     def root_of(self, task):
         """(LWP, root frame address) of a Task being polled on some thread

@@ -6,6 +6,45 @@ from . import constants as C
 
 NS_PER_S = 1000000000
 
+# Every string from the program's memory (task names, function and file
+# names, anything a corrupt record yields) goes through esc() before it is
+# printed: control characters (ESC, newlines, C1 codes, DEL) become \xNN
+# escapes, backslashes and double quotes are escaped, so memory cannot move
+# the terminal's cursor, change its colours or forge a table line.
+_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7f, 0xa0))}
+_ESCAPES.update({ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n",
+                 ord("\t"): "\\t", ord("\r"): "\\r"})
+_SAFE = {c: v for c, v in _ESCAPES.items() if c != ord("\n")}
+_SAFE.update({ord("\\"): None, ord('"'): None})
+_SAFE = {c: v for c, v in _SAFE.items() if v is not None}
+_LINE = {c: v for c, v in _ESCAPES.items() if c not in (ord("\\"), ord('"'))}
+_esc_cache = {}
+
+
+def esc(s):
+    """`s` (a str from the program's memory) safe to print on one line."""
+    if s is None:
+        return s
+    hit = _esc_cache.get(s)
+    if hit is None:
+        hit = s.translate(_ESCAPES)
+        if len(_esc_cache) < 100000:
+            _esc_cache[s] = hit
+    return hit
+
+
+def esc_line(s):
+    """A message (which may quote names from memory) kept on one line and
+    free of control characters; quotes are left as they are."""
+    return s.translate(_LINE) if s is not None else s
+
+
+def safe_output(text):
+    """The whole text of a command with any control character left (but
+    newlines) escaped: the last line of defence against terminal
+    injection."""
+    return text.translate(_SAFE)
+
 
 NS_PER_MIN = 60 * NS_PER_S
 NS_PER_H = 60 * NS_PER_MIN
@@ -61,15 +100,15 @@ def resource_words(res, now, names=None):
     """What a leaf waits for (a Resource), in words."""
     if res is None:
         return "not waiting"
-    kind = res.kind
+    kind = esc(res.kind)
     obj = res.object_text or "0x0"
     names = names or {}
     if res.error:
-        return "%s %s (%s)" % (kind, obj, res.error)
+        return "%s %s (%s)" % (kind, obj, esc(res.error))
 
     def task_ref(tid):
         name = names.get(tid)
-        return 'task %d "%s"' % (tid, name) if name else "task %d" % tid
+        return 'task %d "%s"' % (tid, esc(name)) if name else "task %d" % tid
 
     if kind == "sleep":
         deadline = res.get("deadline_ns")
@@ -135,14 +174,14 @@ def leaf_paths(frame, limit=64):
 def frame_where(frame):
     """function file:line of a frame (a Frame or a Head)."""
     if frame.function is None:
-        return frame.error or "?"
-    return "%s %s:%s" % (frame.function, short_file(frame.file), frame.line)
+        return esc(frame.error) or "?"
+    return "%s %s:%s" % (esc(frame.function), short_file(frame.file), frame.line)
 
 
 def short_file(path):
     if not path:
         return "?"
-    return path.rsplit("/", 1)[-1]
+    return esc(path.rsplit("/", 1)[-1])
 
 
 def task_where(task, now, names, native=None):
@@ -157,10 +196,10 @@ def task_where(task, now, names, native=None):
         else:
             lead = "LWP %d" % lwp
             if fn:
-                lead += " in %s" % fn
+                lead += " in %s" % esc(fn)
     tree = task.await_tree()
     if tree is None:
-        text = task.error or ""
+        text = esc(task.error) or ""
         return (lead + "  " + text).strip() if lead else text
     paths = leaf_paths(tree)
     waiting = [p for p in paths if p[-1].resource is not None]
@@ -177,7 +216,7 @@ def task_where(task, now, names, native=None):
         parts.append(frame_where(user))
     leaf = path[-1]
     if leaf.error:
-        parts.append(leaf.error)
+        parts.append(esc(leaf.error))
     elif leaf.resource is not None and native is None:
         parts.append("-> " + resource_words(leaf.resource, now, names))
     if len(waiting) > 1:
@@ -219,11 +258,11 @@ def tasks_table(snap, native_of=None):
     for rt, items, rt_errors in snap.runtimes:
         total = snap.task_counts.get(rt["id"])
         lines.append("runtime %d (%s, %s) at %s: %s%s" % (
-            rt["id"], rt["flavor"], count(rt["workers"], "worker"), rt["address"],
+            rt["id"], esc(rt["flavor"]), count(rt["workers"], "worker"), rt["address"],
             count(len(items), "task"),
             "" if total in (None, len(items)) else " shown of %d" % total))
         if rt_errors:
-            lines.append("  %s" % "; ".join(rt_errors))
+            lines.append("  %s" % esc("; ".join(rt_errors)))
         if not items:
             continue
         rows = [("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")]
@@ -249,14 +288,14 @@ def tasks_table(snap, native_of=None):
                 else:
                     where = task_where(t, now, names, nat)
                     if t.error:
-                        where = ("%s  [%s]" % (where, t.error)).strip()
+                        where = ("%s  [%s]" % (where, esc(t.error))).strip()
                 state_ns = t.state_ns
-                append((str(t.id), t.state, since(now, state_ns),
-                        on_column(t, nat), str(t.polls), '"%s"' % t.name, where))
+                append((str(t.id), esc(t.state), since(now, state_ns),
+                        on_column(t, nat), str(t.polls), '"%s"' % esc(t.name), where))
         lines.extend(_columns(rows, right=(0, 4)))
     lines.append(now_note(snap))
     for e in snap.errors:
-        lines.append("note: %s" % e)
+        lines.append("note: %s" % esc(e))
     return "\n".join(lines)
 
 
@@ -289,7 +328,7 @@ def _columns(rows, right=()):
 # -- backtraces ---------------------------------------------------------------
 
 def task_header(task, now, lwp=None):
-    parts = ['task %d "%s" %s for %s' % (task.id, task.name, task.state,
+    parts = ['task %d "%s" %s for %s' % (task.id, esc(task.name), esc(task.state),
                                          since(now, task.state_ns))]
     if lwp is not None:
         parts.append("on LWP %d" % lwp)
@@ -300,12 +339,12 @@ def task_header(task, now, lwp=None):
         parts.append("flags: %s" % " ".join(task.flags))
     head = ", ".join(parts)
     if task.error:
-        head += "\n  %s" % task.error
+        head += "\n  %s" % esc(task.error)
     return head
 
 
 def _waiting_line(num, function, res, now, names, prefix):
-    text = "%s#%-2d %-16s waiting for %s" % (prefix, num, function,
+    text = "%s#%-2d %-16s waiting for %s" % (prefix, num, esc(function),
                                            resource_words(res, now, names))
     if res.since_ns and now:
         text += " (for %s)" % duration(now - res.since_ns)
@@ -314,7 +353,7 @@ def _waiting_line(num, function, res, now, names, prefix):
 
 def _frame_line(num, frame, now, names, full, prefix):
     if frame.function is None:
-        return "%s#%-2d %s" % (prefix, num, frame.error if frame.error is not None
+        return "%s#%-2d %s" % (prefix, num, esc(frame.error) if frame.error is not None
                                 else "?")
     kind = frame.kind
     res = frame.resource
@@ -322,17 +361,17 @@ def _frame_line(num, frame, now, names, full, prefix):
         text = _waiting_line(num, frame.function, res, now, names, prefix)
         if full:
             text += "\n%s     leaf at %s:%s, frame 0x%x" % (
-                prefix, frame.file, frame.line, frame.address)
+                prefix, esc(frame.file), frame.line, frame.address)
     else:
-        text = "%s#%-2d %s at %s:%s" % (prefix, num, frame.function,
+        text = "%s#%-2d %s at %s:%s" % (prefix, num, esc(frame.function),
                                         short_file(frame.file) if not full
-                                        else frame.file, frame.line)
+                                        else esc(frame.file), frame.line)
         if kind not in ("async", "leaf"):
-            text += "  [%s of %d]" % (kind, len(frame.children))
+            text += "  [%s of %d]" % (esc(kind), len(frame.children))
         if full:
             text += "  frame 0x%x" % frame.address
     if frame.error:
-        text += "\n%s     %s" % (prefix, frame.error)
+        text += "\n%s     %s" % (prefix, esc(frame.error))
     return text
 
 
@@ -352,7 +391,7 @@ def await_lines(tree, now, names, full, first_num=0, prefix="  "):
             if key in printed:
                 pb, pn = printed[key]
                 lines.append("%s#%-2d ... joins #%d of branch %d (%s)" % (
-                    prefix, num, pn, pb + 1, frame.function or "0x%x" % frame.address))
+                    prefix, num, pn, pb + 1, esc(frame.function) or "0x%x" % frame.address))
                 break
             lines.append(_frame_line(num, frame, now, names, full, prefix))
             printed[key] = (b, num)
@@ -365,9 +404,9 @@ def native_lines(frames, full, prefix="  "):
     for f in frames:
         where = ""
         if f.file:
-            where = " at %s:%d" % (f.file if full else short_file(f.file), f.line)
+            where = " at %s:%d" % (esc(f.file) if full else short_file(f.file), f.line)
         lines.append("%s#%-2d 0x%016x in %s%s%s" % (
-            prefix, f.level, f.pc, f.function or "??", where,
+            prefix, f.level, f.pc, esc(f.function) or "??", where,
             " [inlined]" if f.inline else ""))
     return lines
 
@@ -377,12 +416,12 @@ def spawned_line(task, names):
     parent = task.parent
     who = ("task %d" % parent) if parent else "the program (outside any task)"
     if parent and names.get(parent):
-        who = 'task %d "%s"' % (parent, names[parent])
+        who = 'task %d "%s"' % (parent, esc(names[parent]))
     if sp is None:
         return "  spawned by %s" % who
     verb = "started by block_on in" if sp.kind == "block-on" else "spawned by"
     return "  %s %s at %s:%s (in %s)" % (verb, who, short_file(sp.file),
-                                         sp.line, sp.function)
+                                         sp.line, esc(sp.function))
 
 
 def backtrace(task, now, names, lwp=None, native=None, native_error=None,
@@ -413,7 +452,7 @@ def backtrace(task, now, names, lwp=None, native=None, native_error=None,
             num = native[-1].level + 1
             lines.append("  await chain:")
         elif native_error:
-            lines.append("  native frames unavailable: %s" % native_error)
+            lines.append("  native frames unavailable: %s" % esc(native_error))
     tree = task.await_tree()
     if tree is None:
         lines.append("  (no await frames: %s)" % (
@@ -431,22 +470,22 @@ def threads_table(threads, names, now, errors):
     """The `info async-threads` table."""
     if not threads:
         return "\n".join(["no thread has polled asynctrace tasks yet"] +
-                         ["note: %s" % e for e in errors])
+                         ["note: %s" % esc(e) for e in errors])
     rows = [("LWP", "ROLE", "WORKER", "RUNTIME", "TASK", "POLLING FOR", "ROOT FRAMES")]
     for t in threads:
         task = "-"
         if t["task"] is not None:
             task = "%d" % t["task"]
             if names.get(t["task"]):
-                task += ' "%s"' % names[t["task"]]
+                task += ' "%s"' % esc(names[t["task"]])
         roots = " <- ".join("task %d" % r for r in t["roots"]) or "-"
-        rows.append((str(t["tid"]), t["role"],
+        rows.append((str(t["tid"]), esc(t["role"]),
                      str(t["worker"]) if t["worker"] >= 0 else "-",
                      str(t["runtime"]) if t["runtime"] is not None else "-",
                      task, since(now, t["poll_start_ns"]) if t["task"] else "-", roots))
     lines = _columns(rows, right=(0,))
     for e in errors:
-        lines.append("note: %s" % e)
+        lines.append("note: %s" % esc(e))
     return "\n".join(lines)
 
 
@@ -462,16 +501,16 @@ def runtimes_table(snap):
         counts = {}
         for task in tasks:
             counts[task[3]] = counts.get(task[3], 0) + 1
-        by_state = ", ".join("%d %s" % (counts[s], s) for s in abi.enums["task_state"]
+        by_state = ", ".join("%d %s" % (counts[s], esc(s)) for s in abi.enums["task_state"]
                              if counts.get(s))
         lines.append("runtime %d at %s: %s, %s, %s (%s), %d spawned in total%s" % (
-            rt["id"], rt["address"], rt["flavor"], count(rt["workers"], "worker"),
+            rt["id"], rt["address"], esc(rt["flavor"]), count(rt["workers"], "worker"),
             count(len(tasks), "task"), by_state or "none", rt["spawned_total"],
             ", shut down" if snap.runtime_flags.get(rt["id"], 0) & C.RTF_SHUTDOWN
             else ""))
         if errors:
-            lines.append("  %s" % "; ".join(errors))
+            lines.append("  %s" % esc("; ".join(errors)))
     lines.append(now_note(snap))
     for e in snap.errors:
-        lines.append("note: %s" % e)
+        lines.append("note: %s" % esc(e))
     return "\n".join(lines)

@@ -14,9 +14,9 @@ echo "ok - nm -D finds asynctrace_debug in libasynctrace.so"
 
 exe="$build/tests/abi_probe"
 cc -std=gnu11 -O2 -Iruntime/include -static -pthread tests/abi/abi_probe.c \
-    "$build/libasynctrace.a" $(pkg-config --libs --static libunwind capstone 2>/dev/null) -ldl \
+    "$build/libasynctrace.a" $(pkg-config --libs --static libunwind capstone libdw 2>/dev/null) -ldl \
     -o "$exe" 2>/dev/null || cc -std=gnu11 -O2 -Iruntime/include -pthread tests/abi/abi_probe.c \
-    "$build/libasynctrace.a" $(pkg-config --libs libunwind capstone) -ldl -o "$exe"
+    "$build/libasynctrace.a" $(pkg-config --libs libunwind capstone libdw) -ldl -o "$exe"
 strip "$exe"
 if nm "$exe" 2>/dev/null | grep -q asynctrace_debug; then fail "strip left the symbol table"; fi
 readelf -S -W "$exe" | grep -q ' \.asynctrace_debug ' || fail "no .asynctrace_debug section after strip"

@@ -84,9 +84,10 @@ class Program(object):
             self.proc.wait()
 
 
-def run_gdb(target_args, commands, source=True, extra=(), timeout=GDB_TIMEOUT):
-    """Run `gdb -batch -nx` with marked commands; returns ({name: output},
-    whole output).  `commands` is a list of (name, command)."""
+def run_gdb(target_args, commands, source=True, extra=(), timeout=GDB_TIMEOUT, cwd=None):
+    """Run `gdb -batch -nx` with marked commands (in directory `cwd`, by
+    default ours); returns ({name: output}, whole output).  `commands` is a
+    list of (name, command)."""
     args = ["gdb", "-batch", "-nx"] + list(extra) + list(target_args)
     if source:
         args += ["-ex", "source %s" % LOADER]
@@ -95,7 +96,7 @@ def run_gdb(target_args, commands, source=True, extra=(), timeout=GDB_TIMEOUT):
     args += ["-ex", "echo %send@@\\n" % MARK]
     try:
         p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
+                           stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise TestFailure("gdb did not finish within %d s: %s" % (timeout, " ".join(args)))
     text = p.stdout.decode("utf-8", "replace")

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -466,8 +467,8 @@ def check_states_text(parts, m, stripped, pid):
         % HEX,
     ], "info async-runtimes")
     lines_match(part("deadlocks"), [
-        r"no deadlock: of 9 waiting tasks, none waits in a cycle or on something nobody "
-        r"can provide"], "info async-deadlocks")
+        r"no wait-for cycle found; 9 waiting tasks wait on things this analysis cannot "
+        r"settle: see info async-diagnose"], "info async-deadlocks")
     dl = parse_json(part("deadlocks_json"), "info async-deadlocks --json")
     if dl.get("format") != "asynctrace-deadlocks" or dl["cycles"] or dl["stuck"]:
         raise TestFailure("deadlocks document: %r" % dl)
@@ -633,11 +634,24 @@ def t_stripped_core(ctx):
 
 MT_COMMANDS = [("tasks_json", "info async-tasks --json"),
                ("threads", "info async-threads"),
+               ("diagnose", "info async-diagnose"),
                ("bt", "async-bt 2 4")]
 
 
 def check_mt(parts, mm, what):
     doc = parse_json(parts["tasks_json"], what)
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 5 tasks in 1 runtime, 4 waiting; 1 finding \(0 proven\), "
+        r"0 tasks stuck behind them",
+        r"1\. task 2 \"spinner\" is blocked in read\(\) inside its poll, at block_in_read "
+        r"mt.c:%d" % mm["native:block_in_read"],
+        r"  likely: the system call may still return; .*",
+        r"  task 2 \"spinner\" \(running\) on LWP \d+ in read\(\) at block_in_read mt.c:%d "
+        r"for (at least )?\S+" % mm["native:block_in_read"],
+        r"cannot be settled from memory: 2 tasks wait on what this analysis cannot decide:",
+        r"  2 on notify \(.*\), the longest for .*: task 1 \"main\", task 3 \"holder\"",
+        r"1 task waits on other tasks that can still run",
+    ], what + ": info async-diagnose")
     errors = []
     workers = [th for th in doc["threads"] if th["role"] == "worker"]
     busy = [th for th in workers if th["task"] is not None]
@@ -778,9 +792,10 @@ def t_many(ctx):
                                          ("deadlocks", "info async-deadlocks")])
     no_bad_output(whole, "gdb many core")
     core_doc = check_many(parts["tasks_json"], "many core")
+    ctx.results["many"] = {"exe": exe, "core": core, "doc": core_doc}
     if strip_volatile(core_doc) != strip_volatile(doc):
         raise TestFailure("many: the core's document differs from the attached one")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 1501 waiting tasks, .*"],
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
 
 
@@ -836,9 +851,65 @@ def check_deadlock_output(parts, dm):
         raise TestFailure("task c is at line %r" % by_id[4]["await"]["line"])
 
 
+def check_diagnose_output(parts, dm):
+    """info async-diagnose on deadlock.c: the three cycles, proven, in id
+    order, with c and d stuck behind the first; main's notify unsettled;
+    patient waits on the napper, which can still run."""
+    no_bad_output(parts["diagnose"], "info async-diagnose")
+    rep = parse_json(parts["diagnose_json"], "info async-diagnose --json")
+
+    def member(tid, name, fn, line, kind, on):
+        return {"task": tid, "name": name, "state": "idle",
+                "at": {"function": fn, "line": line, "file": None},
+                "waits": {"kind": kind, "object": lambda o: bool(re.match(HEX, o))},
+                "for_ns": lambda n: n > 0, "waits_on_task": on}
+    lp, jo = dm["await:lock_pair"], dm["await:join_other"]
+    errors = []
+    match(rep, {
+        "format": "asynctrace-diagnosis", "version": 1, "tasks": 11, "waiting": 11,
+        "findings": [
+            {"kind": "cycle", "certainty": "proven", "count": 2,
+             "tasks": [member(2, "a", "lock_pair", lp, "mutex", 3),
+                       member(3, "b", "lock_pair", lp, "mutex", 2)],
+             "behind": {"count": 2, "tasks": [
+                 {"task": 4, "name": "c", "waits": {"kind": "join", "task": 2}},
+                 {"task": 5, "name": "d", "waits": {"kind": "mutex", "task": 4}}]}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(6, "e", "join_other", jo, "join", 7),
+                       member(7, "f", "join_other", jo, "join", 6)],
+             "behind": {"count": 0, "tasks": []}},
+            {"kind": "cycle", "certainty": "proven",
+             "tasks": [member(8, "h", "recv_then_lock", dm["await:recv_then_lock"],
+                              "mutex", 9),
+                       member(9, "g", "lock_then_send", dm["await:lock_then_send"],
+                              "channel-send", 8)]}],
+        "unsettled": [{"kind": "notify", "count": 1, "tasks": [{"task": 1, "name": "main"}]}],
+        "waiting_on_movable": {"count": 1, "tasks": [{"task": 11, "name": "patient"}]},
+        "sleeping": {"count": 1},
+    }, "diagnose", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+    lines_match(parts["diagnose"], [
+        r"asynctrace diagnosis: 11 tasks in 1 runtime, 11 waiting; 3 findings \(3 proven\), "
+        r"2 tasks stuck behind them",
+        r"1\. deadlock: 2 tasks wait for each other in a cycle \(mutex\): 2 -> 3 -> 2",
+        r"  proven: every task of the cycle waits for the next one .*",
+        r"  task 2 \"a\" waits at lock_pair deadlock.c:%d for (at least )?\S+ on mutex %s "
+        r"\(for task 3\)" % (lp, HEX),
+        r"  task 3 \"b\" waits at lock_pair deadlock.c:%d .*" % lp,
+        r"  stuck behind it: 2 tasks: 4 \"c\" \(join on task 2\), 5 \"d\" \(mutex on task 4\)",
+        r"2\. deadlock: 2 tasks wait for each other in a cycle \(join\): 6 -> 7 -> 6",
+    ], "info async-diagnose")
+    if "no deadlock" in parts["diagnose"]:
+        raise TestFailure("diagnose declares no deadlock")
+
+
 DEADLOCK_COMMANDS = [("deadlocks", "info async-deadlocks"),
                      ("deadlocks_json", "info async-deadlocks --json"),
-                     ("tasks_json", "info async-tasks --json")]
+                     ("diagnose", "info async-diagnose"),
+                     ("diagnose_json", "info async-diagnose --json"),
+                     ("tasks_json", "info async-tasks --json"),
+                     ("runtimes", "info async-runtimes")]
 
 
 def t_deadlock_attach(ctx):
@@ -855,6 +926,10 @@ def t_deadlock_attach(ctx):
     ctx.results["deadlock"] = {"core": core, "exe": exe}
     no_bad_output(whole, "gdb -p deadlock")
     check_deadlock_output(parts, ctx.dm)
+    ctx.results["deadlock"]["doc"] = parse_json(parts["tasks_json"], "deadlock tasks")
+    ctx.results["deadlock"]["descriptor"] = re.search(
+        r"descriptor at (%s)" % HEX, parts["runtimes"]).group(1)
+    check_diagnose_output(parts, ctx.dm)
     if code != 0 or "still idle: 11" not in out:
         raise TestFailure("after detach: exit %d, %r %r" % (code, out, err))
 
@@ -865,8 +940,48 @@ def t_deadlock_core(ctx):
     parts, whole = run_gdb([r["exe"], r["core"]], DEADLOCK_COMMANDS)
     no_bad_output(whole, "gdb deadlock core")
     check_deadlock_output(parts, ctx.dm)
+    check_diagnose_output(parts, ctx.dm)
     if '"source": "gdb-core"' not in parts["deadlocks_json"]:
         raise TestFailure("deadlock document does not say gdb-core")
+
+
+def t_join_chain(ctx):
+    """Two chains of 1,500 joins, each task joining the next one: one ends
+    in a deadlock cycle (every link stuck, in id order), the other in a
+    sleeping task (none stuck).  An analysis quadratic in the chain (the
+    fixpoint and cycle search of old) takes minutes here; its speed is
+    measured by bench-gdb-chain."""
+    exe = ctx.prog("chain")
+    core = os.path.join(ctx.tmp, "chain.core")
+    prog = Program(exe, env={"CHAIN_TASKS": "3000"})
+    try:
+        parts, whole = run_gdb(["-p", str(prog.pid)], [
+            ("gcore", "generate-core-file %s" % core)])
+        code, out, err = prog.release()
+    finally:
+        prog.kill()
+    no_bad_output(whole, "gdb -p chain")
+    parts, whole = run_gdb([exe, core], [("deadlocks", "info async-deadlocks"),
+                                         ("deadlocks_json", "info async-deadlocks --json")],
+                           timeout=120)
+    no_bad_output(whole, "gdb chain core")
+    lines = parts["deadlocks"].strip().splitlines()
+    want = [r"deadlock: task 2 \"a\" -> mutex %s -> task 3 \"b\" -> mutex %s -> task 2"
+            % (HEX, HEX)]
+    want += [r"stuck: task %d \"link\": join task %d, and task %d \"link\" is stuck"
+             % (i, i + 1, i + 1) for i in range(4, 1503)]
+    want += [r"stuck: task 1503 \"link\": join task 2, and task 2 \"a\" is in a deadlock "
+             r"cycle"]
+    if len(lines) != len(want):
+        raise TestFailure("%d lines for 1,500 stuck links:\n%s" % (
+            len(lines), "\n".join(lines[:5])))
+    for line, pat in zip(lines, want):
+        if not re.match(pat + "$", line):
+            raise TestFailure("line %r does not match %r" % (line, pat))
+    doc = parse_json(parts["deadlocks_json"], "chain json")
+    if len(doc["stuck"]) != 1500 or doc["corrupt"] or len(doc["cycles"]) != 1:
+        raise TestFailure("document: %d stuck, %r corrupt" % (len(doc["stuck"]),
+                                                             doc["corrupt"]))
 
 
 # -- corrupted cores ---------------------------------------------------------------------
@@ -879,12 +994,21 @@ CORRUPT_COMMANDS = [("tasks_json", "info async-tasks --json"),
                     ("runtimes", "info async-runtimes")]
 
 
-class Patched(object):
-    """A copy of the states core with the layout of its records at hand."""
+DEADLOCK_CORRUPT_COMMANDS = [("tasks_json", "info async-tasks --json"),
+                             ("deadlocks", "info async-deadlocks"),
+                             ("deadlocks_json", "info async-deadlocks --json"),
+                             ("bt_all", "async-bt all")]
 
-    def __init__(self, ctx):
-        r = ctx.results["plain"]
-        desc = re.search(r"descriptor at (%s)" % HEX, r["parts"]["runtimes"]).group(1)
+
+class Patched(object):
+    """A copy of a core (the states core unless `key` says which) with the
+    layout of its records at hand."""
+
+    def __init__(self, ctx, key="plain"):
+        r = ctx.results[key]
+        desc = r.get("descriptor")
+        if desc is None:
+            desc = re.search(r"descriptor at (%s)" % HEX, r["parts"]["runtimes"]).group(1)
         self.ctx = ctx
         self.exe = r["exe"]
         self.img = CoreImage(r["core"], r["exe"], int(desc, 16))
@@ -905,11 +1029,11 @@ class Patched(object):
             addr = self.img.u64(addr + self.field("task", "owned_next"))
         return out
 
-    def run(self, name):
+    def run(self, name, commands=None):
         path = os.path.join(self.ctx.tmp, "corrupt-%s.core" % name)
         self.img.save(path)
         start = time.time()
-        parts, whole = run_gdb([self.exe, path], CORRUPT_COMMANDS, timeout=60)
+        parts, whole = run_gdb([self.exe, path], commands or CORRUPT_COMMANDS, timeout=60)
         if time.time() - start > 30:
             raise TestFailure("gdb took %.1f s on a corrupted core" % (time.time() - start))
         no_bad_output(whole, "gdb on corrupted core %s" % name)
@@ -932,7 +1056,7 @@ def t_corrupt_list_cycle(ctx):
     if rt.get("error") != want or [t["id"] for t in rt["tasks"]] != [9, 10, 11]:
         raise TestFailure("runtime 1: %r, tasks %r" % (rt.get("error"),
                                                       [t["id"] for t in rt["tasks"]]))
-    lines_match(parts["tasks"], [r"runtime 1 .*: 3 tasks shown of 9", "  " + re.escape(want)],
+    lines_match(parts["tasks"], [r"runtime 1 .*: 3 tasks", "  " + re.escape(want)],
                 "table on cycle")
     lines_match(parts["bt_all"], [r"task 9 .*", r"runtime 1: " + re.escape(want)],
                 "async-bt all on cycle")
@@ -948,7 +1072,7 @@ def t_corrupt_dangling(ctx):
     want = "corrupt: owned list: task 0xdead0000 unreadable (after 3 tasks)"
     if rt.get("error") != want or len(rt["tasks"]) != 3:
         raise TestFailure("runtime 1: %r" % rt.get("error"))
-    lines_match(parts["deadlocks"], [r"no deadlock: .*",
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found.*",
                                      r"note: %s \(the analysis covers what was readable\)"
                                      % re.escape(want)], "deadlocks on dangling")
 
@@ -1090,6 +1214,194 @@ def t_corrupt_lists(ctx):
         "threads note")
 
 
+# -- corruption must never change a verdict in silence -----------------------------
+
+def _leaf_of(doc, tid):
+    t = [t for rt in doc["runtimes"] for t in rt["tasks"] if t["id"] == tid][0]
+    node = t["await"]
+    while node["children"]:
+        node = node["children"][-1]
+    return node
+
+
+def _check_deadlocks_json(parts, name):
+    doc = parse_json(parts["deadlocks_json"], name)
+    return doc
+
+
+def t_verdict_mutex_magic(ctx):
+    """A zeroed mutex magic in a lock-order cycle: the deadlock is not
+    turned into "no deadlock"; the tasks whose verdict rests on the damaged
+    mutex say so, and the corrupt record is listed."""
+    p = Patched(ctx, "deadlock")
+    mutex = int(_leaf_of(p.doc, 2)["resource"]["object"], 16)  # a waits for b's mutex
+    p.img.put_u32(mutex + p.field("mutex", "magic"), 0)
+    parts, _ = p.run("mutex-magic", DEADLOCK_CORRUPT_COMMANDS)
+    want = "corrupt: mutex 0x%x has bad magic 0x00000000" % mutex
+    lines_match(parts["deadlocks"], [
+        r"deadlock: task 6 \"e\" -> join -> task 7 \"f\" -> join -> task 6",
+        r"deadlock: task 8 \"h\" -> .*",
+        r"maybe stuck: task 2 \"a\": what it waits for cannot be told: %s "
+        r"\(its own record is corrupt\)" % re.escape(want),
+        r"maybe stuck: task 3 \"b\": mutex %s held by task 2, and task 2 \"a\" is stuck "
+        r"\(this rests on task 2 \"a\", whose record is corrupt\)" % HEX,
+        r"maybe stuck: task 4 \"c\": join task 2, and task 2 \"a\" is stuck "
+        r"\(this rests on task 2 \"a\", whose record is corrupt\)",
+        r"maybe stuck: task 5 \"d\": .*\(this rests on task 2 \"a\", whose record is "
+        r"corrupt\)",
+        r"corrupt: task 2 \"a\": %s" % re.escape(want),
+    ], "deadlocks with a zeroed mutex magic")
+    if "no deadlock" in parts["deadlocks"]:
+        raise TestFailure("a damaged mutex read as no deadlock:\n" + parts["deadlocks"])
+    doc = parse_json(parts["deadlocks_json"], "deadlocks json")
+    match(doc["corrupt"], [{"task": 2, "name": "a", "error": want}], "corrupt", errors := [])
+    match([s["task"] for s in doc["stuck"] if s.get("depends_on_corrupt") == 2],
+          [2, 3, 4, 5], "stuck on the corrupt record", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+
+
+def t_verdict_garbage_root(ctx):
+    """A garbage root frame under one task of a join cycle, then a frame
+    whose child points into another task's leaf: reported as corrupt, never
+    a silent "no deadlock" and never an invented cycle."""
+    p = Patched(ctx, "deadlock")
+    T = p.task
+    p.img.put_u64(T[7] + p.field("task", "root"), 0x1000)
+    parts, _ = p.run("garbage-root", DEADLOCK_CORRUPT_COMMANDS)
+    lines_match(parts["deadlocks"], [
+        r"deadlock: task 2 \"a\" -> .*",
+        r"deadlock: task 8 \"h\" -> .*",
+        r"maybe stuck: task 6 \"e\": join task 7, and task 7 \"f\" is stuck \(this rests "
+        r"on task 7 \"f\", whose record is corrupt\)",
+        r"maybe stuck: task 7 \"f\": what it waits for cannot be told: corrupt: frame "
+        r"0x1000 unreadable \(its own record is corrupt\)",
+        r"corrupt: task 7 \"f\": corrupt: frame 0x1000 unreadable",
+    ], "deadlocks with a garbage root")
+    # Task e's join leaf now hangs under task h's frame: the back link
+    # says it is not h's child.
+    p = Patched(ctx, "deadlock")
+    root8 = p.img.u64(T[8] + p.field("task", "root"))
+    root6 = p.img.u64(T[6] + p.field("task", "root"))
+    leaf6 = p.img.u64(root6 + p.field("frame", "child"))
+    p.img.put_u64(root8 + p.field("frame", "child"), leaf6)
+    parts, doc = p.run("foreign-child", DEADLOCK_CORRUPT_COMMANDS)
+    want = ("corrupt: frame 0x%x is not part of this await tree (its parent link is "
+            "0x%x, not 0x%x)" % (leaf6, root6, root8))
+    lines_match(parts["deadlocks"], [
+        r"deadlock: task 2 \"a\" -> .*",
+        r"deadlock: task 6 \"e\" -> join -> task 7 \"f\" -> join -> task 6",
+        r"maybe stuck: task 8 \"h\": what it waits for cannot be told: %s \(its own record "
+        r"is corrupt\)" % re.escape(want),
+        r"maybe stuck: task 9 \"g\": .*\(this rests on task 8 \"h\", whose record is "
+        r"corrupt\)",
+        r"corrupt: task 8 \"h\": %s" % re.escape(want),
+    ], "deadlocks with a foreign child")
+    if re.search(r"deadlock: task 6 .* -> task 8|task 8 \"h\" -> join", parts["deadlocks"]):
+        raise TestFailure("an invented cycle:\n" + parts["deadlocks"])
+    lines_match(parts["bt_all"], [r"task 8 .*", r"  #0  " + re.escape(want)], "bt")
+
+
+def t_verdict_lists(ctx):
+    """A broken runtime magic, a wrong task_count, a thread context whose
+    runtime pointer is garbage, an impossible task state and a duplicate id:
+    each says what it is."""
+    p = Patched(ctx)
+    heads = p.img.u64(p.img.descriptor + 32)
+    p.img.put_u32(heads + p.field("runtime", "magic"), 0)
+    parts, doc = p.run("rt-magic")
+    want = "corrupt: 0x%x on the runtime list is not a runtime (magic 0x00000000)" % heads
+    lines_match(parts["bt_all"], [r"no tasks could be read", r"note: " + re.escape(want)],
+                "async-bt all on a broken runtime magic")
+    lines_match(parts["tasks"], [r"no runtime exists", r".*", r"note: " + re.escape(want)],
+                "info async-tasks on a broken runtime magic")
+    p = Patched(ctx)
+    p.img.put_u64(p.rt[1] + p.field("runtime", "task_count"), 10)
+    threads = p.img.u64(p.img.descriptor + 40)
+    p.img.put_u64(threads + p.field("context", "runtime"), p.task[4])
+    p.img.put_u32(p.task[6] + p.field("task", "state"), 9)
+    p.img.put_u64(p.task[8] + p.field("task", "id"), 7)
+    parts, doc = p.run("counts")
+    lines_match(parts["tasks"], [
+        r"runtime 1 .*: 9 tasks",
+        r"  corrupt: the runtime's task_count says 10 tasks, but its owned list has 9",
+        r"   6  \?9 .*\[corrupt: state 9 is not a task state\]",
+        r"   7  idle .*\"producer\".*\[corrupt: id 7 is also the id of task 0x%x\]"
+        % p.task[7],
+        r"   7  idle .*\"consumer\".*\[corrupt: id 7 is also the id of task 0x%x\]"
+        % p.task[8],
+    ], "table with bad counts")
+    lines_match(parts["threads"], [
+        r"note: corrupt: thread %d: its runtime pointer: 0x%x is not a runtime "
+        r"\(magic 0x%08x\)" % (p.doc["threads"][0]["tid"], p.task[4], constants.TASK_MAGIC)],
+        "thread with a task for a runtime")
+    lines_match(parts["deadlocks"], [
+        r"corrupt: task 6 \"sleeper\": corrupt: state 9 is not a task state",
+        r"corrupt: task 7 \"producer\": corrupt: id 7 is also the id of task 0x%x"
+        % p.task[7],
+        r"corrupt: task 7 \"consumer\": corrupt: id 7 is also the id of task 0x%x"
+        % p.task[8]], "deadlocks list the corrupt tasks")
+
+
+def t_verdict_layout(ctx):
+    """A layout table whose field does not fit its record: one sentence."""
+    p = Patched(ctx)
+    count = p.img.u32(p.img.descriptor + 20)
+    table = p.img.u64(p.img.descriptor + 24)
+    for i in range(count):
+        rec = table + 24 * i
+        if p.img.cstring(p.img.u64(rec)) == "task":
+            fields = p.img.u64(rec + 16)
+            p.img.put_u32(fields + 16 * 5 + 8, 1 << 30)  # task.root's offset
+    try:
+        parts, whole = run_gdb([p.exe, _save(p, "layout")], [("tasks", "info async-tasks")])
+    except TestFailure:
+        raise TestFailure("the layout table is in the executable's read-only data, "
+                          "not in the core")
+    no_bad_output(whole, "layout")
+    lines_match(parts["tasks"], [
+        r"asynctrace: layout field task.root \(offset 1073741824, size 8\) does not fit in "
+        r"its \d+-byte record: the layout table is corrupt"], "layout table")
+
+
+def t_escape(ctx):
+    """A task name with ESC sequences, a newline and quotes: one table line
+    per task, no raw control character anywhere in the text output; the
+    JSON document keeps the name as it is."""
+    p = Patched(ctx)
+    evil = b'e\x1b[31m\n 99 idle "x"\x1b]0;\x07'
+    p.img.write(p.task[4] + p.field("task", "name"), evil + b"\0")
+    parts, doc = p.run("escape")
+    for name in ("tasks", "bt_all", "deadlocks", "threads", "runtimes"):
+        if "\x1b" in parts[name] or "\x07" in parts[name]:
+            raise TestFailure("%s printed a raw control character:\n%r" % (name, parts[name]))
+    lines_match(parts["tasks"], [
+        r"   4  idle .* \"e\\x1b\[31m\\n 99 idle \\\"x\\\"\\x1b\]0;\\x07\"  holder .*",
+        r"   5  idle .*"], "escaped name")
+    if len([l for l in parts["tasks"].splitlines() if re.match(r" +\d+  (idle|running)", l)]) != 11:
+        raise TestFailure("not one line per task:\n" + parts["tasks"])
+    lines_match(parts["bt_all"], [r"task 4 \"e\\x1b\[31m\\n 99 .*\" idle for .*"], "bt")
+    names = [t["name"] for rt in doc["runtimes"] for t in rt["tasks"] if t["id"] == 4]
+    if names != [evil.decode()]:
+        raise TestFailure("JSON name %r" % names)
+
+
+def t_tiny_cache(ctx):
+    """With a one-block cache every read evicts the last block: the walk of
+    1,501 tasks gives the same document as with the normal cache."""
+    r = ctx.results.get("many")
+    if r is None:
+        raise TestFailure("the many-tasks test did not run")
+    parts, whole = run_gdb([r["exe"], r["core"]], [
+        ("small", "python import asynctrace.memory as m; m.MAX_BLOCKS = 1"),
+        ("tasks_json", "info async-tasks --json"), ("deadlocks", "info async-deadlocks")])
+    no_bad_output(whole, "tiny cache")
+    doc = check_many(parts["tasks_json"], "tiny cache")
+    if strip_volatile(doc) != strip_volatile(r["doc"]):
+        raise TestFailure("a one-block cache changed the document")
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on things .*"], "deadlocks")
+
+
 # -- other situations -----------------------------------------------------------------
 
 def t_no_runtime(ctx):
@@ -1119,7 +1431,7 @@ def t_no_runtime(ctx):
     lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 2, .*generation 0",
                                     r"no runtime exists"], "runtimes before main")
     lines_match(parts["threads"], [r"no thread has polled asynctrace tasks yet"], "threads")
-    lines_match(parts["deadlocks"], [r"no deadlock: of 0 waiting tasks, .*"], "deadlocks")
+    lines_match(parts["deadlocks"], [r"no wait-for cycle found: no task is waiting"], "deadlocks")
     parts, whole = run_gdb([ctx.prog("states")], [("tasks", "info async-tasks")])
     no_bad_output(whole, "no process")
     lines_match(parts["tasks"], [
@@ -1127,19 +1439,56 @@ def t_no_runtime(ctx):
         r"\(gdb -p PID\), run the program, or load a core \(gdb PROG CORE\)"], "no process")
 
 
+def expect(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def gdb_scripts_entries(exe):
+    """The file names in exe's .debug_gdb_scripts section."""
+    out = os.path.join(tempfile.mkdtemp(prefix="asynctrace-scripts-"), "section")
+    subprocess.run(["objcopy", "--dump-section", ".debug_gdb_scripts=%s" % out, exe, "/dev/null"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        data = f.read()
+    shutil.rmtree(os.path.dirname(out))
+    names = []
+    for entry in data.split(b"\0"):
+        if entry:
+            expect(entry[:1] == b"\x01", "entry type %r" % entry[:1])
+            names.append(entry[1:].decode())
+    return names
+
+
 def t_autoload(ctx):
-    """The runtime's .debug_gdb_scripts entry makes GDB load the extension."""
+    """The runtime's .debug_gdb_scripts entry names the loader by an absolute
+    path: GDB loads it from there, and a planted asynctrace-gdb.py in GDB's
+    current directory is never used, even with the widest safe-path."""
     r = ctx.results["plain"]
-    gdbdir = os.path.join(ROOT, "gdb")
-    parts, whole = run_gdb(
-        [r["exe"], r["core"]], [("runtimes", "info async-runtimes"),
-                                ("scripts", "info auto-load python-scripts")],
-        source=False,
-        extra=["-iex", "set auto-load safe-path %s" % gdbdir,
-               "-iex", "directory %s" % gdbdir])
-    no_bad_output(whole, "auto-load")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 2, .*"], "auto-loaded")
-    lines_match(parts["scripts"], [r"Yes +asynctrace-gdb.py"], "auto-load list")
+    names = gdb_scripts_entries(r["exe"])
+    expect(len(names) == 1 and names[0].startswith("/") and
+           names[0].endswith("/share/gdb/auto-load/asynctrace-gdb.py"),
+           "the library's entry is the installed loader, absolute: %r" % names)
+    tree = os.path.join(ctx.bin, "autoload", "states")
+    loader = os.path.join(ROOT, "gdb", "asynctrace-gdb.py")
+    expect(gdb_scripts_entries(tree) == [loader], "the tree copy's entry")
+    planted = os.path.join(ctx.tmp, "planted")
+    os.makedirs(planted, exist_ok=True)
+    with open(os.path.join(planted, "asynctrace-gdb.py"), "w") as f:
+        f.write('import gdb\ngdb.write("PLANTED LOADER RAN\\n")\n')
+    for exe, loads in ((r["exe"], False), (tree, True)):
+        parts, whole = run_gdb(
+            [exe] + ([r["core"]] if exe == r["exe"] else []),
+            [("runtimes", "info async-runtimes"),
+             ("scripts", "info auto-load python-scripts")],
+            source=False, cwd=planted,
+            extra=["-iex", "set auto-load safe-path /", "-iex", "directory %s" % planted])
+        expect("PLANTED" not in whole, "a loader in the current directory ran:\n" + whole)
+        if loads:
+            lines_match(parts["runtimes"], [r"asynctrace: there is no process or core file .*"],
+                        "auto-loaded from the absolute entry")
+            lines_match(parts["scripts"], [r"Loaded +Script *",
+                                           r"Yes +%s *" % re.escape(loader)], "auto-load list")
 
 
 CASES = [
@@ -1155,6 +1504,7 @@ CASES = [
     ("many tasks: cached shapes, streamed JSON, snapshot agrees", t_many),
     ("deadlock: attached", t_deadlock_attach),
     ("deadlock: core file", t_deadlock_core),
+    ("deadlock: two chains of 1,500 joins", t_join_chain),
     ("corrupt: owned list cycle", t_corrupt_list_cycle),
     ("corrupt: dangling owned_next", t_corrupt_dangling),
     ("corrupt: bad task magic", t_corrupt_magic),
@@ -1162,6 +1512,12 @@ CASES = [
     ("corrupt: channel with no sender left", t_corrupt_channel_receiver),
     ("corrupt: descriptor version and magic", t_corrupt_descriptor),
     ("corrupt: runtime and thread lists", t_corrupt_lists),
+    ("verdict: zeroed mutex magic in a cycle", t_verdict_mutex_magic),
+    ("verdict: garbage root, child in another task's tree", t_verdict_garbage_root),
+    ("verdict: runtime magic, task_count, thread runtime, state, id", t_verdict_lists),
+    ("verdict: layout field outside its record", t_verdict_layout),
+    ("escape: control characters in a task name", t_escape),
+    ("tiny cache: a one-block cache reads the same", t_tiny_cache),
     ("no runtime, no process", t_no_runtime),
     ("auto-load from .debug_gdb_scripts", t_autoload),
 ] + diagrec_cases(sys.modules[__name__])

@@ -150,9 +150,18 @@ show_on_failure "$f0"
 
 # 7. Nothing left running.
 checks=$((checks + 1))
-if pgrep -f "$BIN/" >/dev/null 2>&1; then
+# Only processes of this build's programs count (another checkout's run of
+# the same self-test may be going on at the same time).
+ABS_BIN=$(cd "$BIN" && pwd -P)
+left=""
+for pid in $(pgrep -f "$BIN/" 2>/dev/null); do
+    case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+        "$ABS_BIN"/*) left="$left $pid" ;;
+    esac
+done
+if [ -n "$left" ]; then
     echo "selftest: scenario processes left behind:"
-    pgrep -fa "$BIN/"
+    for pid in $left; do ps -o pid=,args= -p "$pid"; done
     failures=$((failures + 1))
 fi
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trace_util.h"
@@ -224,8 +225,82 @@ AT_TEST(signal_with_a_stuck_runtime_writes_its_snapshot_and_says_so)
 AT_TEST(signal_install_checks_its_arguments)
 {
     AT_ASSERT_EQ_INT(at_dump_signal_install(0, "/tmp/x.json"), AT_EINVAL);
-    AT_ASSERT_EQ_INT(at_dump_signal_install(SIGKILL, "/tmp/x.json"), AT_EINVAL);
+    /* Crash and uncatchable signals are refused: a real crash must crash. */
+    const int crash[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                         SIGTRAP, SIGSYS, SIGKILL, SIGSTOP};
+    for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++) {
+        AT_ASSERT_EQ_INT(at_dump_signal_install(crash[i], "/tmp/x.json"), AT_EINVAL);
+        struct sigaction now;
+        AT_ASSERT_EQ_INT(sigaction(crash[i], NULL, &now), 0);
+        CU_ASSERT(now.sa_handler == SIG_DFL);
+    }
     AT_ASSERT_EQ_INT(at_dump_signal_install(SIGUSR1, ""), AT_EINVAL);
     AT_ASSERT_EQ_INT(at_dump_signal_install(SIGUSR1, NULL), AT_EINVAL);
     at_dump_signal_remove(); /* nothing installed: no effect */
+}
+
+static void read_small_file(const char *path, char *buf, size_t n)
+{
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
+    fclose(f);
+}
+
+/* A planted symlink, at the temporary names or at the target, is never
+ * followed, and the dump is created mode 0600 even under umask 000. */
+AT_TEST(signal_dump_file_never_follows_a_symlink_and_is_private)
+{
+    char dir[] = "/tmp/asynctrace-test-dumpfile-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char secret[256], path[256], link[300];
+    snprintf(secret, sizeof(secret), "%s/secret", dir);
+    snprintf(path, sizeof(path), "%s/dump.json", dir);
+    FILE *f = fopen(secret, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("secret\n", f);
+    fclose(f);
+    AT_ASSERT_EQ_INT(chmod(secret, 0600), 0);
+    snprintf(link, sizeof(link), "%s.tmp", path);
+    AT_ASSERT_EQ_INT(symlink(secret, link), 0);
+    for (int n = 0; n < 16; n++) { /* the first temporary names it will try */
+        snprintf(link, sizeof(link), "%s.tmp.%d.%d", path, (int)getpid(), n);
+        AT_ASSERT_EQ_INT(symlink(secret, link), 0);
+    }
+    mode_t old_mask = umask(0);
+    AT_ASSERT_EQ_INT(at_dump_signal_install(SIGUSR1, path), 0);
+    signal_and_wait(SIGUSR1);
+
+    char buf[64];
+    struct stat st;
+    read_small_file(secret, buf, sizeof(buf));
+    AT_ASSERT_EQ_STR(buf, "secret\n");
+    AT_ASSERT_EQ_INT(lstat(path, &st), 0);
+    CU_ASSERT_FATAL(S_ISREG(st.st_mode));
+    AT_ASSERT_EQ_INT(st.st_mode & 07777, 0600);
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    AT_ASSERT_EQ_INT(json_integer_value(json_object_get(doc, "version")), 1);
+    json_decref(doc);
+
+    /* A symlink at the target itself is replaced, not followed. */
+    AT_ASSERT_EQ_INT(unlink(path), 0);
+    AT_ASSERT_EQ_INT(symlink(secret, path), 0);
+    signal_and_wait(SIGUSR1);
+    umask(old_mask);
+    read_small_file(secret, buf, sizeof(buf));
+    AT_ASSERT_EQ_STR(buf, "secret\n");
+    AT_ASSERT_EQ_INT(stat(secret, &st), 0);
+    AT_ASSERT_EQ_INT(st.st_mode & 07777, 0600);
+    AT_ASSERT_EQ_INT(lstat(path, &st), 0);
+    CU_ASSERT_FATAL(S_ISREG(st.st_mode));
+    AT_ASSERT_EQ_INT(st.st_mode & 07777, 0600);
+    at_dump_signal_remove();
+
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    AT_ASSERT_EQ_INT(system(cmd), 0);
 }

@@ -1,7 +1,7 @@
 /* test_trace_writers.c - the JSON and text writers on a dump built by hand
  * (exact output), and call-site decoding on known x86-64 byte sequences. */
 #include "trace_util.h"
-#include "../../runtime/src/trace_internal.h"
+#include "trace/trace_internal.h"
 
 /* ---- A dump built by hand ---- */
 
@@ -339,4 +339,89 @@ AT_TEST(callsite_decodes_every_call_form)
     expect_call(dec, 52, 5, direct, direct);
     expect_call(dec, 52, 2, 0, 0);
     at__callsite_close(dec);
+}
+
+/* ---- Hostile strings ---- */
+
+/* A task whose name and frames hold invalid UTF-8 (a lone 0xff, an overlong
+ * NUL 0xc0 0x80), a terminal escape (ESC [31m), a newline, a quote, and a C1
+ * control (U+009B, CSI) as valid UTF-8. */
+static const char hostile_name[] = "bad\xff\xc0\x80 \x1b[31mred\nline\"q\xc2\x9b";
+
+static at_dump *hostile_dump(void)
+{
+    at_dump *d = calloc(1, sizeof(*d));
+    d->version = AT_TRACE_FORMAT_VERSION;
+    d->source = "snapshot";
+    d->clock = "live";
+    d->nruntimes = 1;
+    d->runtimes = at_dump_alloc(d, sizeof(at_dump_runtime));
+    at_dump_runtime *r = d->runtimes;
+    r->id = 1;
+    r->workers = 1;
+    r->ntasks = 1;
+    r->tasks = at_dump_alloc(d, sizeof(at_dump_task));
+    at_dump_task *t = r->tasks;
+    t->id = 3;
+    strcpy(t->name, hostile_name);
+    t->state = AT_TASK_IDLE;
+    t->spawn_function = "spawner\x1b]0;title\x07";
+    t->spawn_file = "f\xe0\x80\xaf.c";            /* overlong '/' */
+    t->spawn_line = 7;
+    t->spawn_kind = AT_KIND_SPAWN;
+    t->await = at_dump_alloc(d, sizeof(at_dump_frame));
+    *t->await = (at_dump_frame){.function = "fn\r\n  task 99 \"forged\"", .file = "ok.c",
+                                .line = 1, .kind = AT_KIND_ASYNC, .error = "corrupt: \xed\xa0\x80"};
+    at_dump_note(d, "note \x1b[2J\xf4\x90\x80\x80");   /* a surrogate above, > U+10FFFF here */
+    return d;
+}
+
+AT_TEST(json_writer_writes_valid_utf8_and_escapes_controls)
+{
+    at_dump *d = hostile_dump();
+    char *text = dump_render(d, at_dump_write_json);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        CU_ASSERT_FATAL(*p >= 0x20 || *p == '\n');
+    json_error_t err;
+    json_t *doc = json_loads(text, 0, &err); /* jansson: strict UTF-8 */
+    if (!doc)
+        fprintf(stderr, "JSON error line %d: %s\n%s\n", err.line, err.text, text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    json_t *t = json_array_get(json_object_get(json_array_get(json_object_get(doc, "runtimes"),
+                                                              0), "tasks"), 0);
+    AT_ASSERT_EQ_STR(json_string_value(json_object_get(t, "name")),
+                     "bad\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \x1b[31mred\nline\"q\xc2\x9b");
+    json_t *spawn = json_object_get(t, "spawn");
+    AT_ASSERT_EQ_STR(json_string_value(json_object_get(spawn, "function")),
+                     "spawner\x1b]0;title\x07");
+    AT_ASSERT_EQ_STR(json_string_value(json_object_get(spawn, "file")),
+                     "f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd.c");
+    json_t *aw = json_object_get(t, "await");
+    AT_ASSERT_EQ_STR(json_string_value(json_object_get(aw, "error")),
+                     "corrupt: \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    AT_ASSERT_EQ_STR(json_string_value(json_array_get(json_object_get(doc, "errors"), 0)),
+                     "note \x1b[2J\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(doc);
+    free(text);
+    at_dump_free(d);
+}
+
+AT_TEST(text_writer_escapes_every_string_from_the_process)
+{
+    at_dump *d = hostile_dump();
+    char *text = dump_render(d, at_dump_write_text);
+    static const char *want =
+        "asynctrace dump (snapshot): 1 task in 1 runtime\n"
+        "runtime 1 (current-thread, 1 worker, 0 spawned)\n"
+        "  task 3 \"bad\\xff\\xc0\\x80 \\x1b[31mred\\nline\\\"q\\u009b\" idle, 0 polls, "
+        "spawned at spawner\\x1b]0;title\\x07 (f\\xe0\\x80\\xaf.c:7)\n"
+        "    await:\n"
+        "      fn\\x0d\\n  task 99 \"forged\" at ok.c:1 <corrupt: \\xed\\xa0\\x80>\n"
+        "notes:\n"
+        "  - note \\x1b[2J\\xf4\\x90\\x80\\x80\n";
+    if (strcmp(text, want))
+        fprintf(stderr, "got:\n%s\nexpected:\n%s\n", text, want);
+    AT_ASSERT_EQ_STR(text, want);
+    free(text);
+    at_dump_free(d);
 }

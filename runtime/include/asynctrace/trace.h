@@ -85,8 +85,14 @@ int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out);
  * live dump at its next safe point and, for a runtime that does not reach one
  * within the timeout (default 1 s, see below), writes its tasks from a
  * snapshot taken without polling, with a note saying so.  The file is
- * written to path.tmp and renamed, so a reader never sees half a dump.
- * Installing again replaces the signal and path.  Returns 0, AT_EINVAL, or
+ * written to a new temporary file next to it (path.tmp.<pid>.<n>, created
+ * with O_EXCL|O_NOFOLLOW and mode 0600, never following a symlink or
+ * reusing a file) and renamed to path, so a reader never sees half a dump;
+ * path itself ends up mode 0600.  A dump that cannot be written is reported
+ * on stderr.
+ * Installing again replaces the signal and path.  Returns 0, AT_EINVAL
+ * (also for a crash or uncatchable signal: SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP, and when sigaction fails), or
  * AT_ENOMEM.
  *
  * The environment does the same without code: ASYNCTRACE_DUMP_SIGNAL
