@@ -235,6 +235,45 @@ class Snapshot(object):
         (whatever its state, and even when a filter left it out)."""
         return task_id in self.names
 
+    def native_of(self, task):
+        """(LWP, native frames innermost first down to its at_root_poll, or
+        None, and why not) of a task being polled on a thread, else None.
+        Unwound once per reading."""
+        lwp, record = self.root_of(task)
+        if lwp is None:
+            return None
+        cache = self.__dict__.setdefault("_natives", {})
+        hit = cache.get((lwp, record))
+        if hit is None:
+            try:
+                frames, why = self.backend.native_frames(lwp, record)
+            except Exception as e:  # a backend that cannot unwind this thread
+                frames, why = None, str(e)
+            hit = cache[(lwp, record)] = (lwp, frames, why)
+        return hit
+
+    def current_line(self, task):
+        """(function, file, line) that a task being polled on a thread is
+        executing: the innermost native frame in the poll function of one
+        of the async functions of its await tree (`name_poll`), which knows
+        the line the await frames cannot (they give the function's
+        definition or its last await).  None when the task is not running,
+        its frames cannot be unwound, or no such frame has a line."""
+        nat = self.native_of(task)
+        if nat is None or not nat[1]:
+            return None
+        names = set()
+        stack = [task.await_tree()] if task.await_tree() is not None else []
+        while stack:
+            f = stack.pop()
+            if f.kind == "async" and f.function:
+                names.add(f.function + "_poll")
+            stack.extend(f.children)
+        for fr in nat[1]:
+            if fr.function in names and fr.line:
+                return fr.function[:-len("_poll")], fr.file, fr.line
+        return None
+
     def root_of(self, task):
         """(LWP, root frame address) of a Task being polled on some thread
         (directly or under a nested block_on), else (None, 0)."""

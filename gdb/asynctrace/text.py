@@ -46,6 +46,11 @@ def safe_output(text):
     return text.translate(_SAFE)
 
 
+# A timer this little past its deadline is "due", not "overdue": the stop
+# moment is known to a few milliseconds, and a busy machine runs a woken
+# thread a few milliseconds late.
+DUE_SLACK_NS = 50000000
+
 NS_PER_MIN = 60 * NS_PER_S
 NS_PER_H = 60 * NS_PER_MIN
 NS_PER_D = 24 * NS_PER_H
@@ -117,6 +122,8 @@ def resource_words(res, now, names=None):
         left = deadline - now
         if left >= 0:
             return "sleep until +%s" % duration(left)
+        if -left < DUE_SLACK_NS:
+            return "sleep, due now"
         return "sleep until %s (overdue)" % duration(left)
     if kind == "mutex":
         owner = res.get("owner")
