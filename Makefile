@@ -25,7 +25,7 @@ LDLIBS   += $(PKG_LIBS) -pthread -ldl
 
 # The runtime lives in one folder per subsystem (runtime/src/core, sched,
 # sync, trace, dump; docs/runtime.md); a file left at the top still builds.
-RT_DIRS  := core sched sync trace dump
+RT_DIRS  := core sched sync trace dump rt
 LIB_SRCS := $(sort $(wildcard runtime/src/*/*.c runtime/src/*.c))
 LIB_OBJS := $(LIB_SRCS:runtime/src/%.c=$(BUILD)/obj/%.o)
 LIB_HDRS := $(wildcard runtime/include/*.h runtime/include/asynctrace/*.h \
@@ -75,11 +75,21 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples
 
 unit-bins: $(UNIT_BINS)
 
-# Every unit test binary runs; a failing one fails the target after all ran.
-test-unit: $(UNIT_BINS)
+# Every unit test binary runs, each of its tests in its own process with a
+# timeout (tests/unit/cunit_main.h, AT_TEST_TIMEOUT seconds): a crash or a
+# hang names its test and the others still run.  A failing binary fails the
+# target after all ran; the outer timeout is a last resort.
+test-unit: $(UNIT_BINS) $(BUILD)/tests/runner/broken_tests
+	@sh tests/unit/runner/check_runner.sh $(BUILD)/tests/runner/broken_tests
 	@fail=0; for t in $(UNIT_BINS); do \
-	  echo "== $$t"; timeout 300 $$t || { echo "FAILED: $$t"; fail=1; }; \
+	  echo "== $$t"; timeout 900 $$t || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
+
+# The runner's own check: tests that fail, crash and hang on purpose (never
+# sanitized: the crash must stay a signal).
+$(BUILD)/tests/runner/broken_tests: tests/unit/runner/broken_tests.c tests/unit/cunit_main.h
+	@mkdir -p $(@D)
+	$(CC) -Itests/unit -std=gnu11 -g -O1 $< -o $@ $(CUNIT_LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh - what `make demo` shows: start examples/kvd (a small key-value
 # service that deadlocks and blocks a thread), attach GDB with the
-# asynctrace extension, print what it says, stop the service.
+# asynctrace extension, print what it says (the diagnosis first), stop the
+# service.
 #
 #   sh examples/demo.sh [BUILD_DIR]
 set -u
@@ -53,7 +54,8 @@ section() {
     printf '%s' "-ex|echo \\n== $1\\n(gdb) $2\\n|-ex|$2|"
 }
 
-args="$(section "Runtimes in the process" "info async-runtimes")"
+args="$(section "What is wrong? The diagnosis, most certain first" "info async-diagnose")"
+args="$args$(section "Runtimes in the process" "info async-runtimes")"
 args="$args$(section "Threads that poll tasks" "info async-threads")"
 args="$args$(section "Every task: state, how long, where it waits, for what" "info async-tasks")"
 args="$args$(section "Who waits for whom: cycles and the tasks stuck behind them" "info async-deadlocks")"

@@ -15,7 +15,9 @@ import gdb
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
+from . import group
 from . import running
+from . import taskselect
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -162,27 +164,86 @@ def _int(text_value, what):
         raise Usage("%s must be a number, not %r" % (what, text_value))
 
 
-TASKS_USAGE = ("info async-tasks [--json] [--state STATE] [--name GLOB] "
-               "[--runtime ADDR|ID]")
+SELECT_USAGE = ("[--state STATE] [--name GLOB] [--waits-for KIND|ADDR] [--at LOC] "
+                "[--min-wait DUR] [--spawned-at LOC] [--descendants-of ID] "
+                "[--sort wait|polls|id] [--limit N] [--group [chain|where|resource|"
+                "spawn|state]]")
+SELECT_HELP = """
+  --state STATE        only tasks in STATE (idle, scheduled, running, complete, cancelled)
+  --name GLOB          only tasks whose name matches the shell pattern GLOB
+  --waits-for K|ADDR   only tasks waiting on a resource of kind K (mutex, join,
+                       channel-recv, ...) or on the object at address ADDR (0x...)
+  --at LOC             only tasks with a frame at LOC: file:line, or part of a
+                       function or file name
+  --min-wait DUR       only tasks waiting (or in their state) at least DUR (500ms, 2s, 5m)
+  --spawned-at LOC     only tasks spawned at LOC (as --at)
+  --descendants-of ID  only tasks spawned, directly or not, by task ID
+  --sort KEY           wait (longest first), polls (most first) or id
+  --limit N            at most N tasks (with --group: N groups)
+  --group [KEY]        one line per group of tasks with the same await chain
+                       (the default key), where (innermost async frame),
+                       resource, spawn (site) or state: count, states, ids"""
+TASKS_USAGE = "info async-tasks [--json] [--runtime ADDR|ID] " + SELECT_USAGE
+
+
+def _selection(opts, snap):
+    """The Selection of the options (a bad value is a Usage error)."""
+    try:
+        return taskselect.parse(opts, snap.abi.enums["task_state"],
+                                snap.abi.enums["resource_kind"])
+    except ValueError as e:
+        raise Usage(str(e))
+
+
+def _select(snap, sel):
+    """The selected task records, every task read once."""
+    now = diagnose.reading_clock(snap)[0]
+    with no_gc():
+        return sel.apply([t for _, t in snap.tasks()], now)
+
+
+def _restrict(snap, chosen):
+    """Make the snapshot's lists hold only `chosen`, in its order."""
+    order = {t.id: i for i, t in enumerate(chosen)}
+    runtimes = []
+    for rt, items, errors in snap.runtimes:
+        kept = sorted((it for it in items if it[0] in order), key=lambda it: order[it[0]])
+        runtimes.append((rt, kept, errors))
+    snap.runtimes = runtimes
+    snap.ntasks = len(chosen)
+
+
+def _emit_groups(snap, sel, chosen, as_json):
+    now = diagnose.reading_clock(snap)[0]
+    names = snap.walker.names
+    with no_gc():
+        groups = group.group(chosen, sel.group)
+        if as_json:
+            doc = group.groups_json(groups, sel.group, len(chosen), now, names, sel.limit)
+            doc["source"] = snap.source
+            _write(json.dumps(doc, indent=1) + "\n")
+            return
+        out = group.groups_text(groups, sel.group, len(chosen), now, names, sel.limit)
+    _write_text(out)
 
 
 class InfoAsyncTasks(gdb.Command):
     """List every asynctrace task: id, state, time in that state, worker or
 thread, polls, name, and where it is (innermost frame and what it waits for).
 
-Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|ID]
-  --json         print the trace document (docs/trace-format.md)
-  --state STATE  only tasks in STATE (idle, scheduled, running, complete, cancelled)
-  --name GLOB    only tasks whose name matches the shell pattern GLOB
-  --runtime R    only the runtime at address R (0x...), or with id R (a
-                 plain number)"""
+Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
+                        [--limit N] [--group [KEY]]
+  --json               print the trace document (docs/trace-format.md), or
+                       with --group the groups (docs/gdb.md)
+  --runtime R          only the runtime at address R (0x...), or with id R""" + SELECT_HELP
 
     def __init__(self):
         super(InfoAsyncTasks, self).__init__("info async-tasks", gdb.COMMAND_STATUS)
 
     @_guard(TASKS_USAGE)
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--json",), ("--state", "--name", "--runtime"))
+        opts, rest = _parse(taskselect.normalize_group(_argv(arg)), ("--json",),
+                            ("--runtime",) + taskselect.VALUE_OPTIONS)
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         want_rt = _int(opts["--runtime"], "--runtime") if "--runtime" in opts else None
@@ -203,13 +264,22 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
                 return True
             return addr == want_rt if by_address else rt["id"] == want_rt
 
-        snap = Snapshot(rt_filter, keep if (state or glob) else None)
+        # --descendants-of needs every task's parent: no filter on the list walk.
+        early = (state or glob) and "--descendants-of" not in opts
+        snap = Snapshot(rt_filter if want_rt is not None else None, keep if early else None)
         if state is not None and state not in snap.abi.enums["task_state"]:
             raise Usage("unknown state %r: one of %s" % (
                 state, ", ".join(snap.abi.enums["task_state"])))
+        sel = _selection(opts, snap)
         if want_rt is not None and not snap.task_counts:
             raise UserError("no runtime has address or id %s (see info async-runtimes)"
                             % opts["--runtime"])
+        if sel.needs_records:
+            chosen = _select(snap, sel)
+            if sel.group:
+                _emit_groups(snap, sel, chosen, opts.get("--json"))
+                return
+            _restrict(snap, chosen)
         if opts.get("--json"):
             _emit_snapshot_json(snap)
             return
@@ -218,17 +288,19 @@ Usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|I
         def native_of(t):
             if t.address not in roots:
                 return None
-            lwp = roots[t.address][0]
+            lwp, record = roots[t.address]
             nested = t.thread is None
             fn = None if nested else snap.backend.innermost_function(lwp)
-            return (lwp, fn, nested)
+            frames, _ = snap.backend.native_frames(lwp, record)
+            return (lwp, fn, nested, text.running_lines(frames))
 
         with no_gc():
             table = text.tasks_table(snap, native_of)
         _write_text(table)
 
 
-BT_USAGE = "async-bt ID...|all [--full]"
+BT_USAGE = "async-bt ID...|all [--full] " + SELECT_USAGE
+MAX_BT_GROUPS = 25
 
 
 class AsyncBt(gdb.Command):
@@ -236,55 +308,97 @@ class AsyncBt(gdb.Command):
 with where the task was spawned.  For a task running on a thread, first the
 native frames of that thread down to at_root_poll.
 
-Usage: async-bt ID...|all [--full]
-  --full  show full file paths, frame addresses and leaf sites"""
+Usage: async-bt ID...|all [--full] [filters] [--sort KEY] [--limit N] [--group [KEY]]
+  --full               show full file paths, frame addresses and leaf sites
+  (filters, --sort, --limit and --group as for info async-tasks; with
+  --group, one backtrace per group, of its first task, under the group's
+  count and ids)""" + SELECT_HELP
 
     def __init__(self):
         super(AsyncBt, self).__init__("async-bt", gdb.COMMAND_STACK)
 
     @_guard(BT_USAGE)
     def invoke(self, arg, from_tty):
-        opts, rest = _parse(_argv(arg), ("--full",), ())
-        if not rest:
-            raise Usage("which tasks? give task ids or 'all'")
-        ids = None
-        if rest != ["all"]:
-            ids = []
-            for r in rest:
-                if r == "all":
-                    raise Usage("'all' cannot be combined with task ids")
-                v = _int(r, "a task id")
-                if v <= 0:
-                    raise Usage("task ids are positive numbers, not %s" % r)
-                ids.append(v)
+        opts, rest = _parse(taskselect.normalize_group(_argv(arg)), ("--full",),
+                            taskselect.VALUE_OPTIONS)
+        ids = _bt_ids(rest)
         wanted = None if ids is None else set(ids)
         snap = Snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
-        names = snap.walker.names
-        chains = {}  # await chain shape -> its backtrace lines
+        sel = _selection(opts, snap)
+        filtered = sel.needs_records or sel.state is not None or sel.name is not None
         with no_gc():
             found = {t.id: t for _, t in snap.tasks()}
             order = sorted(found) if ids is None else ids
-            chunks = []
-            for tid in order:
-                t = found.get(tid)
-                if t is None:
-                    chunks.append("task %d: no such task (it may have finished and been "
-                                  "freed, or never existed)" % tid)
-                    continue
-                frames = err = None
-                lwp, record = snap.root_of(t)
-                if lwp is not None:
-                    frames, err = snap.backend.native_frames(lwp, record)
-                chunks.append(text.backtrace(t, snap.now, names, lwp, frames, err,
-                                             bool(opts.get("--full")), chains))
+            if filtered:
+                now = diagnose.reading_clock(snap)[0]
+                chosen = sel.apply([found[i] for i in order if i in found], now)
+                if sel.group:
+                    _write_text(_bt_groups(snap, sel, chosen, opts))
+                    return
+                order = [t.id for t in chosen]
+            chunks = _bt_chunks(snap, found, order, bool(opts.get("--full")))
         for rt, _, rt_errors in snap.runtimes:
             if rt_errors:
                 chunks.append("runtime %d: %s" % (rt["id"], text.esc("; ".join(rt_errors))))
-        if ids is None and not found:
-            chunks.append("no tasks could be read" if snap.errors else "no tasks")
+        if not order:
+            chunks.append("no task matches" if filtered else
+                          "no tasks could be read" if snap.errors else "no tasks")
         if snap.errors:
             chunks.append("\n".join("note: %s" % text.esc(e) for e in snap.errors))
         _write_text("\n\n".join(chunks))
+
+
+def _bt_ids(rest):
+    if not rest:
+        raise Usage("which tasks? give task ids or 'all'")
+    if rest == ["all"]:
+        return None
+    ids = []
+    for r in rest:
+        if r == "all":
+            raise Usage("'all' cannot be combined with task ids")
+        v = _int(r, "a task id")
+        if v <= 0:
+            raise Usage("task ids are positive numbers, not %s" % r)
+        ids.append(v)
+    return ids
+
+
+def _bt_one(snap, t, full, chains):
+    frames = err = None
+    lwp, record = snap.root_of(t)
+    if lwp is not None:
+        frames, err = snap.backend.native_frames(lwp, record)
+    return text.backtrace(t, snap.now, snap.walker.names, lwp, frames, err, full, chains)
+
+
+def _bt_chunks(snap, found, order, full):
+    chains = {}  # await chain shape -> its backtrace lines
+    chunks = []
+    for tid in order:
+        t = found.get(tid)
+        if t is None:
+            chunks.append("task %d: no such task (it may have finished and been "
+                          "freed, or never existed)" % tid)
+            continue
+        chunks.append(_bt_one(snap, t, full, chains))
+    return chunks
+
+
+def _bt_groups(snap, sel, chosen, opts):
+    """One backtrace per group (of its first task) under the group's size."""
+    groups = group.group(chosen, sel.group)
+    cap = sel.limit or MAX_BT_GROUPS
+    chunks = ["%s in %s by %s, largest first" % (
+        text.count(len(chosen), "task"), text.count(len(groups), "group"), sel.group)]
+    chains = {}
+    for g in groups[:cap]:
+        chunks.append("%s (%s): %s\n%s" % (
+            text.count(len(g.tasks), "task"), group.states_words(g), group.ids_words(g),
+            _bt_one(snap, g.example, bool(opts.get("--full")), chains)))
+    if len(groups) > cap:
+        chunks.append("and %d more groups" % (len(groups) - cap))
+    return "\n\n".join(chunks)
 
 
 THREADS_USAGE = "info async-threads [--json]"
@@ -391,7 +505,7 @@ Usage: info async-diagnose [--json]"""
         if opts.get("--json"):
             _write(json.dumps(rep, indent=1) + "\n")
             return
-        gdb.write(diagnose_text.report_text(rep) + "\n")
+        _write_text(diagnose_text.report_text(rep))
 
 
 def register():

@@ -175,6 +175,8 @@ def _conditions(tasks_list):
             else:
                 tree = t.await_tree()
                 cond = _simplify(_condition(tree, t.id)) if tree is not None else FREE
+            if cond is FREE and t.error and not t.resources():
+                cond = ("corrupt", t.id, t.error)  # what it waits for is lost
         elif t.state.startswith("?") or (t.error and t.state not in
                                          ("running", "complete", "cancelled")):
             cond = ("corrupt", t.id, d or "unknown state")

@@ -63,9 +63,13 @@ class Diagnosis(object):
     # -- small helpers ---------------------------------------------------------
 
     def since(self, ns):
+        """now - ns; a lower bound when now is (never below 0: a reading
+        whose now is only the program's last clock reading may be older
+        than a thread's poll start)."""
         if not ns or self.now is None:
             return None
-        return self.now - ns
+        d = self.now - ns
+        return d if d >= 0 or self.exact else 0
 
     def dur(self, ns, exact=False):
         """A duration in words; "at least" when the reading's now is only
@@ -116,7 +120,11 @@ class Diagnosis(object):
                 self.running.append((rt, t))
 
     def _free(self, t):
-        res = t.resource if t.chain is not None else None
+        if t.chain is not None:
+            res = t.resource
+        else:
+            rs = t.resources()
+            res = rs[0] if len(rs) == 1 else None
         if res is None or res.kind != "sleep":
             return
         deadline = res.get("deadline_ns", 0)
@@ -190,8 +198,11 @@ def report(d):
     unsettled = []
     for why, (n, longest, ids, kind) in sorted(d.unsettled.items(),
                                                key=lambda kv: -kv[1][0]):
+        behind = d.graph.behind(ids, d.listed)
         unsettled.append({"kind": kind, "why": why, "count": n, "longest_ns": longest,
-                          "tasks": [d.task_ref(i) for i in ids[:JSON_CAP]]})
+                          "tasks": [d.task_ref(i) for i in ids[:JSON_CAP]],
+                          "behind": {"count": len(behind),
+                                     "tasks": [d.task_ref(i) for i in behind[:JSON_CAP]]}})
     moving = [tid for tid in d.graph.conds if tid not in d.graph.dead
               and tid not in d.listed]
     errors = list(getattr(d.snap, "errors", []))

@@ -137,10 +137,12 @@ def _unsettled_lines(rep, clock):
              "decide:" % (text.count(total, "task"), "s" if total == 1 else "")]
     for u in items[:MAX_UNSETTLED]:
         ex = ", ".join(_task(r) for r in u["tasks"][:2])
-        lines.append("  %d on %s (%s)%s: %s%s" % (
+        lines.append("  %d on %s (%s)%s: %s%s%s" % (
             u["count"], u["kind"], u["why"],
             "" if u["longest_ns"] is None else ", the longest" + clock.dur(u["longest_ns"]),
-            ex, ", ..." if u["count"] > 2 else ""))
+            ex, ", ..." if u["count"] > 2 else "",
+            "; %s behind" % text.count(u["behind"]["count"], "task")
+            if u["behind"]["count"] else ""))
     more = _more(MAX_UNSETTLED, len(items), "reasons")
     if more:
         lines.append(more)
@@ -178,7 +180,7 @@ def _tail_lines(rep):
     lines = []
     mov = rep["waiting_on_movable"]["count"]
     if mov:
-        lines.append("%s wait%s on other tasks that can still run" % (
+        lines.append("%s wait%s on other tasks that are not proven stuck" % (
             text.count(mov, "task"), "s" if mov == 1 else ""))
     sl = rep["sleeping"]
     if sl["count"]:

@@ -48,8 +48,12 @@ def cycles_of(d):
 
 def _cycles(d):
     on_cycle = set()
+    seen = set()
     for cyc in cycles_of(d):
         ids = [tid for tid, _ in cyc]
+        if tuple(ids) in seen:  # the same tasks through another resource
+            continue
+        seen.add(tuple(ids))
         on_cycle.update(ids)
         tasks = []
         for i, (tid, res) in enumerate(cyc):
@@ -93,7 +97,7 @@ def _never(d, on_cycle):
         tasks = [d.entry(t, _leaf_on(t, res)) for t in members]
         d.findings.append(_finding(
             _NEVER_KIND.get(key[0], "no-provider"), "proven",
-            "from the runtime's records: " + _NEVER_WHY[key[0]], title, tasks,
+            _NEVER_WHY[key[0]], title, tasks,
             [t.id for t in members], _res_ref(res), culprit))
 
 
@@ -232,7 +236,10 @@ def _running(d):
         frames = nat.get("frames") if nat else None
         uf = user_frame(frames)
         if uf is not None:
-            e["at"] = {"function": uf.function, "file": uf.file, "line": uf.line}
+            fn = uf.function or "?"
+            # fn_poll is async function fn: name it as its await chain does
+            e["at"] = {"function": fn[:-5] if fn.endswith("_poll") else fn,
+                       "file": uf.file, "line": uf.line}
         if nat:
             e["lwp"] = nat.get("lwp")
         where = _where_words(e["at"])
@@ -272,9 +279,9 @@ def _all_workers(d, blocked_by_rt):
             continue
         queued = sum(1 for it in items if it[3] == "scheduled")
         title = ("every worker of runtime %d (%s, %d worker%s) is stuck inside a poll: "
-                 "nothing else on it can run; %d task%s are runnable" % (
+                 "nothing else on it can run; %d task%s runnable" % (
                      rt["id"], rt["flavor"], workers, "" if workers == 1 else "s",
-                     queued, "" if queued == 1 else "s"))
+                     queued, " is" if queued == 1 else "s are"))
         d.findings.append(_finding("all-workers-blocked", "likely",
                                    "no worker is free to poll another task",
                                    title, stuck, []))
@@ -287,8 +294,10 @@ def _starvation(d):
     tasks = [d.entry(t, None, w) for w, t in d.scheduled]
     title = "%d runnable task%s waited long to be polled (the longest %s)" % (
         len(tasks), "" if len(tasks) == 1 else "s", d.dur(d.scheduled[0][0]))
-    d.findings.append(_finding("starvation", "likely", "they are scheduled but no "
-                               "worker has polled them", title, tasks, []))
+    busy = [f for f in d.findings if f["kind"] == "all-workers-blocked"]
+    why = ("they are scheduled but every worker is stuck inside a poll (see above)" if busy
+           else "they are scheduled but no worker has polled them")
+    d.findings.append(_finding("starvation", "likely", why, title, tasks, []))
 
 
 def _lost_notify(d):

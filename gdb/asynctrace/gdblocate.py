@@ -5,6 +5,7 @@ loaded (stripped binaries).  The search is cached until object files
 change.
 """
 
+import os
 import re
 
 import gdb
@@ -29,7 +30,8 @@ class Locator(object):
         """(address, how) of the descriptor; AbiError with a plain sentence
         when the program does not contain the runtime."""
         progspace = gdb.current_progspace()
-        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()))
+        key = (progspace.filename, tuple(o.filename for o in progspace.objfiles()),
+               _core_executable())
         hit = self._cache.get(key)
         if hit is None:
             hit = self._search(progspace)
@@ -40,6 +42,9 @@ class Locator(object):
         return hit
 
     def _search(self, progspace):
+        mismatch = core_mismatch(progspace)
+        if mismatch is not None:
+            return abimod.AbiError(mismatch)
         by_symbol = _by_symbol()
         if by_symbol:
             return by_symbol, "symbol asynctrace_debug"
@@ -70,6 +75,50 @@ class Locator(object):
                     continue
                 return sec.addr + bias, "section %s of %s" % (name, path)
         return abimod.not_found([p for p, _ in files])
+
+
+def _core_executable():
+    """The path of the executable a core was made from (from the core's
+    file mappings), or None when there is no core or GDB cannot tell."""
+    try:
+        if gdb.selected_inferior().connection.type != "core":
+            return None
+        text = gdb.execute("info proc", to_string=True)
+    except (gdb.error, AttributeError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("exe = '") and line.endswith("'"):
+            return line[7:-1]
+    return None
+
+
+def _build_id(path):
+    try:
+        return elf.ElfFile(path).build_id()
+    except (OSError, ValueError):
+        return None
+
+
+def core_mismatch(progspace):
+    """A sentence when the loaded executable is not the one the core was
+    made from (their GNU build ids differ), or when a core has no
+    executable at all; else None."""
+    made_from = _core_executable()
+    if made_from is None:
+        return None
+    exe = progspace.filename
+    if not exe:
+        return ("no executable: give the program file (gdb PROG CORE, or `file PROG`): "
+                "the core was made from %s, and a core alone does not say where the "
+                "asynctrace runtime is" % made_from)
+    if os.path.realpath(exe) == os.path.realpath(made_from):
+        return None
+    ours, theirs = _build_id(exe), _build_id(made_from)
+    if ours and theirs and ours != theirs:
+        return ("wrong executable: the core was made from %s, whose build id %s differs "
+                "from that of %s (%s): load the program the core came from"
+                % (made_from, theirs, exe, ours))
+    return None
 
 
 def _by_symbol():

@@ -136,11 +136,17 @@ class ListWalker(object):
         owned_head, task_count, flags); the dict holds the trace-format
         fields except "tasks"."""
         out = []
+        seen_ids = {}
         for node in linked(self.mem, head, self.RUNTIME, C.RUNTIME_MAGIC, RUNTIMES,
                            MAX_RUNTIMES, errors, next_index=3):
             (_, flavor, rid, _, owned, count, workers, flags, now,
              spawned) = node.fields
             addr = node.addr
+            if rid == 0 or rid in seen_ids:
+                errors.append("corrupt: runtime 0x%x has id %d, which %s" % (
+                    addr, rid, "no runtime can have" if rid == 0 else
+                    "runtime 0x%x has too" % seen_ids[rid]))
+            seen_ids[rid] = addr
             self.runtime_ids[addr] = rid
             rt = {"id": rid, "address": "0x%x" % addr,
                   "flavor": self.enum(self.flavor_names, flavor),

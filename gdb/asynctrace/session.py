@@ -149,6 +149,25 @@ class Snapshot(object):
             self.runtime_flags[rt["id"]] = flags
             self.runtimes.append((rt, tasks, rt_errors))
             self.ntasks += len(tasks)
+        if runtime_filter is None:
+            self.errors.extend(self._cross_check(raw))
+
+    def _cross_check(self, raw):
+        """What the thread contexts say that the lists do not: a runtime a
+        thread drives that is not on the runtime list, a task on a thread's
+        root frames that is on no runtime's task list (a list cut short by
+        a bad link would otherwise lose them in silence)."""
+        w = self.walker
+        out = []
+        for th in self.threads:
+            if th["runtime"] is not None and th["runtime"] not in self.task_counts:
+                out.append("corrupt: thread %d drives runtime %d, which is not on the "
+                           "runtime list" % (th["tid"], th["runtime"]))
+            for tid in th["roots"]:
+                if tid not in w.task_addrs:
+                    out.append("corrupt: thread %d polls task %d, which is on no "
+                               "runtime's task list" % (th["tid"], tid))
+        return out
 
     def freeze(self):
         """Walk every task now: later batches() come from these records, so

@@ -191,13 +191,29 @@ def short_file(path):
     return esc(path.rsplit("/", 1)[-1])
 
 
+def running_lines(frames):
+    """{async function: the line its poll is executing} from the native
+    frames of a thread inside a task's poll (`fn_poll` or `fn` frames,
+    innermost first): a running task's frames show where it is, not where
+    its function starts."""
+    out = {}
+    for f in frames or ():
+        fn = f.function
+        if not fn or not f.line or f.inline:
+            continue
+        if fn.endswith("_poll"):
+            fn = fn[:-5]
+        out.setdefault(fn, f.line)
+    return out
+
+
 def task_where(task, now, names, native=None):
     """The WHERE column: innermost user frame and what the task waits for.
-    `native` is (LWP, function the thread is in, nested) for a task being
-    polled on a thread."""
+    `native` is (LWP, function the thread is in, nested[, {function: line
+    executing}]) for a task being polled on a thread."""
     lead = None
     if native is not None:
-        lwp, fn, nested = native
+        lwp, fn, nested = native[:3]
         if nested:
             lead = "LWP %d, under a nested block_on" % lwp
         else:
@@ -220,7 +236,12 @@ def task_where(task, now, names, native=None):
     if lead:
         parts.append(lead)
     if user is not None:
-        parts.append(frame_where(user))
+        lines = native[3] if native is not None and len(native) > 3 else None
+        if lines and user.function in lines and user.function is not None:
+            parts.append("%s %s:%s" % (user.function, short_file(user.file),
+                                       lines[user.function]))
+        else:
+            parts.append(frame_where(user))
     leaf = path[-1]
     if leaf.error:
         parts.append(esc(leaf.error))
@@ -294,7 +315,7 @@ def tasks_table(snap, native_of=None):
                             where += words
                 else:
                     where = task_where(t, now, names, nat)
-                    if t.error:
+                    if t.error and not where.endswith(esc(t.error)):
                         where = ("%s  [%s]" % (where, esc(t.error))).strip()
                 state_ns = t.state_ns
                 append((str(t.id), esc(t.state), since(now, state_ns),
@@ -358,7 +379,7 @@ def _waiting_line(num, function, res, now, names, prefix):
     return text
 
 
-def _frame_line(num, frame, now, names, full, prefix):
+def _frame_line(num, frame, now, names, full, prefix, lines=None):
     if frame.function is None:
         return "%s#%-2d %s" % (prefix, num, esc(frame.error) if frame.error is not None
                                 else "?")
@@ -370,9 +391,12 @@ def _frame_line(num, frame, now, names, full, prefix):
             text += "\n%s     leaf at %s:%s, frame 0x%x" % (
                 prefix, esc(frame.file), frame.line, frame.address)
     else:
+        line = frame.line
+        if lines and kind == "async" and frame.function in lines:
+            line = lines[frame.function]
         text = "%s#%-2d %s at %s:%s" % (prefix, num, esc(frame.function),
                                         short_file(frame.file) if not full
-                                        else esc(frame.file), frame.line)
+                                        else esc(frame.file), line)
         if kind not in ("async", "leaf"):
             text += "  [%s of %d]" % (esc(kind), len(frame.children))
         if full:
@@ -382,28 +406,29 @@ def _frame_line(num, frame, now, names, full, prefix):
     return text
 
 
-def await_lines(tree, now, names, full, first_num=0, prefix="  "):
+def await_lines(tree, now, names, full, first_num=0, prefix="  ", lines=None):
     """The await tree as backtrace lines, innermost first.  A tree with
     combinators prints one branch per leaf; later branches stop where they
-    join a frame already printed."""
-    lines = []
+    join a frame already printed.  `lines`: {async function: line being
+    executed} of a running task (running_lines)."""
+    out = []
     paths = leaf_paths(tree)
     printed = {}  # id of a Frame -> (branch, number)
     for b, path in enumerate(paths):
         if len(paths) > 1:
-            lines.append("%sbranch %d of %d:" % (prefix, b + 1, len(paths)))
+            out.append("%sbranch %d of %d:" % (prefix, b + 1, len(paths)))
         num = first_num
         for frame in reversed(path):
             key = id(frame)
             if key in printed:
                 pb, pn = printed[key]
-                lines.append("%s#%-2d ... joins #%d of branch %d (%s)" % (
+                out.append("%s#%-2d ... joins #%d of branch %d (%s)" % (
                     prefix, num, pn, pb + 1, esc(frame.function) or "0x%x" % frame.address))
                 break
-            lines.append(_frame_line(num, frame, now, names, full, prefix))
+            out.append(_frame_line(num, frame, now, names, full, prefix, lines))
             printed[key] = (b, num)
             num += 1
-    return lines
+    return out
 
 
 def native_lines(frames, full, prefix="  "):
@@ -466,7 +491,8 @@ def backtrace(task, now, names, lwp=None, native=None, native_error=None,
             "the task has finished" if task.state in ("complete", "cancelled")
             else "the task has no future"))
     else:
-        lines.extend(await_lines(tree, now, names, full, num))
+        lines.extend(await_lines(tree, now, names, full, num,
+                                 lines=running_lines(native) if lwp is not None else None))
     lines.append(spawned_line(task, names))
     return "\n".join(lines)
 

@@ -527,6 +527,8 @@ class Walker(ListWalker):
                     chain, addrs, res = found
                 else:
                     tree = self.frame_tree(root, 0, set(), 0)[0]
+        if state_name == "idle" and error is None:
+            error = _idle_problem(root, chain, addrs, tree)
         return new(Task, (tid, addr, name, state_name, self.flags(flags), parent_id, site,
                           polls, created, state_ns, pstart, pend, worker,
                           threads_by_task.get(addr), error, chain, addrs, res, tree))
@@ -590,6 +592,9 @@ class Walker(ListWalker):
                 if res is None:
                     append(slow(addr, error, threads_by_task))
                     continue
+            elif state == "idle":  # suspended, yet awaiting nothing
+                append(slow(addr, error, threads_by_task))
+                continue
             append(new(Task, (tid, addr, name, state, fl, parent_id, sp[0], polls, created,
                               state_ns, pstart, pend, worker, lwp_get(addr), None,
                               chain, tuple(addrs), res, None)))
@@ -616,6 +621,26 @@ class Walker(ListWalker):
             if tid is not None:
                 self.task_ids[addr] = tid
         return tid
+
+
+def _idle_problem(root, chain, addrs, tree):
+    """Why an idle task's await tree cannot be what a suspended task has
+    (every frame of it awaits something, down to a leaf), or None."""
+    if not root:
+        return "corrupt: an idle task without a future (its root frame is NULL)"
+    if chain is not None:
+        if chain.leaf:
+            return None
+        return ("corrupt: idle, but frame 0x%x of its await chain awaits nothing"
+                % addrs[-1])
+    stack = [tree] if tree is not None else []
+    while stack:
+        f = stack.pop()
+        if f.head is not None and not f.head.leaf and not f.children and not f.error:
+            return "corrupt: idle, but frame 0x%x of its await tree awaits nothing" % (
+                f.address)
+        stack.extend(f.children)
+    return None
 
 
 def _fast(reader):

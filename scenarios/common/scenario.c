@@ -128,8 +128,17 @@ static const at_dump_frame *scn_timer_due(const at_dump_frame *f, uint64_t soon,
     return NULL;
 }
 
+/* Set by scn_allow_scheduled(): a hung scene whose point is starvation. */
+static int scn_scheduled_ok;
+
+void scn_allow_scheduled(void)
+{
+    scn_scheduled_ok = 1;
+}
+
 /* Is runtime r quiet?  Every task idle, complete or cancelled (or, with
- * allow_running, running: a hung scene), no idle task waiting for a timer
+ * allow_running, running: a hung scene; and scheduled too after
+ * scn_allow_scheduled), no idle task waiting for a timer
  * due soon, and (unless allow_running) no thread polling one of its tasks.
  * Adds its tasks' poll counts to *polls; explains a no in why. */
 static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int allow_running,
@@ -150,7 +159,8 @@ static int scn_runtime_quiet(const at_dump *d, const at_dump_runtime *r, int all
         }
         if (t->state != AT_TASK_IDLE && t->state != AT_TASK_COMPLETE &&
             t->state != AT_TASK_CANCELLED &&
-            !(allow_running && t->state == AT_TASK_RUNNING)) {
+            !(allow_running && t->state == AT_TASK_RUNNING) &&
+            !(allow_running && scn_scheduled_ok && t->state == AT_TASK_SCHEDULED)) {
             snprintf(why, len, "task %llu \"%s\" is not idle (state %u)",
                      (unsigned long long)t->id, t->name, t->state);
             return 0;

@@ -49,6 +49,9 @@ void scn_offline_only(void);
  * `ready offline`: no live dump, the runtime cannot serve one. */
 void scn_checkpoint_hung(int in_syscall);
 void scn_hang_mark(void);
+/* For a hung scene whose point is starvation: tasks left scheduled (never
+ * polled: every thread is stuck) do not keep the scene from settling. */
+void scn_allow_scheduled(void);
 
 void scn_skip(const char *reason) __attribute__((noreturn));
 void scn_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

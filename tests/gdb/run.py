@@ -294,6 +294,15 @@ STATES_COMMANDS = [
     ("glob_json", "info async-tasks --name t* --json"),
     ("rt3_json", "info async-tasks --runtime 3 --json"),
     ("state_idle", "info async-tasks --state=idle --name=*er"),
+    ("waits_mutex_json", "info async-tasks --waits-for mutex --json"),
+    ("at_json", "info async-tasks --at states.c:95 --json"),
+    ("desc_json", "info async-tasks --descendants-of 3 --name *er --sort id --limit 2 --json"),
+    ("none_json", "info async-tasks --at nowhere.c:1 --json"),
+    ("group", "info async-tasks --group where --limit 2"),
+    ("group_state_json", "info async-tasks --group state --json"),
+    ("bt_group", "async-bt all --group state --limit 1"),
+    ("bt_oneshot", "async-bt all --waits-for oneshot"),
+    ("bt_none", "async-bt all --waits-for write"),
 ]
 
 USAGE_COMMANDS = [
@@ -310,12 +319,19 @@ USAGE_COMMANDS = [
     ("u_deadlocks", "info async-deadlocks --all"),
     ("u_runtimes", "info async-runtimes x"),
     ("u_quote", "async-bt 'unterminated"),
+    ("u_group", "info async-tasks --group color"),
+    ("u_minwait", "info async-tasks --min-wait 5"),
+    ("u_bt_sort", "async-bt all --sort name"),
+    ("u_waits", "info async-tasks --waits-for lock"),
 ]
 
-BT_USAGE = re.escape("usage: async-bt ID...|all [--full]")
+BT_USAGE = re.escape("usage: async-bt ID...|all [--full] [--state STATE]") + ".*"
 USAGE_EXPECT = {
     "u_badopt": ["unknown option --bogus", re.escape(
-        "usage: info async-tasks [--json] [--state STATE] [--name GLOB] [--runtime ADDR|ID]")],
+        "usage: info async-tasks [--json] [--runtime ADDR|ID] [--state STATE] [--name GLOB] "
+        "[--waits-for KIND|ADDR] [--at LOC] [--min-wait DUR] [--spawned-at LOC] "
+        "[--descendants-of ID] [--sort wait|polls|id] [--limit N] [--group [chain|where|"
+        "resource|spawn|state]]")],
     "u_bt_none": [re.escape("which tasks? give task ids or 'all'"), BT_USAGE],
     "u_bt_word": ["a task id must be a number, not 'seven'", BT_USAGE],
     "u_bt_zero": ["task ids are positive numbers, not 0", BT_USAGE],
@@ -329,6 +345,14 @@ USAGE_EXPECT = {
     "u_deadlocks": ["unknown option --all", "usage: info async-deadlocks \\[--json\\]"],
     "u_runtimes": ["unexpected argument 'x'", "usage: info async-runtimes \\[--json\\]"],
     "u_quote": [".*", BT_USAGE],
+    "u_group": ["unknown grouping key 'color': one of chain, where, resource, spawn, state",
+                "usage: info async-tasks .*"],
+    "u_minwait": [re.escape("--min-wait needs a duration with a unit (ns, us, ms, s, m, h, "
+                            "d), like 500ms or 2s, not '5'"), "usage: info async-tasks .*"],
+    "u_bt_sort": ["unknown sort key 'name': one of wait, polls, id", BT_USAGE],
+    "u_waits": [re.escape("unknown resource kind (or an address 0x...) 'lock': one of "
+                          "none, sleep, mutex, semaphore, notify, ") + ".*",
+                "usage: info async-tasks .*"],
 }
 
 PRINTER_COMMANDS = [
@@ -350,6 +374,9 @@ def check_states_text(parts, m, stripped, pid):
         return text
 
     d = r"\S+"  # a duration
+    # A running task shows the line its poll executes (from the thread's
+    # native frames); without symbols, where its function starts.
+    run_line = (lambda fn: m["site:" + fn]) if stripped else (lambda fn: m["native:" + fn])
     lines_match(part("tasks"), [
         r"runtime 1 \(current-thread, 1 worker\) at %s: 9 tasks" % HEX,
         r"  ID  STATE +FOR +ON +POLLS +NAME +WHERE",
@@ -369,10 +396,10 @@ def check_states_text(parts, m, stripped, pid):
         r"\(\+1 more\)" % (d, m["await:leg_a"], HEX),
         r"runtime 2 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
         r"   1  running +%s +LWP \d+ +1  \"outer\" +LWP \d+, under a nested block_on  "
-        r"blocking_step states.c:%d" % (d, m["site:blocking_step"]),
+        r"blocking_step states.c:%d" % (d, run_line("blocking_step")),
         r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % HEX,
         r"   2  running +%s +LWP \d+ +1  \"inner\" +LWP \d+ in \S*read\S*  inner_work "
-        r"states.c:%d" % (d, m["site:inner_work"]),
+        r"states.c:%d" % (d, run_line("inner_work")),
         r"\(durations (up to the moment the (process was stopped|core file was written)|"
         r"are lower bounds: .*); gdb-(live|core)\)",
     ], "info async-tasks")
@@ -397,7 +424,7 @@ def check_states_text(parts, m, stripped, pid):
         r"  #\d +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
     ]) + [
         r"  await chain:",
-        r"  #\d +inner_work at states.c:%d" % m["site:inner_work"],
+        r"  #\d +inner_work at states.c:%d" % run_line("inner_work"),
         r"  started by block_on in task 1 \"outer\" at states.c:%d \(in blocking_step_poll\)"
         % m["spawn:inner"],
         r"",
@@ -409,7 +436,7 @@ def check_states_text(parts, m, stripped, pid):
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
     ]) + [
         r"  await chain:",
-        r"  #\d+ blocking_step at states.c:%d" % m["site:blocking_step"],
+        r"  #\d+ blocking_step at states.c:%d" % run_line("blocking_step"),
         r"  #\d+ outer at states.c:%d" % m["await:outer"],
         r"  started by block_on in the program \(outside any task\) at states.c:%d "
         r"\(in blocker_main\)" % m["spawn:outer"],
@@ -497,6 +524,43 @@ def check_filters(parts):
     got = ids("rt3_json")
     if got != [(3, [2])]:
         raise TestFailure("--runtime 3 gave %r" % got)
+    for name, want in (("waits_mutex_json", [(1, [5]), (2, []), (3, [])]),
+                       ("at_json", [(1, [7]), (2, []), (3, [])]),
+                       ("desc_json", [(1, [4, 5]), (2, []), (3, [])]),
+                       ("none_json", [(1, []), (2, []), (3, [])])):
+        got = ids(name)
+        if got != want:
+            raise TestFailure("%s gave %r, not %r" % (name, got, want))
+    lines_match(parts["group"], [
+        r"11 tasks in 11 groups by where, largest first:",
+        r"  COUNT  STATE    IDS",
+        r"      1  running  1",
+        r"         blocking_step states.c:\d+",
+        r"      1  running  2",
+        r"         inner_work states.c:\d+",
+        r"  and 9 more groups \(9 tasks\)"], "--group where --limit 2")
+    doc = parse_json(parts["group_state_json"], "--group state --json")
+    errors = []
+    match(doc, {"format": "asynctrace-groups", "version": 1, "by": "state", "tasks": 11,
+                "groups": [{"key": "idle", "count": 9, "states": {"idle": 9},
+                            "ids": [3, 4, 5, 6, 7, 8, 9, 10, 11],
+                            "example": {"id": 3, "name": "main"}},
+                           {"key": "running", "count": 2, "ids": [1, 2]}],
+                "more_groups": 0}, "groups", errors)
+    if errors:
+        raise TestFailure("\n  ".join(errors))
+    lines_match(parts["bt_group"], [
+        r"11 tasks in 2 groups by state, largest first",
+        r"",
+        r"9 tasks \(idle\): 3, 4, 5, 6, 7 \(and 4 more\)",
+        r"task 3 \"main\" idle for \S+, worker 0, 1 poll, flags: block-on",
+        r"  #0  at_notify_wait +waiting for notify %s \(4 waiters\) \(for \S+\)" % HEX,
+        r"",
+        r"and 1 more groups"], "async-bt --group state")
+    lines_match(parts["bt_none"], [r"no task matches"], "async-bt --waits-for write")
+    lines_match(parts["bt_oneshot"], [r"task 10 \"combo\" idle .*"], "--waits-for oneshot")
+    if parts["bt_oneshot"].count("\ntask ") + parts["bt_oneshot"].startswith("task ") != 1:
+        raise TestFailure("--waits-for oneshot: more than task 10:\n" + parts["bt_oneshot"])
 
 
 def check_usage(parts):
@@ -649,9 +713,11 @@ def check_mt(parts, mm, what):
         r"  task 2 \"spinner\" \(running\) on LWP \d+ in read\(\) at block_in_read mt.c:%d "
         r"for (at least )?\S+" % mm["native:block_in_read"],
         r"cannot be settled from memory: 2 tasks wait on what this analysis cannot decide:",
-        r"  2 on notify \(.*\), the longest for .*: task 1 \"main\", task 3 \"holder\"",
-        r"1 task waits on other tasks that can still run",
+        r"  2 on notify \(.*\), the longest for .*: task 1 \"main\", task 3 \"holder\"; "
+        r"1 task behind",
     ], what + ": info async-diagnose")
+    if "not proven stuck" in parts["diagnose"]:
+        raise TestFailure("%s: the locker is behind the holder's notify" % what)
     errors = []
     workers = [th for th in doc["threads"] if th["role"] == "worker"]
     busy = [th for th in workers if th["task"] is not None]
@@ -690,7 +756,7 @@ def check_mt(parts, mm, what):
         r"  #\d+ +0x[0-9a-f]{16} in spinner_poll at mt.c:%d" % mm["native:spinner"],
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
         r"  await chain:",
-        r"  #\d+ +spinner at mt.c:%d" % mm["site:spinner"],
+        r"  #\d+ +spinner at mt.c:%d" % mm["native:spinner"],
         r"  spawned by task 1 \"main\" at mt.c:\d+ \(in main_task_poll\)",
         r"",
         r"task 4 \"locker\" idle for \S+, worker [01], 1 poll",
@@ -854,7 +920,7 @@ def check_deadlock_output(parts, dm):
 def check_diagnose_output(parts, dm):
     """info async-diagnose on deadlock.c: the three cycles, proven, in id
     order, with c and d stuck behind the first; main's notify unsettled;
-    patient waits on the napper, which can still run."""
+    patient waits on the napper, which is not proven stuck."""
     no_bad_output(parts["diagnose"], "info async-diagnose")
     rep = parse_json(parts["diagnose_json"], "info async-diagnose --json")
 
@@ -1343,6 +1409,35 @@ def t_verdict_lists(ctx):
         % p.task[8]], "deadlocks list the corrupt tasks")
 
 
+def t_verdict_truncated(ctx):
+    """NULL where a pointer was: a runtime list cut after runtime 1 (the
+    thread contexts still name the lost runtime and tasks), an idle task
+    whose root is NULL, an idle task whose frame awaits nothing."""
+    p = Patched(ctx)
+    p.img.put_u64(p.img.descriptor + 32, p.rt[1])
+    p.img.put_u64(p.rt[1] + p.field("runtime", "next"), 0)
+    p.img.put_u64(p.task[6] + p.field("task", "root"), 0)
+    root7 = p.img.u64(p.task[7] + p.field("task", "root"))
+    p.img.put_u64(root7 + p.field("frame", "child"), 0)
+    parts, doc = p.run("truncated")
+    blocker = [th["tid"] for th in p.doc["threads"] if th["runtime"] == 3][0]
+    lines_match(parts["tasks"], [
+        r"runtime 1 .*: 9 tasks",
+        r"   6  idle .*\"sleeper\" +corrupt: an idle task without a future \(its root frame is "
+        r"NULL\)",
+        r"   7  idle .*\[corrupt: idle, but frame 0x%x of its await chain awaits nothing\]"
+        % root7,
+        r"note: corrupt: thread %d drives runtime 3, which is not on the runtime list"
+        % blocker,
+        r"note: corrupt: thread %d polls task 2, which is on no runtime's task list" % blocker,
+        r"note: corrupt: thread %d polls task 1, which is on no runtime's task list" % blocker,
+    ], "truncated lists and trees")
+    lines_match(parts["deadlocks"], [
+        r"maybe stuck: task 6 \"sleeper\": what it waits for cannot be told: corrupt: an "
+        r"idle task without a future .*",
+        r"maybe stuck: task 7 \"consumer\": .*"], "deadlocks on truncated trees")
+
+
 def t_verdict_layout(ctx):
     """A layout table whose field does not fit its record: one sentence."""
     p = Patched(ctx)
@@ -1439,6 +1534,28 @@ def t_no_runtime(ctx):
         r"\(gdb -p PID\), run the program, or load a core \(gdb PROG CORE\)"], "no process")
 
 
+def t_wrong_executable(ctx):
+    """A core opened with another program, and with no program at all: each
+    says what is wrong; a stripped copy of the right program is accepted."""
+    r = ctx.results["plain"]
+    parts, whole = run_gdb([ctx.prog("deadlock"), r["core"]], [("tasks", "info async-tasks")])
+    no_bad_output(whole, "wrong executable")
+    lines_match(parts["tasks"], [
+        r"asynctrace: wrong executable: the core was made from \S+/states, whose build id "
+        r"[0-9a-f]+ differs from that of \S+/deadlock \([0-9a-f]+\): load the program the "
+        r"core came from"], "wrong executable")
+    parts, whole = run_gdb(["-ex", "core-file %s" % r["core"]], [("tasks", "info async-tasks")])
+    no_bad_output(whole, "no executable")
+    lines_match(parts["tasks"], [
+        r"asynctrace: no executable: give the program file \(gdb PROG CORE, or `file PROG`\): "
+        r"the core was made from \S+/states, and a core alone does not say where the "
+        r"asynctrace runtime is"], "no executable")
+    parts, whole = run_gdb([ctx.prog("states", True), r["core"]],
+                           [("runtimes", "info async-runtimes")])
+    no_bad_output(whole, "stripped copy")
+    lines_match(parts["runtimes"], [r"runtime 3 at .*"], "stripped copy of the right program")
+
+
 def expect(cond, what):
     if not cond:
         raise TestFailure(what)
@@ -1515,10 +1632,12 @@ CASES = [
     ("verdict: zeroed mutex magic in a cycle", t_verdict_mutex_magic),
     ("verdict: garbage root, child in another task's tree", t_verdict_garbage_root),
     ("verdict: runtime magic, task_count, thread runtime, state, id", t_verdict_lists),
+    ("verdict: NULL runtime link, NULL root, frame awaiting nothing", t_verdict_truncated),
     ("verdict: layout field outside its record", t_verdict_layout),
     ("escape: control characters in a task name", t_escape),
     ("tiny cache: a one-block cache reads the same", t_tiny_cache),
     ("no runtime, no process", t_no_runtime),
+    ("wrong executable, no executable", t_wrong_executable),
     ("auto-load from .debug_gdb_scripts", t_autoload),
 ] + diagrec_cases(sys.modules[__name__])
 

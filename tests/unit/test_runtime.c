@@ -521,3 +521,32 @@ AT_TEST(snapshot_survives_bad_descriptors)
     CU_ASSERT_PTR_NULL(d->runtimes[0].tasks[0].spawn_function);
     at_dump_free(d);
 }
+
+/* Every AT_E* code has its name and description (one list, AT_ERRORS);
+ * anything else is unknown. */
+AT_TEST(error_names_and_descriptions)
+{
+    static const struct {
+        int code, value;
+        const char *name, *text;
+    } want[] = {
+        {AT_OK, 0, "AT_OK", "success"},
+        {AT_EINVAL, -22, "AT_EINVAL", "invalid argument, or a handle used twice"},
+        {AT_ENOMEM, -12, "AT_ENOMEM", "out of memory"},
+        {AT_ECLOSED, -32, "AT_ECLOSED", "the other side of the channel is gone"},
+        {AT_ECANCELED, -125, "AT_ECANCELED", "the task was aborted"},
+        {AT_ETIMEDOUT, -110, "AT_ETIMEDOUT", "timed out"},
+        {AT_ESHUTDOWN, -108, "AT_ESHUTDOWN", "the runtime is shut down"},
+        {AT_EBUSY, -16, "AT_EBUSY", "busy: too many requests pending, or in use"},
+        {AT_EAGAIN, -11, "AT_EAGAIN", "would block: try again later"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        AT_ASSERT_EQ_INT(want[i].code, want[i].value);
+        AT_ASSERT_EQ_STR(at_error_name(want[i].code), want[i].name);
+        AT_ASSERT_EQ_STR(at_strerror(want[i].code), want[i].text);
+    }
+    CU_ASSERT_PTR_NULL(at_error_name(-1));
+    CU_ASSERT_PTR_NULL(at_error_name(22));
+    AT_ASSERT_EQ_STR(at_strerror(-1), "unknown error");
+    AT_ASSERT_EQ_STR(at_strerror(12345), "unknown error");
+}

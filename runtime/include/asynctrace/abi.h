@@ -310,6 +310,7 @@ struct at_runtime {
     void *blocking;           /* spawn_blocking pool, created on demand */
     void *task_pool;          /* task memory (task_pool.c) */
     at_task *wake_head;       /* current-thread: wakes asked by other threads */
+    const struct at__sched_ops *sched_ops; /* the flavor's operations */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the

@@ -68,16 +68,30 @@ extern "C" {
 
 #define AT_NOINLINE __attribute__((noinline, noclone))
 
-/* Error codes: 0 is success, failures are negative. */
-#define AT_OK 0
-#define AT_EINVAL (-22)      /* bad argument, or a handle used twice */
-#define AT_ENOMEM (-12)
-#define AT_ECLOSED (-32)     /* the other side of a channel is gone */
-#define AT_ECANCELED (-125)  /* the task was aborted */
-#define AT_ETIMEDOUT (-110)
-#define AT_ESHUTDOWN (-108)  /* the runtime is shut down */
-#define AT_EBUSY (-16)       /* e.g. a dump already in progress */
-#define AT_EAGAIN (-11)      /* try_* would block */
+/* Error codes: 0 is success, failures are negative (Linux errno values,
+ * negated).  One list, X(name, value, message), makes the constants,
+ * at_error_name() and at_strerror(); docs/runtime.md, "Error codes". */
+#define AT_ERRORS(X)                                                           \
+    X(AT_OK, 0, "success")                                                     \
+    X(AT_EINVAL, -22, "invalid argument, or a handle used twice")             \
+    X(AT_ENOMEM, -12, "out of memory")                                         \
+    X(AT_ECLOSED, -32, "the other side of the channel is gone")               \
+    X(AT_ECANCELED, -125, "the task was aborted")                              \
+    X(AT_ETIMEDOUT, -110, "timed out")                                         \
+    X(AT_ESHUTDOWN, -108, "the runtime is shut down")                          \
+    X(AT_EBUSY, -16, "busy: too many requests pending, or in use")            \
+    X(AT_EAGAIN, -11, "would block: try again later")
+
+#define AT__ERROR_CONSTANT(name, value, message) name = (value),
+enum at_error { AT_ERRORS(AT__ERROR_CONSTANT) };
+#undef AT__ERROR_CONSTANT
+
+/* The name of an error code ("AT_EINVAL"), or NULL when err is none of
+ * AT_ERRORS. */
+const char *at_error_name(int err);
+/* A one-line description of an error code ("timed out"), or "unknown
+ * error" when err is none of AT_ERRORS.  Never NULL; static storage. */
+const char *at_strerror(int err);
 
 /* Time units, in nanoseconds. */
 #define AT_NS 1ull

@@ -140,17 +140,93 @@ void at__generation_bump(void);
 void at__registry_lock(void);
 void at__registry_unlock(void);
 
-/* Task reference counting (scheduler.c). */
+/* Task reference counting (task.c). */
 void at__task_ref(at_task *t);
 void at__task_unref(at_task *t);
-/* Schedule a task (wake).  From any thread. */
+/* Schedule a task (wake).  From any thread.  Goes to its runtime's
+ * scheduler flavor (at__sched_ops.wake). */
 void at__task_wake(at_task *t);
+
+/* ---- Scheduler operations ----
+ *
+ * What the core (task.c) and the runtime's assembly (rt/) ask of a
+ * scheduler flavor.  Each flavor (sched/ct_scheduler.c, current-thread;
+ * sched/mt_scheduler.c, multi-thread) fills one table; at_runtime_new puts
+ * it in rt->sched_ops.  Calls go down through this table only: the core
+ * never names a flavor.  NULL entries do nothing. */
+typedef struct at__sched_ops {
+    const char *name;
+    /* Start the flavor's threads for a new runtime: 0 or AT_ENOMEM. */
+    int (*start)(at_runtime *rt, const at_runtime_options *opts);
+    /* Queue a task that just became SCHEDULED (spawn). */
+    void (*enqueue)(at_runtime *rt, at_task *t);
+    /* A wake of t (any thread). */
+    void (*wake)(at_runtime *rt, at_task *t);
+    /* A poll of t returned Pending on this thread: publish IDLE, then act
+     * on a wake or an abort that came during the poll. */
+    void (*pending)(at_runtime *rt, at_task *t);
+    /* A task marked AT_TF_BLOCK_ON reached a final state. */
+    void (*block_on_done)(at_runtime *rt);
+    /* t is being freed: take it off any list of the flavor.  Returns 1
+     * with rt->lock held (the caller unlocks it after the owned-list
+     * unlink, lock order rt->lock then rt->owned_lock), else 0. */
+    int (*task_leaving)(at_runtime *rt, at_task *t);
+    /* at_block_on after the common checks. */
+    int (*block_on)(at_runtime *rt, at_frame *future, const char *name,
+                    const at_site *site);
+    /* Wake the runtime's parked thread(s) (a dump request came). */
+    void (*unpark)(at_runtime *rt);
+    /* The run queue as a live dump sees it (stopped world / owner). */
+    at_task *(*runq_pop)(at_runtime *rt);
+    void (*runq_push)(at_runtime *rt, at_task *t);
+    /* Stop the flavor's threads (each finishes its poll), then free its
+     * state once no task can be queued any more. */
+    void (*shutdown)(at_runtime *rt);
+    void (*free)(at_runtime *rt);
+} at__sched_ops;
+
+/* The shared wake: IDLE -> SCHEDULED by compare-and-swap (queued through
+ * rt's enqueue when rt is not NULL), NOTIFIED on a RUNNING task.  Used by
+ * the multi-thread flavor and for tasks detached from their runtime. */
+void at__task_wake_shared(at_runtime *rt, at_task *t);
+
+/* A wake's timestamp: never before the last one of the task (the poll's
+ * end may come from a reading fresher than the waker's coarse clock).
+ * Timestamps may be written by a waker and a poller or canceller at once:
+ * relaxed atomic accesses. */
+static inline void at__stamp_state(at_task *t)
+{
+    uint64_t now = at__stamp_ns();
+    uint64_t last = __atomic_load_n(&t->state_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->state_ns, now > last ? now : last, __ATOMIC_RELAXED);
+}
 
 /* Timers (time.c): fire expired timers of rt, return the earliest pending
  * deadline or UINT64_MAX. */
 uint64_t at__timers_fire(at_runtime *rt, uint64_t now);
 /* Cancel every timer of a runtime being freed. */
 void at__timers_free(at_runtime *rt);
+
+/* Owned-list unlink; caller holds rt->owned_lock (task.c). */
+void at__owned_unlink_locked(at_runtime *rt, at_task *t);
+
+/* Wake the joiner of a task whose state became final (task.c). */
+void at__task_notify_joiner(at_task *t);
+
+/* ---- Task memory (task_pool.c) ---- */
+
+/* Give rt a task pool with `ncaches` per-thread caches (1 for a
+ * current-thread runtime, one per worker).  0 or AT_ENOMEM. */
+int at__pool_new(at_runtime *rt, unsigned ncaches);
+/* A zeroed block of at least `size` bytes for a task of rt; its size class
+ * goes to *cls (keep it in at_task.alloc_class).  NULL when out of memory. */
+void *at__pool_alloc(at_runtime *rt, size_t size, uint32_t *cls);
+/* Free a task's block; rt is NULL for a task detached from its runtime. */
+void at__pool_free(at_runtime *rt, void *block, uint32_t cls);
+/* at_runtime_free: n tasks are about to be detached (before it detaches
+ * them), then the runtime lets go of the pool (after). */
+void at__pool_hold(at_runtime *rt, uint64_t n);
+void at__pool_release(at_runtime *rt);
 
 /* ---- Scheduler hooks used by live dumps (scheduler.c) ---- */
 

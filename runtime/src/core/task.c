@@ -9,7 +9,6 @@
 #include <stdlib.h>
 
 #include "core/internal.h"
-#include "sched/sched.h"
 
 at_task *at__task_alloc(at_runtime *rt, size_t state_size)
 {
@@ -58,10 +57,17 @@ static void at__owned_link(at_runtime *rt, at_task *t)
     at__spin_unlock(&rt->owned_lock);
 }
 
-/* Unlink from the owned list.  Caller holds rt->owned_lock. */
-void at__owned_unlink_locked(at_runtime *rt, at_task *t)
+/* Unlink from the owned list; caller holds rt->owned_lock.  `dead`: the
+ * task's last reference is gone, so its flags have no other writer and
+ * take a plain store instead of a read-modify-write. */
+static inline void at__owned_unlink(at_runtime *rt, at_task *t, int dead)
 {
-    atomic_fetch_or(&t->flags, AT_TF_IN_FLUX);
+    if (dead) {
+        uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+        atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
+    } else {
+        atomic_fetch_or(&t->flags, AT_TF_IN_FLUX);
+    }
     if (t->owned_prev)
         __atomic_store_n(&t->owned_prev->owned_next, t->owned_next, __ATOMIC_RELEASE);
     else
@@ -73,34 +79,26 @@ void at__owned_unlink_locked(at_runtime *rt, at_task *t)
     at__generation_bump();
 }
 
+void at__owned_unlink_locked(at_runtime *rt, at_task *t)
+{
+    at__owned_unlink(rt, t, 0);
+}
+
 /* The last reference is gone: nobody else can touch t any more (nor wake
  * it: a waker holds a reference, a queued waiter keeps its task alive). */
 static void at__task_free(at_task *t)
 {
     at_runtime *rt = t->runtime;
     if (rt) {
-        /* Still on a current-thread runtime's wake-request list (rare):
-         * leave it.  Lock order: rt->lock, then rt->owned_lock. */
-        int on_wake_list = !rt->sched && __atomic_load_n(&t->sched_data, __ATOMIC_RELAXED);
-        if (on_wake_list) {
-            pthread_mutex_lock(&rt->lock);
-            at__ct_wake_forget(rt, t);
-        }
+        /* Off any list of the scheduler flavor first (current-thread: the
+         * wake-request list, rarely).  Lock order: rt->lock, then
+         * rt->owned_lock. */
+        const at__sched_ops *ops = rt->sched_ops;
+        int locked = ops->task_leaving && ops->task_leaving(rt, t);
         at__spin_lock(&rt->owned_lock);
-        /* Unlinking a dead task: its flags have no other writer. */
-        uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
-        atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
-        if (t->owned_prev)
-            __atomic_store_n(&t->owned_prev->owned_next, t->owned_next, __ATOMIC_RELEASE);
-        else
-            __atomic_store_n(&rt->owned_head, t->owned_next, __ATOMIC_RELEASE);
-        if (t->owned_next)
-            t->owned_next->owned_prev = t->owned_prev;
-        t->owned_next = t->owned_prev = NULL;
-        rt->task_count--;
-        at__generation_bump();
+        at__owned_unlink(rt, t, 1);
         at__spin_unlock(&rt->owned_lock);
-        if (on_wake_list)
+        if (locked)
             pthread_mutex_unlock(&rt->lock);
     }
     t->magic = AT_DEAD_MAGIC;
@@ -141,7 +139,7 @@ at_join_handle at__task_spawn(at_task *t, at_frame *root, const char *name,
     atomic_store_explicit(&t->state, AT_TASK_SCHEDULED, memory_order_relaxed);
     t->magic = AT_TASK_MAGIC;
     at__owned_link(rt, t);
-    at__sched_enqueue(rt, t);
+    rt->sched_ops->enqueue(rt, t);
     h.task = t;
     return h;
 }
@@ -180,6 +178,45 @@ void at_join_handle_release(at_join_handle *h)
     if (atomic_load_explicit(&t->refcount, memory_order_relaxed) > 1)
         atomic_fetch_or(&t->flags, AT_TF_DETACHED);
     at__task_unref(t);
+}
+
+/* ---- Waking ---- */
+
+void at__task_wake(at_task *t)
+{
+    at_runtime *rt = t->runtime;
+    if (rt)
+        rt->sched_ops->wake(rt, t);
+    else
+        at__task_wake_shared(NULL, t);
+}
+
+void at__task_wake_shared(at_runtime *rt, at_task *t)
+{
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (s == AT_TASK_IDLE) {
+            if (atomic_compare_exchange_weak_explicit(&t->state, &s, AT_TASK_SCHEDULED,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                at__stamp_state(t);
+                if (rt)
+                    rt->sched_ops->enqueue(rt, t);
+                return;
+            }
+            continue; /* s holds the state that made the CAS fail */
+        }
+        if (s == AT_TASK_RUNNING) {
+            /* A full barrier (locked RMW), then the re-read: pairs with the
+             * poller's exchange to IDLE followed by its read of the flags. */
+            atomic_fetch_or(&t->flags, AT_TF_NOTIFIED);
+            s = atomic_load_explicit(&t->state, memory_order_acquire);
+            if (s == AT_TASK_RUNNING)
+                return;
+            continue; /* it went idle meanwhile: schedule it ourselves */
+        }
+        return; /* scheduled already, or finished */
+    }
 }
 
 void at_task_abort(at_join_handle h)

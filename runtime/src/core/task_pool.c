@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "sched/sched.h"
+#include "core/internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AT__POOL_DISABLED 1
@@ -307,7 +307,7 @@ static at__pool_cache *at__cache_of(at__pool *p, at_runtime *rt)
     return NULL;
 }
 
-/* ---- The interface (sched.h) ---- */
+/* ---- The interface (core/internal.h) ---- */
 
 int at__pool_new(at_runtime *rt, unsigned ncaches)
 {

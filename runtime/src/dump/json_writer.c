@@ -234,6 +234,39 @@ static const char *const at__task_flag_names[] = {
     "in-flux", "notified", "abort", "detached", "joined", "tracing", "block-on",
 };
 
+/* A live dump's trace status and native backtraces of one task. */
+static void at__json_live_trace(at__json *j, const at_dump_task *t, int in)
+{
+    FILE *o = j->out;
+    at__json_indent(j, in);
+    fputs("\"trace\": ", o);
+    at__json_string(j, t->traced ? "traced" : (t->trace_note ? t->trace_note : "not-polled"));
+    fputs(",\n", o);
+    at__json_indent(j, in);
+    fputs("\"native\": [", o);
+    for (size_t b = 0; b < t->nbacktraces; b++) {
+        const at_dump_backtrace *bt = &t->backtraces[b];
+        fputs(b ? ",\n" : "\n", o);
+        at__json_indent(j, in + 1);
+        fputs("[", o);
+        for (size_t i = 0; i < bt->nframes; i++) {
+            fputs(i ? ",\n" : "\n", o);
+            at__json_indent(j, in + 2);
+            at__json_native(j, &bt->frames[i]);
+        }
+        if (bt->nframes) {
+            putc('\n', o);
+            at__json_indent(j, in + 1);
+        }
+        putc(']', o);
+    }
+    if (t->nbacktraces) {
+        putc('\n', o);
+        at__json_indent(j, in);
+    }
+    fputs("],\n", o);
+}
+
 static void at__json_task(at__json *j, const at_dump_task *t, int depth)
 {
     FILE *o = j->out;
@@ -278,35 +311,8 @@ static void at__json_task(at__json *j, const at_dump_task *t, int depth)
         at__json_string(j, t->error);
     }
     fputs(",\n", o);
-    if (j->live) {
-        at__json_indent(j, in);
-        fputs("\"trace\": ", o);
-        at__json_string(j, t->traced ? "traced" : (t->trace_note ? t->trace_note : "not-polled"));
-        fputs(",\n", o);
-        at__json_indent(j, in);
-        fputs("\"native\": [", o);
-        for (size_t b = 0; b < t->nbacktraces; b++) {
-            const at_dump_backtrace *bt = &t->backtraces[b];
-            fputs(b ? ",\n" : "\n", o);
-            at__json_indent(j, in + 1);
-            fputs("[", o);
-            for (size_t i = 0; i < bt->nframes; i++) {
-                fputs(i ? ",\n" : "\n", o);
-                at__json_indent(j, in + 2);
-                at__json_native(j, &bt->frames[i]);
-            }
-            if (bt->nframes) {
-                putc('\n', o);
-                at__json_indent(j, in + 1);
-            }
-            putc(']', o);
-        }
-        if (t->nbacktraces) {
-            putc('\n', o);
-            at__json_indent(j, in);
-        }
-        fputs("],\n", o);
-    }
+    if (j->live)
+        at__json_live_trace(j, t, in);
     at__json_indent(j, in);
     fputs("\"await\": ", o);
     if (t->await)

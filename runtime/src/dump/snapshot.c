@@ -462,64 +462,38 @@ bad:
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *out);
 
-static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
-                                     unsigned depth, at_dump_frame *f)
+/* A leaf frame's wait record, as f's resource. */
+static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t addr,
+                                     at_dump_frame *f)
 {
-    unsigned char rec[512];
-    f->address = addr;
-    f->function = "?";
-    f->file = "?";
-    if (depth >= AT_SNAPSHOT_MAX_DEPTH) {
-        f->error = at_dump_printf(w->d, "corrupt: await chain deeper than %u", AT_SNAPSHOT_MAX_DEPTH);
+    unsigned char lrec[512];
+    if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
+        f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
-    int added = at__set_add(&w->seen, addr);
-    if (added == 0) {
-        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx appears twice (cycle)",
-                                  (unsigned long long)addr);
+    at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
+    if (!r) {
+        f->error = "out of memory";
         return f;
     }
-    if (at__read_rec(w, addr, rec, w->frame_size) < 0) {
-        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx unreadable", (unsigned long long)addr);
-        return f;
-    }
-    const at__site_info *s = at__site(w, sc, at__get(w, rec, L_frame_site));
-    if (!s) {
-        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx has no valid site",
-                                  (unsigned long long)addr);
-        return f;
-    }
-    f->function = s->function;
-    f->file = s->file;
-    f->kind = s->kind;
-    f->poll = s->poll;
-    uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
-    f->line = resume ? resume : s->line;
+    f->resource = r;
+    r->kind = (uint32_t)at__get(w, lrec, L_leaf_wait_kind);
+    r->flags = (uint32_t)at__get(w, lrec, L_leaf_wait_flags);
+    r->object = at__get(w, lrec, L_leaf_wait_object);
+    r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
+    r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
+    r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
+    r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
+    at__read_resource(w, sc, r);
+    return f; /* a leaf's own children (none) are not walked */
+}
 
-    if (s->kind == AT_KIND_LEAF) {
-        unsigned char lrec[512];
-        if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
-            f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
-            return f;
-        }
-        at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
-        if (!r) {
-            f->error = "out of memory";
-            return f;
-        }
-        f->resource = r;
-        r->kind = (uint32_t)at__get(w, lrec, L_leaf_wait_kind);
-        r->flags = (uint32_t)at__get(w, lrec, L_leaf_wait_flags);
-        r->object = at__get(w, lrec, L_leaf_wait_object);
-        r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
-        r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
-        r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
-        r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
-        at__read_resource(w, sc, r);
-        return f; /* a leaf's own children (none) are not walked */
-    }
-
-    /* Children: child, then its siblings. */
+/* The children of the frame record rec (child, then its siblings), each
+ * walked into f->children. */
+static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
+                                        const unsigned char *rec, unsigned depth,
+                                        at_dump_frame *f)
+{
     uint64_t c = at__get(w, rec, L_frame_child);
     size_t n = 0;
     uint64_t addrs[64];
@@ -553,6 +527,44 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
     for (size_t i = 0; i < n; i++)
         at__walk_frame(w, sc, list[i], depth + 1, &f->children[i]);
     return f;
+}
+
+static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
+                                     unsigned depth, at_dump_frame *f)
+{
+    unsigned char rec[512];
+    f->address = addr;
+    f->function = "?";
+    f->file = "?";
+    if (depth >= AT_SNAPSHOT_MAX_DEPTH) {
+        f->error = at_dump_printf(w->d, "corrupt: await chain deeper than %u", AT_SNAPSHOT_MAX_DEPTH);
+        return f;
+    }
+    int added = at__set_add(&w->seen, addr);
+    if (added == 0) {
+        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx appears twice (cycle)",
+                                  (unsigned long long)addr);
+        return f;
+    }
+    if (at__read_rec(w, addr, rec, w->frame_size) < 0) {
+        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx unreadable", (unsigned long long)addr);
+        return f;
+    }
+    const at__site_info *s = at__site(w, sc, at__get(w, rec, L_frame_site));
+    if (!s) {
+        f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx has no valid site",
+                                  (unsigned long long)addr);
+        return f;
+    }
+    f->function = s->function;
+    f->file = s->file;
+    f->kind = s->kind;
+    f->poll = s->poll;
+    uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
+    f->line = resume ? resume : s->line;
+    if (s->kind == AT_KIND_LEAF)
+        return at__walk_leaf(w, sc, addr, f);
+    return at__walk_children(w, sc, rec, depth, f);
 }
 
 /* ---- Tasks and runtimes ---- */
@@ -778,61 +790,40 @@ static void at__walk_threads(at__walk *w, uint64_t head)
                         d->runtimes[r].tasks[k].thread = th[i].tid;
 }
 
-static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtime *only)
+/* Read and check the descriptor at `descriptor`, then its layout table.
+ * 0, or -1 with a note in the dump. */
+static int at__read_descriptor(at__walk *w, const void *descriptor, at_debug_descriptor *desc)
 {
-    at_dump *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->version = AT_TRACE_FORMAT_VERSION;
-    d->source = "snapshot";
-    d->clock = "live";
-    d->now_source = "live";
-    d->now_exact = 1;
-    d->now_ns = at_now_ns();
-
-    at__walk *w = calloc(1, sizeof *w);
-    at__site_cache *sc = calloc(1, sizeof *sc);
-    if (!w || !sc) {
-        free(w);
-        free(sc);
-        at_dump_free(d);
-        return NULL;
-    }
-    w->rd.pid = getpid();
-    w->rd.direct = direct;
-    w->d = d;
-
-    at_debug_descriptor desc;
+    at_dump *d = w->d;
     uint64_t daddr = (uint64_t)(uintptr_t)descriptor;
-    if (at__read(&w->rd, daddr, &desc, sizeof desc) < 0) {
+    if (at__read(&w->rd, daddr, desc, sizeof *desc) < 0) {
         at_dump_note(d, "corrupt: descriptor at 0x%llx unreadable", (unsigned long long)daddr);
-        goto out;
+        return -1;
     }
-    if (memcmp(desc.magic, AT_DEBUG_MAGIC, 8) != 0) {
+    if (memcmp(desc->magic, AT_DEBUG_MAGIC, 8) != 0) {
         at_dump_note(d, "corrupt: descriptor magic is wrong (not an asynctrace descriptor)");
-        goto out;
+        return -1;
     }
-    if (desc.abi_version != AT_ABI_VERSION) {
+    if (desc->abi_version != AT_ABI_VERSION) {
         at_dump_note(d, "ABI version %u is not the version %u this walker reads",
-                     desc.abi_version, AT_ABI_VERSION);
-        goto out;
+                     desc->abi_version, AT_ABI_VERSION);
+        return -1;
     }
-    d->generation = desc.generation;
-    d->clock_mono_ns = desc.clock_mono_ns;
-    d->clock_real_ns = desc.clock_real_ns;
-    if (at__load_layout(w, (uint64_t)(uintptr_t)desc.layouts, desc.layout_count) < 0)
-        goto out;
+    d->generation = desc->generation;
+    d->clock_mono_ns = desc->clock_mono_ns;
+    d->clock_real_ns = desc->clock_real_ns;
+    return at__load_layout(w, (uint64_t)(uintptr_t)desc->layouts, desc->layout_count);
+}
 
-    /* Plain copies are safe only while no runtime or thread context can be
-     * freed: both are unlinked and freed under the registry lock. */
-    if (direct)
-        at__registry_lock();
+/* The runtime list from `head` (only the runtime `only` when not NULL),
+ * sorted, into d->runtimes. */
+static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
+                              const at_runtime *only)
+{
+    at_dump *d = w->d;
     size_t cap = 4, n = 0;
     d->runtimes = at_dump_alloc(d, cap * sizeof(at_dump_runtime));
     at__set rts = {0};
-    uint64_t head = (uint64_t)(uintptr_t)(direct ? __atomic_load_n(&asynctrace_debug.runtimes,
-                                                                   __ATOMIC_ACQUIRE)
-                                                 : desc.runtimes);
     for (uint64_t cur = head; cur && d->runtimes;) {
         if (n == AT_SNAPSHOT_MAX_RUNTIMES || at__set_add(&rts, cur) != 1) {
             at_dump_note(d, "corrupt: runtime list loops or exceeds %u", AT_SNAPSHOT_MAX_RUNTIMES);
@@ -860,14 +851,48 @@ static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtim
     d->nruntimes = n;
     if (n)
         qsort(d->runtimes, n, sizeof(at_dump_runtime), at__cmp_runtime);
-    if (direct) {
-        at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
-                                                                 __ATOMIC_ACQUIRE));
-        at__registry_unlock();
-    } else {
-        at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+}
+
+static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtime *only)
+{
+    at_dump *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->version = AT_TRACE_FORMAT_VERSION;
+    d->source = "snapshot";
+    d->clock = "live";
+    d->now_source = "live";
+    d->now_exact = 1;
+    d->now_ns = at_now_ns();
+
+    at__walk *w = calloc(1, sizeof *w);
+    at__site_cache *sc = calloc(1, sizeof *sc);
+    if (!w || !sc) {
+        free(w);
+        free(sc);
+        at_dump_free(d);
+        return NULL;
     }
-out:
+    w->rd.pid = getpid();
+    w->rd.direct = direct;
+    w->d = d;
+
+    at_debug_descriptor desc;
+    if (at__read_descriptor(w, descriptor, &desc) == 0) {
+        /* Plain copies are safe only while no runtime or thread context can
+         * be freed: both are unlinked and freed under the registry lock. */
+        if (direct) {
+            at__registry_lock();
+            at__walk_runtimes(w, sc, (uint64_t)(uintptr_t)__atomic_load_n(
+                                         &asynctrace_debug.runtimes, __ATOMIC_ACQUIRE), only);
+            at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
+                                                                     __ATOMIC_ACQUIRE));
+            at__registry_unlock();
+        } else {
+            at__walk_runtimes(w, sc, (uint64_t)(uintptr_t)desc.runtimes, only);
+            at__walk_threads(w, (uint64_t)(uintptr_t)desc.threads);
+        }
+    }
     free(w->seen.slots);
     free(w->sites_bad.slots);
     free(w);

@@ -104,6 +104,10 @@ struct at__mt {
 
 static __thread at__worker *at__cur_worker;
 
+static void at__mt_shutdown(at_runtime *rt);
+static void at__mt_free(at_runtime *rt);
+static void at__mt_runq_push(at_runtime *rt, at_task *t);
+
 static at__mt *at__mt_of(at_runtime *rt) { return (at__mt *)rt->sched; }
 
 /* ====================================================================== */
@@ -201,11 +205,7 @@ static at_task *at__lq_steal(at__lq *src, at__lq *dst)
 static void at__inject_push_list(at__mt *mt, at_task *head, at_task *tail, size_t n)
 {
     pthread_mutex_lock(&mt->inj_lock);
-    if (mt->inj_tail)
-        mt->inj_tail->run_next = head;
-    else
-        mt->inj_head = head;
-    mt->inj_tail = tail;
+    at__taskq_append(&mt->inj_head, &mt->inj_tail, head, tail);
     atomic_fetch_add(&mt->inj_len, n);
     pthread_mutex_unlock(&mt->inj_lock);
 }
@@ -417,7 +417,7 @@ static void at__park_worker(at__worker *w)
 /* Enqueue                                                                */
 /* ====================================================================== */
 
-void at__mt_enqueue(at_runtime *rt, at_task *t)
+static void at__mt_enqueue(at_runtime *rt, at_task *t)
 {
     at__mt *mt = at__mt_of(rt);
     at__worker *w = at__cur_worker;
@@ -440,7 +440,7 @@ void at__mt_enqueue(at_runtime *rt, at_task *t)
     at__notify_parked(mt);
 }
 
-void at__mt_unpark(at_runtime *rt)
+static void at__mt_unpark(at_runtime *rt)
 {
     at__unpark_all(at__mt_of(rt));
 }
@@ -588,7 +588,7 @@ static unsigned at__cpu_count(void)
     return n < 1 ? 1 : n > AT__MAX_WORKERS ? AT__MAX_WORKERS : (unsigned)n;
 }
 
-int at__mt_start(at_runtime *rt, unsigned workers, const char *name)
+static int at__mt_start(at_runtime *rt, unsigned workers, const char *name)
 {
     if (!workers)
         workers = at__cpu_count();
@@ -648,7 +648,7 @@ fail:
     return AT_ENOMEM;
 }
 
-void at__mt_shutdown(at_runtime *rt)
+static void at__mt_shutdown(at_runtime *rt)
 {
     at__mt *mt = at__mt_of(rt);
     if (!mt)
@@ -662,7 +662,7 @@ void at__mt_shutdown(at_runtime *rt)
         }
 }
 
-void at__mt_free(at_runtime *rt)
+static void at__mt_free(at_runtime *rt)
 {
     at__mt *mt = at__mt_of(rt);
     if (!mt)
@@ -685,14 +685,8 @@ void at__mt_free(at_runtime *rt)
 /* block_on                                                               */
 /* ====================================================================== */
 
-static int at__done(at_task *t)
-{
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    return s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED;
-}
-
-int at__mt_block_on(at_runtime *rt, at_frame *future, const char *name,
-                    const at_site *site)
+static int at__mt_block_on(at_runtime *rt, at_frame *future, const char *name,
+                           const at_site *site)
 {
     at__mt *mt = at__mt_of(rt);
     if (at__cur_worker && at__cur_worker->mt == mt)
@@ -703,7 +697,7 @@ int at__mt_block_on(at_runtime *rt, at_frame *future, const char *name,
                    ? AT_ESHUTDOWN : AT_ENOMEM;
     atomic_fetch_or(&h.task->flags, AT_TF_BLOCK_ON);
     pthread_mutex_lock(&mt->done_lock);
-    while (!at__done(h.task))
+    while (!at__task_done(h.task))
         pthread_cond_wait(&mt->done_cv, &mt->done_lock);
     pthread_mutex_unlock(&mt->done_lock);
     int result = h.task->result;
@@ -711,7 +705,7 @@ int at__mt_block_on(at_runtime *rt, at_frame *future, const char *name,
     return result == AT_ECANCELED ? AT_ECANCELED : 0;
 }
 
-void at__mt_block_on_done(at_runtime *rt)
+static void at__mt_block_on_done(at_runtime *rt)
 {
     at__mt *mt = at__mt_of(rt);
     pthread_mutex_lock(&mt->done_lock);
@@ -750,13 +744,7 @@ static void at__steal_all(at__mt *mt)
     mt->inj_head = mt->inj_tail = NULL;
     atomic_store(&mt->inj_len, 0);
     pthread_mutex_unlock(&mt->inj_lock);
-    if (h) {
-        if (rt->run_tail)
-            rt->run_tail->run_next = h;
-        else
-            rt->run_head = h;
-        rt->run_tail = tl;
-    }
+    at__taskq_append(&rt->run_head, &rt->run_tail, h, tl);
     for (unsigned i = 0; i < mt->n; i++) {
         at__worker *v = &mt->w[i];
         at_task *t = atomic_exchange(&v->lifo, NULL);
@@ -767,28 +755,16 @@ static void at__steal_all(at__mt *mt)
     }
 }
 
-at_task *at__mt_runq_pop(at_runtime *rt)
+static at_task *at__mt_runq_pop(at_runtime *rt)
 {
     if (!rt->run_head)
         at__steal_all(at__mt_of(rt));
-    at_task *t = rt->run_head;
-    if (t) {
-        rt->run_head = t->run_next;
-        if (!rt->run_head)
-            rt->run_tail = NULL;
-        t->run_next = NULL;
-    }
-    return t;
+    return at__taskq_pop(&rt->run_head, &rt->run_tail);
 }
 
-void at__mt_runq_push(at_runtime *rt, at_task *t)
+static void at__mt_runq_push(at_runtime *rt, at_task *t)
 {
-    t->run_next = NULL;
-    if (rt->run_tail)
-        rt->run_tail->run_next = t;
-    else
-        rt->run_head = t;
-    rt->run_tail = t;
+    at__taskq_push(&rt->run_head, &rt->run_tail, t);
 }
 
 unsigned at__mt_stop_world(at_runtime *rt, uint64_t timeout_ns)
@@ -882,7 +858,7 @@ static void at__dump_point(at__worker *w)
     int idle = 0;
     if (!atomic_compare_exchange_strong(&mt->dumping, &idle, 1))
         return;
-    at__dump_safe_point(mt->rt);
+    at__sched_safe_point(mt->rt);
     atomic_store(&mt->dumping, 0);
 }
 
@@ -890,3 +866,45 @@ int at__mt_is_worker(const at_runtime *rt)
 {
     return rt->sched && at__cur_worker && at__cur_worker->mt == rt->sched;
 }
+
+/* ====================================================================== */
+/* The flavor's operations                                                */
+/* ====================================================================== */
+
+static int at__mt_start_opts(at_runtime *rt, const at_runtime_options *opts)
+{
+    return at__mt_start(rt, opts->workers, opts->name);
+}
+
+/* After a Pending poll: once IDLE is published a wake may schedule the
+ * task, and another worker run, finish and free it: hold a reference while
+ * we look for a wake that came during the poll.  The exchange is a full
+ * barrier, so the flags read below cannot pass it (pairs with the waker's
+ * fetch_or of NOTIFIED, then its re-read of the state). */
+static void at__mt_pending(at_runtime *rt, at_task *t)
+{
+    at__task_ref(t);
+    atomic_exchange_explicit(&t->state, AT_TASK_IDLE, memory_order_seq_cst);
+    uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+    if (flags & (AT_TF_NOTIFIED | AT_TF_ABORT)) {
+        if (flags & AT_TF_NOTIFIED)
+            atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED);
+        at__task_wake_shared(rt, t);
+    }
+    at__task_unref(t);
+}
+
+const at__sched_ops at__mt_ops = {
+    .name = "multi-thread",
+    .start = at__mt_start_opts,
+    .enqueue = at__mt_enqueue,
+    .wake = at__task_wake_shared,
+    .pending = at__mt_pending,
+    .block_on_done = at__mt_block_on_done,
+    .block_on = at__mt_block_on,
+    .unpark = at__mt_unpark,
+    .runq_pop = at__mt_runq_pop,
+    .runq_push = at__mt_runq_push,
+    .shutdown = at__mt_shutdown,
+    .free = at__mt_free,
+};

@@ -1,22 +1,92 @@
-/* sched.h - private interface between tasks (task.c), timers (time.c) and
- * the scheduler (scheduler.c).  Not installed. */
+/* sched.h - private interface of the scheduler (sched/): the part both
+ * flavors share (scheduler.c: polling, the task state machine, block_on's
+ * checks, shutdown's cancelling), the flavors' operation tables, run
+ * queues, the loops' clock, timers, and the task memory the core provides.
+ * Not installed. */
 #ifndef AT_SCHED_H
 #define AT_SCHED_H
 
 #include "core/internal.h"
 
-/* Queue a task that just became SCHEDULED on its runtime. */
-void at__sched_enqueue(at_runtime *rt, at_task *t);
+/* ---- Flavors (at__sched_ops, core/internal.h) ---- */
 
-/* Owned-list unlink; caller holds rt->owned_lock. */
-void at__owned_unlink_locked(at_runtime *rt, at_task *t);
+extern const at__sched_ops at__ct_ops; /* ct_scheduler.c */
+extern const at__sched_ops at__mt_ops; /* mt_scheduler.c */
 
-/* Current-thread: a task being freed leaves the wake-request list.  Caller
- * holds rt->lock. */
-void at__ct_wake_forget(at_runtime *rt, at_task *t);
+/* ---- Task queues: FIFO lists of tasks linked through run_next ----
+ *
+ * The one implementation of every run and injection queue of both
+ * flavors (a queue is a head and a tail pointer). */
 
-/* Wake the joiner of a task whose state became final. */
-void at__task_notify_joiner(at_task *t);
+static inline void at__taskq_push(at_task **head, at_task **tail, at_task *t)
+{
+    t->run_next = NULL;
+    if (*tail)
+        (*tail)->run_next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+/* Append the list first..last (linked through run_next, last's link
+ * NULL); nothing when first is NULL. */
+static inline void at__taskq_append(at_task **head, at_task **tail, at_task *first,
+                                    at_task *last)
+{
+    if (!first)
+        return;
+    if (*tail)
+        (*tail)->run_next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
+static inline at_task *at__taskq_pop(at_task **head, at_task **tail)
+{
+    at_task *t = *head;
+    if (t) {
+        *head = t->run_next;
+        if (!*head)
+            *tail = NULL;
+        t->run_next = NULL;
+    }
+    return t;
+}
+
+/* ---- Shared by both flavors (scheduler.c) ---- */
+
+/* 1 once t reached COMPLETE or CANCELLED. */
+static inline int at__task_done(at_task *t)
+{
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    return s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED;
+}
+
+/* A dump request is waiting (rt->dump_state is set by other threads). */
+static inline int at__dump_pending(at_runtime *rt)
+{
+    return __atomic_load_n(&rt->dump_state, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* The live-dump safe point, registered by the dump subsystem through
+ * at__sched_set_safe_point (rt/runtime.c wires it): the loops call
+ * at__sched_safe_point between two polls when at__dump_pending. */
+void at__sched_set_safe_point(void (*fn)(at_runtime *rt));
+void at__sched_safe_point(at_runtime *rt);
+
+/* Set up the scheduling part of a new runtime (lock, park condition, the
+ * flavor's table and threads).  0, or AT_ENOMEM with nothing left. */
+int at__sched_init(at_runtime *rt, const at_runtime_options *opts);
+/* Undo at__sched_init once no task can be queued any more. */
+void at__sched_fini(at_runtime *rt);
+/* Cancel every unfinished task of rt on this thread (shutdown). */
+void at__sched_cancel_all(at_runtime *rt);
+/* Detach every task still referenced (handles, wakers) from rt and empty
+ * its queues (at_runtime_free); they hold the task pool until freed. */
+void at__sched_detach_all(at_runtime *rt);
+/* A task's final state (COMPLETE / CANCELLED) with its result. */
+void at__task_cancel(at_task *t);
 
 /* The root poll: pushes the root frame and polls the task's future. */
 AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t);
@@ -72,20 +142,5 @@ static inline uint64_t at__loop_clock_now(at__loop_clock *c)
  * taken just before: the previous poll's end, or fresher) and clk holds the
  * poll's end afterwards. */
 at_poll_result at__task_run_at(at_trace_context *tcx, at_task *t, at__loop_clock *clk);
-
-/* ---- Task memory (task_pool.c) ---- */
-
-/* Give rt a task pool with `ncaches` per-thread caches (1 for a
- * current-thread runtime, one per worker).  0 or AT_ENOMEM. */
-int at__pool_new(at_runtime *rt, unsigned ncaches);
-/* A zeroed block of at least `size` bytes for a task of rt; its size class
- * goes to *cls (keep it in at_task.alloc_class).  NULL when out of memory. */
-void *at__pool_alloc(at_runtime *rt, size_t size, uint32_t *cls);
-/* Free a task's block; rt is NULL for a task detached from its runtime. */
-void at__pool_free(at_runtime *rt, void *block, uint32_t cls);
-/* at_runtime_free: n tasks are about to be detached (before it detaches
- * them), then the runtime lets go of the pool (after). */
-void at__pool_hold(at_runtime *rt, uint64_t n);
-void at__pool_release(at_runtime *rt);
 
 #endif

@@ -258,7 +258,10 @@ void at__trace_capture(at_context *cx)
 {
     at__collector *c = cx->thread->collector;
     const uint64_t leaf_start = (uint64_t)(uintptr_t)at_trace_leaf;
-    const uint64_t root_start = (uint64_t)(uintptr_t)at_root_poll;
+    /* The innermost root frame names the root poll function (its
+     * inner_addr), so this layer needs no link to the scheduler's. */
+    const at_root_frame *rf = cx->thread->active;
+    const uint64_t root_start = rf ? (uint64_t)(uintptr_t)rf->inner_addr : 0;
     if (at__collector_reserve(c, AT__TRACE_MAX_FRAMES) < 0) {
         c->oom = 1;
         return;

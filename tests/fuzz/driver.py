@@ -1,0 +1,167 @@
+"""The corruption fuzzer's in-GDB driver: many mutations of one core in one
+GDB process.
+
+Sourced by tests/fuzz/fuzz.py in `gdb -batch -nx PROG CORE` after the
+extension; reads its plan from $ASYNCTRACE_FUZZ_PLAN (JSON: seed, first and
+last mutation index, result and progress files, per-command timeout).  A
+mutation is a set of byte patches laid over every read the extension makes
+(memory.Memory's raw reads): the core file itself is never rewritten, so
+thousands of mutations need no reload.  For each mutation every command
+runs (with a timer that interrupts a hang), and one JSON line per mutation
+goes to the result file; the progress file names the mutation under way, so
+that the runner can tell which one killed or hung GDB.
+"""
+
+import json
+import os
+import random
+import signal
+import sys
+
+import gdb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mutate  # noqa: E402
+
+from asynctrace import memory, session  # noqa: E402
+
+COMMANDS = ["info async-tasks --json", "info async-tasks", "async-bt all",
+            "info async-threads", "info async-runtimes", "info async-deadlocks",
+            "info async-deadlocks --json"]
+BAD = ("Traceback", "Python Exception", "internal error", "Error occurred in Python")
+
+
+class Hang(BaseException):
+    pass
+
+
+PATCHES = {}
+_orig_raw = memory.Memory._raw
+
+
+def _patched_raw(self, address, size):
+    data = _orig_raw(self, address, size)
+    if not PATCHES:
+        return data
+    end = address + size
+    out = None
+    for addr, raw in PATCHES.items():
+        if addr < end and addr + len(raw) > address:
+            if out is None:
+                out = bytearray(data)
+            lo = max(addr, address)
+            hi = min(addr + len(raw), end)
+            out[lo - address:hi - address] = raw[lo - addr:hi - addr]
+    return bytes(out) if out is not None else data
+
+
+memory.Memory._raw = _patched_raw
+
+
+def _alarm(signum, frame):
+    raise Hang()
+
+
+def run_command(cmd, timeout):
+    """(status, output): status ok, error (a one-line gdb error), hang."""
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        out = gdb.execute(cmd, to_string=True)
+        return "ok", out
+    except Hang:
+        return "hang", ""
+    except gdb.error as e:
+        return ("hang" if "Hang" in str(e) else "error"), str(e)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def verdict(outputs):
+    """(task set, deadlock verdict) from the JSON outputs, None parts when
+    the command refused."""
+    tasks = dead = None
+    st, out = outputs["info async-tasks --json"]
+    if st == "ok":
+        doc = json.loads(out[out.index("{"):])
+        tasks = sorted((rt["id"], t["id"], t["state"]) for rt in doc["runtimes"]
+                       for t in rt["tasks"])
+    st, out = outputs["info async-deadlocks --json"]
+    if st == "ok":
+        doc = json.loads(out[out.index("{"):])
+        dead = ([[e["task"] for e in c] for c in doc["cycles"]],
+                sorted(s["task"] for s in doc["stuck"]))
+    return tasks, dead
+
+
+def one_run(commands, timeout):
+    outputs = {}
+    for cmd in commands:
+        outputs[cmd] = run_command(cmd, timeout)
+    return outputs
+
+
+def mentions(cmd, out):
+    """Whether a command's output says it met corruption: a one-line
+    refusal, an error field of the JSON documents, or the words."""
+    if out.startswith("asynctrace: ") or "\nasynctrace: " in out:
+        return True
+    if "--json" not in cmd:
+        return "corrupt" in out or "in-flux" in out
+    doc = json.loads(out[out.index("{"):])
+    return bool('"error":' in out or doc.get("errors") or doc.get("corrupt") or
+                any(rt.get("error") for rt in doc.get("runtimes", ())))
+
+
+def classify(outputs, base):
+    """hang, traceback, badjson, silent, reported, unchanged (and a note)."""
+    for cmd, (st, out) in outputs.items():
+        if st == "hang":
+            return "hang", cmd
+    for cmd, (st, out) in outputs.items():
+        for b in BAD:
+            if b in out:
+                return "traceback", "%s: %s" % (cmd, out[out.find(b):][:300])
+        if "\x1b" in out and "--json" not in cmd:
+            return "traceback", "%s: raw ESC in text output" % cmd
+    try:
+        v = verdict(outputs)
+    except (ValueError, KeyError) as e:
+        return "badjson", str(e)
+    reported = any(mentions(cmd, out) for cmd, (_, out) in outputs.items())
+    if reported:
+        return "reported", None
+    if v != base:
+        return "silent", json.dumps([v, base])[:400]
+    return "unchanged", None
+
+
+def main():
+    plan = json.load(open(os.environ["ASYNCTRACE_FUZZ_PLAN"]))
+    signal.signal(signal.SIGALRM, _alarm)
+    commands = list(COMMANDS)
+    if plan.get("diagnose"):
+        commands.append("info async-diagnose")
+    base_out = one_run(commands, plan["timeout"])
+    base = verdict(base_out)
+    snap = session.Snapshot()
+    targets = mutate.Targets(snap)
+    mem = snap.mem
+    results = open(plan["results"], "a")
+    for i in range(plan["first"], plan["last"]):
+        with open(plan["progress"], "w") as f:
+            f.write("%d\n" % i)
+        rng = random.Random("%s/%s/%d" % (plan["seed"], plan["core"], i))
+        PATCHES.clear()
+        desc, patches, cls = mutate.mutation(rng, targets, mem.read)
+        PATCHES.update(patches)
+        outputs = one_run(commands, plan["timeout"])
+        PATCHES.clear()
+        result, note = classify(outputs, base)
+        results.write(json.dumps({"i": i, "core": plan["core"], "mutation": desc,
+                                  "class": cls, "result": result, "note": note}) + "\n")
+        results.flush()
+    with open(plan["progress"], "w") as f:
+        f.write("done\n")
+
+
+main()
