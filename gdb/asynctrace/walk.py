@@ -33,6 +33,10 @@ _FINISHED = ("complete", "cancelled")  # a finished task's future is dropped
 # that have no object to check.
 _DETAIL_ONLY = frozenset(("sleep", "read", "write"))
 _NO_OBJECT = frozenset(("none", "yield", "dump"))
+# Resource record fields added by debugger ABI 2 (read when present).
+_ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
+                           "last_notifier", "notified", "tx_untracked", "tx_holders",
+                           "tx_task_id", "tid"))
 
 
 def _bad_frame(addr, error):
@@ -256,12 +260,15 @@ class Walker(ListWalker):
         return ()
 
     def _fields(self, record, names):
-        """A reader of the fields `names` of `record` that the layout table
-        lists (spec ("name", "u"|"s")), and the names it has."""
+        """A reader of the fields `names` of `record` (spec ("name",
+        "u"|"s")) and the names it reads: every field but those ABI 2 added,
+        which are left out when the layout table lacks them (a missing
+        older field is an AbiError, as for every record)."""
         key = (record, names)
         hit = self._resource_readers.get(key)
         if hit is None:
-            have = tuple((n, k) for n, k in names if self.abi.has(record, n))
+            have = tuple((n, k) for n, k in names
+                         if n not in _ADDED_FIELDS or self.abi.has(record, n))
             hit = self._resource_readers[key] = (self.abi.reader(record, list(have)),
                                                  tuple(n for n, _ in have))
         return hit
