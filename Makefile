@@ -104,10 +104,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory demo-run
 
-# Sanitizers: the unit suite under ASan+UBSan, then each part's extra runs.
+# Sanitizers: the unit suite under ASan+UBSan (with poisoned list unlinks,
+# runtime/src/core/list.h), then each part's extra runs.
 san: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
-	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" test-unit
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -DAT_DEBUG_LISTS" test-unit
 	@$(MAKE) --no-print-directory $(SAN_TARGETS)
 
 install: $(LIB_A) $(LIB_SO)

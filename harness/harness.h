@@ -166,6 +166,7 @@ typedef struct hconfig {
     const char *out_dir;      /* build/harness */
     const char *gdb_script;   /* gdb/asynctrace-gdb.py */
     const char *frames_script;/* harness/native_frames.py */
+    const char *cli_path;     /* build/asynctrace, or NULL: no CLI observers */
     char *gdb_path;           /* resolved gdb */
     double timeout;           /* checkpoint timeout, seconds */
     double gdb_timeout;       /* each GDB run */
@@ -184,5 +185,10 @@ typedef struct hresult {
 } hresult;
 
 void run_scenario(const hconfig *cfg, const char *name, hresult *res);
+
+/* cliobs.c */
+json_t *cli_observe(const hconfig *cfg, const char *work, const char *tag,
+                    const char *cmd, char **target, int ntarget, char *why, size_t len);
+void cli_align_clocks(json_t *gdb, json_t *cli);
 
 #endif

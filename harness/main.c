@@ -271,6 +271,8 @@ int main(int argc, char **argv)
     cfg.root = found_root ? own(h_realpath(found_root)) : NULL;
     cfg.frames_script = own(cfg.root ? h_asprintf("%s/harness/native_frames.py", cfg.root)
                                      : h_asprintf("%s/native_frames.py", exe_dir));
+    char *cli = own(h_asprintf("%s/asynctrace", exe_dir));
+    cfg.cli_path = access(cli, X_OK) == 0 ? cli : NULL;
     cfg.bin_dir = own(h_realpath(bin_dir));
     cfg.out_dir = own(h_realpath(out_dir));
     cfg.expect_dir = own(h_realpath(expect_dir));

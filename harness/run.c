@@ -400,7 +400,8 @@ static void run_checked(job *j)
     hlist expected = {0}, observed = {0};
     int have_expect = 0;
     json_t *live = NULL, *at = NULL, *atd = NULL, *atf = NULL, *co = NULL, *cod = NULL,
-           *cof = NULL;
+           *cof = NULL, *cp = NULL, *cpd = NULL, *cc = NULL, *ccd = NULL;
+    char clipid[32], cliwhy[512] = "";
     char *out = NULL;
     int pfd[2] = {-1, -1};
 
@@ -441,6 +442,23 @@ static void run_checked(job *j)
     if (mode == 1)
         phase(j, "live-parse");
 
+    /* The CLI on the PID (it stops the process while it reads). */
+    snprintf(clipid, sizeof clipid, "%d", (int)j->scenario.pid);
+    if (cfg->cli_path) {
+        char *t[] = {clipid};
+        char *d = h_asprintf("%s/cli-pid-dump.json", j->work);
+        char *td[] = {d};
+        cp = cli_observe(cfg, j->work, "pid", "dump", t, 1, cliwhy, sizeof cliwhy);
+        if (cp)
+            cpd = cli_observe(cfg, j->work, "pid", "deadlocks", td, 1, cliwhy, sizeof cliwhy);
+        free(d);
+        if (!cpd) {
+            failf(j, "%s", cliwhy);
+            goto done;
+        }
+        phase(j, "cli-pid");
+    }
+
     /* Offline, attached (and the core, in the same stop). */
     char pidbuf[32];
     snprintf(pidbuf, sizeof pidbuf, "%d", (int)j->scenario.pid);
@@ -479,6 +497,20 @@ static void run_checked(job *j)
         !(cof = gdb_doc(j, out, "core", "frames")))
         goto done;
     phase(j, "parse-core");
+    if (cfg->cli_path) {
+        char *t[] = {core, bin};
+        char *d = h_asprintf("%s/cli-core-dump.json", j->work);
+        char *td[] = {d};
+        cc = cli_observe(cfg, j->work, "core", "dump", t, 2, cliwhy, sizeof cliwhy);
+        if (cc)
+            ccd = cli_observe(cfg, j->work, "core", "deadlocks", td, 1, cliwhy, sizeof cliwhy);
+        free(d);
+        if (!ccd) {
+            failf(j, "%s", cliwhy);
+            goto done;
+        }
+        phase(j, "cli-core");
+    }
 
     /* What the run shows, in expect syntax (kept with a failed run). */
     observe(co, cod, cof, mode == 1, &observed);
@@ -494,11 +526,23 @@ static void run_checked(job *j)
     size_t nd = compare_offline(at, co, "attached vs core", &j->res->diffs);
     nd += compare_offline(atd, cod, "deadlocks attached vs core", &j->res->diffs);
     nd += compare_offline(atf, cof, "native frames attached vs core", &j->res->diffs);
+    size_t nc = 0;
+    if (cp) {
+        cli_align_clocks(at, cp);
+        nc += compare_offline(at, cp, "GDB attached vs the CLI on the PID", &j->res->diffs);
+        nc += compare_offline(atd, cpd, "deadlocks GDB attached vs the CLI on the PID",
+                              &j->res->diffs);
+        nc += compare_offline(co, cc, "GDB on the core vs the CLI on the core",
+                              &j->res->diffs);
+        nc += compare_offline(cod, ccd, "deadlocks GDB on the core vs the CLI on the core",
+                              &j->res->diffs);
+    }
     size_t nl = live ? compare_live(live, co, &j->res->diffs) : 0;
     phase(j, "compare");
-    if (nd || nl) {
-        failf(j, "%s%s%s", nd ? "attached and core dumps differ" : "",
-              nd && nl ? "; " : "", nl ? "live and offline dumps differ" : "");
+    if (nd || nl || nc) {
+        failf(j, "%s%s%s%s%s", nd ? "attached and core dumps differ" : "",
+              nd && nl ? "; " : "", nl ? "live and offline dumps differ" : "",
+              (nd || nl) && nc ? "; " : "", nc ? "GDB's and the CLI's readings differ" : "");
         goto done;
     }
 
@@ -559,6 +603,10 @@ done:
         close(pfd[1]);
     free(out);
     json_decref(live);
+    json_decref(cp);
+    json_decref(cpd);
+    json_decref(cc);
+    json_decref(ccd);
     json_decref(at);
     json_decref(atd);
     json_decref(co);

@@ -4,28 +4,41 @@
 # package under $(PREFIX)/share/asynctrace/python (see docs/cli.md).
 
 CLI_BIN    := $(BUILD)/asynctrace
+# Native frames of a PID or a core (elfutils libdwfl), run by the tool.
+UNWIND_BIN := $(BUILD)/asynctrace-unwind
 CLI_PY     := $(wildcard gdb/asynctrace/*.py gdb/asynctrace/cli/*.py)
 CLI_PYDIR   = $(PREFIX)/share/asynctrace/python
 CLI_LIBEXEC = $(PREFIX)/libexec/asynctrace
 
-ALL_TARGETS  += $(CLI_BIN)
+ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN)
 TEST_TARGETS += test-cli
 
-.PHONY: test-cli install-cli
+.PHONY: test-cli install-cli bench-cli
 
 $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	@mkdir -p $(@D)
 	sed -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' $< > $@
 	chmod 755 $@
 
-test-cli: $(CLI_BIN) $(GDB_PROGS) $(GDB_STRIPPED)
+$(UNWIND_BIN): gdb/asynctrace-unwind.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -ldw -lelf
+
+# gdb-progs (mk/gdb.mk, read after this file) builds the test programs.
+test-cli: $(CLI_BIN) $(UNWIND_BIN) gdb-progs
 	@python3 tests/cli/run.py --build $(BUILD)
 
 install: install-cli
-install-cli: $(CLI_BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CLI_PYDIR)/asynctrace/cli
+install-cli: $(CLI_BIN) $(UNWIND_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CLI_PYDIR)/asynctrace/cli $(DESTDIR)$(CLI_LIBEXEC)
+	install -m 755 $(UNWIND_BIN) $(DESTDIR)$(CLI_LIBEXEC)/
 	install -m 644 gdb/asynctrace/*.py $(DESTDIR)$(CLI_PYDIR)/asynctrace/
 	install -m 644 gdb/asynctrace/cli/*.py $(DESTDIR)$(CLI_PYDIR)/asynctrace/cli/
 	sed -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
 	  gdb/asynctrace-cli.in > $(DESTDIR)$(PREFIX)/bin/asynctrace
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/asynctrace
+
+# `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task
+# PID (whole run and stop time); run by `make bench` (bench/run_all).
+bench-cli: $(CLI_BIN) $(GDB_BENCH_BIN)
+	@python3 bench/cli_bench.py --build $(BUILD)

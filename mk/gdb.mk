@@ -30,7 +30,7 @@ $(BUILD)/gdbtests/stripped/%: $(BUILD)/gdbtests/%
 	strip --strip-all -o $@ $<
 
 # The .debug_gdb_scripts entry names the installed loader by its absolute
-# path (runtime/src/dump/gdb_autoload.c: a relative name would be looked up in
+# path (runtime/src/trace/gdb_autoload.c: a relative name would be looked up in
 # GDB's current directory first).  The object is rebuilt when PREFIX changes.
 GDB_AUTOLOAD_SCRIPT  = $(abspath $(PREFIX))/share/gdb/auto-load/asynctrace-gdb.py
 GDB_AUTOLOAD_OBJ    := $(filter %/gdb_autoload.o,$(LIB_OBJS))

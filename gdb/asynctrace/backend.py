@@ -15,6 +15,9 @@ A backend answers:
   find_descriptor()   (address, how it was found) of asynctrace_debug;
                       raises abi.AbiError when the program has no runtime
   check_ready()       raises UserError when it cannot be read now
+  pause()             called once the descriptor and layout table are read
+                      (they never change), right before the lists are
+                      walked: a PID is stopped here, not earlier
   clock()             (now_ns, clock kind) of a live process, or None to use
                       the runtime's own last clock reading (a core)
   now(floor, pair)    the clock.Now durations are measured against, given
@@ -94,6 +97,9 @@ class Backend(object):
         raise NotImplementedError
 
     def check_ready(self):
+        pass
+
+    def pause(self):
         pass
 
     def clock(self):

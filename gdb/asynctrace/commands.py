@@ -24,6 +24,7 @@ from .memory import ReadError
 from .session import Snapshot, UserError, no_gc
 
 JSON_INDENT_MAX_TASKS = 1000
+GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at --group
 DIRECT_WRITE_MIN = 1 << 18
 
 
@@ -296,6 +297,9 @@ Usage: info async-tasks [--json] [--runtime ADDR|ID] [filters] [--sort KEY]
 
         with no_gc():
             table = text.tasks_table(snap, native_of)
+        if snap.ntasks > GROUP_HINT_TASKS:
+            table += ("\n(%d tasks: info async-tasks --group summarises them in a screen, "
+                      "info async-diagnose says what is wrong)" % snap.ntasks)
         _write_text(table)
 
 

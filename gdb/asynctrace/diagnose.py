@@ -49,7 +49,10 @@ class Diagnosis(object):
             for item in items:
                 state_of[item[0]] = item[3]
         self.state_of = state_of
-        self.graph = wg.Graph(state_of, self.now)
+        # A list that could not be read whole (not a note about the reading).
+        incomplete = any(errs for _, _, errs in snap.runtimes) or any(
+            "corrupt" in e for e in getattr(snap, "errors", ()))
+        self.graph = wg.Graph(state_of, self.now, incomplete)
         self.findings = []
         self.unsettled = {}  # why -> [count, longest wait, [task ids], kind]
         self.sleeping = [0, None]  # count, earliest deadline
@@ -145,8 +148,7 @@ class Diagnosis(object):
                             else t.state_ns)
         if waited is not None and (slot[1] is None or waited > slot[1]):
             slot[1] = waited
-        if len(slot[2]) < JSON_CAP:
-            slot[2].append(t.id)
+        slot[2].append(t.id)  # all of them: the tasks behind are searched from each
         if res is not None and res.kind == "notify":
             self._notify_check(t, res)
 

@@ -53,6 +53,13 @@ class Memory(object):
         self.strings = {}  # address -> str (C strings are immutable here)
         self.reads = 0  # read_memory calls made (for the benchmark)
 
+    def reset(self):
+        """Forget cached blocks and pages (the program may have run since
+        they were read); C strings stay (they are immutable here)."""
+        self.blocks.clear()
+        self.partial.clear()
+        self.pages.clear()
+
     # -- raw access -------------------------------------------------------
 
     def _raw(self, address, size):

@@ -115,24 +115,32 @@ class PidBackend(Backend):
             raise UserError("no such process: %d" % pid, EXIT_NO_PROCESS)
         except PermissionError:
             raise _denied(pid, "read")
-        if stop:
-            self.stopper = Stopper(pid)
-            try:
-                self.stopper.stop()
-            except OSError as e:
-                if e.errno == errno.ESRCH:
-                    raise UserError("no such process: %d" % pid, EXIT_NO_PROCESS)
-                if e.errno == errno.EPERM:
-                    raise _denied(pid, "stop")
-                raise UserError("cannot stop process %d: %s" % (pid, e.strerror))
+        # The files are read before the process is stopped (they do not change).
+        try:
+            self._descriptor = self._find_descriptor()
+        except abimod.AbiError as e:
+            self._descriptor = e
         self.now_ns = live_clock_ns()
         try:
             self.fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
         except OSError as e:
-            self.close()
             if e.errno in (errno.EACCES, errno.EPERM):
                 raise _denied(pid, "read the memory of")
             raise UserError("no such process: %d" % pid, EXIT_NO_PROCESS)
+
+    def pause(self):
+        """Stop every thread (the descriptor and layout are read by now)."""
+        if self.stop and self.stopper is None:
+            self.stopper = Stopper(self.pid)
+            try:
+                self.stopper.stop()
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    raise UserError("no such process: %d" % self.pid, EXIT_NO_PROCESS)
+                if e.errno == errno.EPERM:
+                    raise _denied(self.pid, "stop")
+                raise UserError("cannot stop process %d: %s" % (self.pid, e.strerror))
+        self.now_ns = live_clock_ns()
 
     def read_memory(self, address, size):
         data = os.pread(self.fd, size, address)
@@ -141,6 +149,11 @@ class PidBackend(Backend):
         return data
 
     def find_descriptor(self):
+        if isinstance(self._descriptor, Exception):
+            raise self._descriptor
+        return self._descriptor
+
+    def _find_descriptor(self):
         files = []
         seen = set()
         for m in self.maps:
@@ -190,12 +203,16 @@ class PidBackend(Backend):
         return []
 
     def close(self):
+        """Resume the process.  Its memory stays open for reads of code
+        (which does not change), e.g. whether a thread sits in a syscall."""
+        if self.stopper is not None:
+            self.stopper.resume()
+
+    def __del__(self):
         fd = getattr(self, "fd", None)
         if fd is not None:
             os.close(fd)
             self.fd = None
-        if self.stopper is not None:
-            self.stopper.resume()
 
     @property
     def stopped_ns(self):

@@ -13,7 +13,7 @@ def in_syscall(mem, frames):
     """True when the innermost frame's pc follows a `syscall` instruction
     (the thread sits in a system call), False when it does not, None when
     that cannot be read.  Reads memory only: works on cores."""
-    if not frames:
+    if not frames or mem is None:  # (a trace document has no memory)
         return None
     try:
         return bytes(mem.read(frames[0].pc - 2, 2)) == SYSCALL_INSN
@@ -29,4 +29,4 @@ def running_facts(snap, task):
         return None
     frames, _ = snap.backend.native_frames(lwp, record)
     return {"lwp": lwp, "frames": frames or [],
-            "in_syscall": in_syscall(snap.mem, frames)}
+            "in_syscall": in_syscall(getattr(snap, "mem", None), frames)}

@@ -88,6 +88,8 @@ class Snapshot(object):
         self.abi = _open_abi(backend, self.mem)
         self.walker = Walker(self.abi, self.mem)
         self.source = backend.source
+        backend.pause()
+        self.mem.reset()
         self._document = None
         self._json = None
         self._task_index = None

@@ -16,8 +16,8 @@ TIMEOUT = 30
 
 
 def find_helper(explicit=None):
-    """Path of the helper, or None: $ASYNCTRACE_UNWIND, next to the tool,
-    ../libexec/asynctrace/ of an installed tool."""
+    """Path of the helper, or None: --unwind PATH, else $ASYNCTRACE_UNWIND
+    (build/asynctrace and the installed tool set it)."""
     for path in (explicit, os.environ.get("ASYNCTRACE_UNWIND")):
         if path and os.access(path, os.X_OK):
             return path
@@ -74,10 +74,10 @@ class Unwinder(object):
         for i, f in enumerate(raw[:MAX_NATIVE]):
             inline = bool(f.get("inline"))
             name = f.get("function")
-            sp, osp = f.get("cfa_low"), None
+            sp, osp = f.get("sp"), None
             for g in raw[i + 1:]:
                 if not g.get("inline"):
-                    osp = g.get("cfa_low")
+                    osp = g.get("sp")
                     break
             if inline:
                 is_root = False

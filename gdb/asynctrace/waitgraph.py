@@ -18,17 +18,20 @@ No gdb here: this module reads records only.
 """
 
 FREE = ("free",)
-LIVE_STATES = frozenset(("idle", "scheduled", "running"))
+FINISHED = frozenset(("complete", "cancelled"))
 MAX_DEPTH = 256
 
 
 class Graph(object):
     """The analysis of one reading.  `state_of`: task id -> state name of
-    every task on a list (a missing id is a task that no longer exists)."""
+    every task on a list (a missing id is a task that no longer exists,
+    unless `incomplete`: some list could not be read whole, so a missing
+    task may just be unread)."""
 
-    def __init__(self, state_of, now):
+    def __init__(self, state_of, now, incomplete=False):
         self.state_of = state_of
         self.now = now
+        self.incomplete = incomplete
         self.conds = {}  # task id -> condition (not FREE)
         self.tasks = {}  # task id -> Task record (tasks with a condition)
         self.rev = {}  # task id -> [ids of tasks with an atom on it]
@@ -37,7 +40,13 @@ class Graph(object):
     # -- atoms ---------------------------------------------------------------
 
     def alive(self, tid):
-        return self.state_of.get(tid) in LIVE_STATES
+        """False only for a task known to be finished or gone: a damaged
+        state, or a task missing from a list that could not be read whole,
+        counts as alive (a verdict never rests on what was not read)."""
+        st = self.state_of.get(tid)
+        if st is None:
+            return self.incomplete
+        return st not in FINISHED
 
     def gone_words(self, tid):
         """"complete", "cancelled" or "no longer exists" (for a task that is

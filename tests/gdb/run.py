@@ -597,8 +597,14 @@ def t_constants(ctx):
         if defines.get(name) != value:
             raise TestFailure("%s is %r in abi.h but %r in gdb/asynctrace/constants.py"
                               % (name, defines.get(name), value))
-    sec = re.search(r'#define AT_DEBUG_SECTION "([^"]+)"', open(os.path.join(
-        ROOT, "runtime", "include", "asynctrace", "abi.h")).read()).group(1)
+    header = open(os.path.join(ROOT, "runtime", "include", "asynctrace", "abi.h")).read()
+    flag_list = re.search(r"#define AT_TASK_FLAG_NAMES\(X\)(.*?)\n\n", header, re.S)
+    c_flags = [(defines[name], text) for name, text in
+               re.findall(r'X\((AT_TF_\w+), "([^"]+)"\)', flag_list.group(1) if flag_list else "")]
+    if not c_flags or c_flags != list(constants.TASK_FLAGS):
+        raise TestFailure("task flags are %r in abi.h (AT_TASK_FLAG_NAMES) but %r in "
+                          "gdb/asynctrace/constants.py" % (c_flags, list(constants.TASK_FLAGS)))
+    sec = re.search(r'#define AT_DEBUG_SECTION "([^"]+)"', header).group(1)
     if sec not in constants.DEBUG_SECTIONS:
         raise TestFailure("section %s is not among %r" % (sec, constants.DEBUG_SECTIONS))
 
@@ -855,7 +861,9 @@ def t_many(ctx):
     if code != 0 or "done" not in out:
         raise TestFailure("many after detach: exit %d, %r %r" % (code, out, err))
     parts, whole = run_gdb([exe, core], [("tasks_json", "info async-tasks --json"),
-                                         ("deadlocks", "info async-deadlocks")])
+                                         ("deadlocks", "info async-deadlocks"),
+                                         ("tasks", "info async-tasks"),
+                                         ("group", "info async-tasks --group")])
     no_bad_output(whole, "gdb many core")
     core_doc = check_many(parts["tasks_json"], "many core")
     ctx.results["many"] = {"exe": exe, "core": core, "doc": core_doc}
@@ -863,6 +871,22 @@ def t_many(ctx):
         raise TestFailure("many: the core's document differs from the attached one")
     lines_match(parts["deadlocks"], [r"no wait-for cycle found; 1501 waiting tasks wait on .*"],
                 "many deadlocks")
+    lines_match(parts["tasks"], [r"\(1501 tasks: info async-tasks --group summarises them in "
+                                 r"a screen, info async-diagnose says what is wrong\)"],
+                "many: the hint at --group")
+    lines_match(parts["group"], [
+        r"1501 tasks in 6 groups by chain, largest first:",
+        r"  COUNT  STATE  IDS",
+        r"    300  idle   2, 7, 12, 17, 22 \(and 295 more\)",
+        r"         at_sleep sleep <- bottom many.c:\d+ <- level many.c:\d+ <- .*",
+        r"    300  idle   3, 8, 13, 18, 23 \(and 295 more\)",
+        r"         at_mutex_lock mutex <- bottom many.c:\d+ <- .*",
+        r"    300  idle   4, 9, 14, 19, 24 \(and 295 more\)",
+        r"    300  idle   5, 10, 15, 20, 25 \(and 295 more\)",
+        r"         at_notify_wait notify <- at_join_all combinators.c:\d+ <- shaped many.c:\d+"
+        r"  \(\+1 more branches\)",
+        r"    300  idle   6, 11, 16, 21, 26 \(and 295 more\)",
+        r"      1  idle   1"], "many: --group")
 
 
 # -- deadlocks --------------------------------------------------------------------------

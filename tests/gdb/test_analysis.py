@@ -20,7 +20,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import diagnose, diagnose_text, group, records, taskselect  # noqa: E402
+from asynctrace import deadlock, diagnose, diagnose_text, group, records, taskselect  # noqa: E402
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -375,6 +375,15 @@ class TestDiagnose(unittest.TestCase):
                          "exists (it finished and was freed)")
         self.assertEqual(f2["culprit"]["state"], "gone")
 
+    def test_unread_list_never_makes_a_holder_gone(self):
+        ts = [task(2, "a", leaf=res("mutex", 0xE080, owner=9), line=32)]
+        snap = FakeSnap(ts)
+        snap.runtimes[0][2].append("corrupt: owned list cut at 0x1234")
+        rep = diagnose.diagnose(snap, None)
+        self.assertEqual(rep["findings"], [])
+        self.assertEqual(rep["waiting_on_movable"]["count"], 1)
+        self.assertEqual(rep["errors"], ["corrupt: owned list cut at 0x1234"])
+
     def test_channel_cycle_before_any_receive(self):
         a, b = 0xF000, 0xF040
         rep = diag([
@@ -548,6 +557,27 @@ class TestDiagnose(unittest.TestCase):
         self.assertEqual(out[-2], "and 42 more findings (info async-diagnose --json lists "
                          "them all)")
         self.assertIn("  and 36 more tasks", out)
+
+
+class TestDeadlockSelect(unittest.TestCase):
+    def test_select_reason_names_every_branch(self):
+        """A select stuck on two branches: info async-deadlocks says both."""
+        sel = Frame(Head("at_select", "/rt/comb.c", 9, "select"), 0x50, None, [
+            Frame(Head("at_chan_recv", "/rt/chan.c", 4, "leaf"), 0x51,
+                  res("channel-recv", 0x7000, senders=0), []),
+            Frame(Head("at_mutex_lock", "/rt/sync.c", 5, "leaf"), 0x52,
+                  res("mutex", 0x9000, owner=3), [])])
+        root = Frame(Head("either", "/src/app.c", 77, "async"), 0x53, None, [sel])
+        ts = [task(2, "chooser", tree=root),
+              task(3, "a", leaf=res("join", 0x1004, task=4), fn="a", line=5),
+              task(4, "b", leaf=res("join", 0x1003, task=3), fn="b", line=6)]
+        result = deadlock.analyse(ts, 3)
+        self.assertEqual([[e["task"] for e in c] for c in result["cycles"]], [[3, 4]])
+        self.assertEqual(result["stuck"], [{
+            "task": 2, "name": "chooser",
+            "reason": "every branch it waits on is blocked: channel 0x7000 has no sender "
+                      "left; mutex 0x9000 held by task 3, and task 3 \"a\" is in a "
+                      "deadlock cycle"}])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .. import deadlock, text
+from .. import deadlock, diagnose, diagnose_text, exports, pprof, running, stacks, text
 from ..abi import AbiError
 from ..backend import EXIT_ERROR, EXIT_USAGE, UserError
 from ..memory import ReadError
@@ -51,12 +51,21 @@ def parser():
     for name, what in (("threads", "threads polling tasks (info async-threads)"),
                        ("runtimes", "runtimes (info async-runtimes)"),
                        ("deadlocks", "wait-for cycles and stuck tasks "
-                                     "(info async-deadlocks)")):
+                                     "(info async-deadlocks)"),
+                       ("diagnose", "what is wrong, most certain first "
+                                    "(info async-diagnose)")):
         p = sub.add_parser(name, help=what)
         p.add_argument("--json", action="store_true")
         _source_args(p)
-    p = sub.add_parser("dump", help="the trace document (JSON)")
-    p.add_argument("--json", action="store_true", help="(the default and only format)")
+    p = sub.add_parser("dump", help="the trace document, or an export")
+    p.add_argument("--json", action="store_true", help="the trace document (the default)")
+    p.add_argument("--format", choices=("json", "pprof", "dot", "folded"), default="json",
+                   help="pprof: gzipped task profile; dot: wait-for graph; folded: "
+                        "collapsed stacks")
+    p.add_argument("--grouped", action="store_true",
+                   help="pprof: one sample per group of tasks with the same stack, "
+                        "state and wait")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
     _source_args(p)
     from . import diffcmd
     diffcmd.add_parser(sub, _source_args)
@@ -167,21 +176,47 @@ def cmd_deadlocks(args, src):
     _out("\n".join([deadlock.report_with_notes(result, notes)] + _footer(src, snap)) + "\n")
 
 
+def cmd_diagnose(args, src):
+    snap = src.snapshot()
+    with no_gc():
+        rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
+    if args.json:
+        _out(json.dumps(rep, indent=1) + "\n")
+        return
+    _out("\n".join([diagnose_text.report_text(rep)] + _footer(src, snap)) + "\n")
+
+
 def cmd_dump(args, src):
     snap = src.snapshot()
-    snap.write(_out)
-    _out("\n")
+    if args.format == "json":
+        data = snap.json.encode("utf-8") + b"\n"
+    elif args.format == "pprof":
+        data = pprof.profile(stacks.stacks(snap), args.grouped,
+                             comment="asynctrace %s of %s" % (snap.source, src.describe()))
+    elif args.format == "folded":
+        data = exports.folded(stacks.stacks(snap)).encode("utf-8")
+    else:
+        data = exports.dot(snap, deadlock.of_snapshot(snap)[0]).encode("utf-8")
+    if args.output:
+        try:
+            with open(args.output, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise UserError("cannot write %s: %s" % (args.output, e.strerror))
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
 
 
 COMMANDS = {"ps": cmd_ps, "bt": cmd_bt, "threads": cmd_threads, "runtimes": cmd_runtimes,
-            "deadlocks": cmd_deadlocks, "dump": cmd_dump}
+            "deadlocks": cmd_deadlocks, "diagnose": cmd_diagnose, "dump": cmd_dump}
 
 
 def run(argv):
     args = parser().parse_args(argv)
     if not args.command:
         raise UserError("which command? one of ps, bt, threads, runtimes, deadlocks, "
-                        "dump, diff (see asynctrace --help)", EXIT_USAGE)
+                        "diagnose, dump, diff (see asynctrace --help)", EXIT_USAGE)
     if args.command == "diff":
         from . import diffcmd
         return diffcmd.run(args)

@@ -106,6 +106,17 @@ typedef enum { AT_THREAD_ROLES(AT__ENUM_VALUE) AT_THREAD_ROLE_COUNT } at_thread_
 #define AT_TF_JOINED    0x10u /* a join has observed the result */
 #define AT_TF_TRACING   0x20u /* being polled for a live trace */
 #define AT_TF_BLOCK_ON  0x40u /* the root task of an at_block_on call */
+/* The trace format's name of each task flag, in bit order (bit i is entry
+ * i): the C writers and the Python package's constants.py are checked
+ * against this list (abi.c, tests/gdb/run.py). */
+#define AT_TASK_FLAG_NAMES(X)                                                  \
+    X(AT_TF_IN_FLUX, "in-flux")                                                \
+    X(AT_TF_NOTIFIED, "notified")                                              \
+    X(AT_TF_ABORT, "abort")                                                    \
+    X(AT_TF_DETACHED, "detached")                                              \
+    X(AT_TF_JOINED, "joined")                                                  \
+    X(AT_TF_TRACING, "tracing")                                                \
+    X(AT_TF_BLOCK_ON, "block-on")
 
 /* Frame flags (at_frame.flags). */
 #define AT_FF_DONE      0x01u /* returned Ready (combinator children) */
@@ -452,6 +463,11 @@ typedef struct at_notify {
 #define AT_CHAN_CLOSED     0x1u /* closed by the receiver or at_chan_close */
 #define AT_CHAN_UNBOUNDED  0x2u
 #define AT_CHAN_RX_DROPPED 0x4u
+/* The rule every reader applies (snapshot.c, the Python walker's
+ * CHAN_CLOSED_MASK): a channel is closed for its senders when closed or
+ * when its receiver is gone. */
+#define AT_CHAN_CLOSED_MASK (AT_CHAN_CLOSED | AT_CHAN_RX_DROPPED)
+#define AT_CHAN_IS_CLOSED(flags) (((flags) & AT_CHAN_CLOSED_MASK) != 0)
 typedef struct at_chan {
     uint32_t magic;
     uint32_t flags;           /* AT_CHAN_* */
@@ -485,6 +501,9 @@ typedef struct at_chan {
 #define AT_ONESHOT_SENT       0x1u
 #define AT_ONESHOT_TX_DROPPED 0x2u
 #define AT_ONESHOT_RX_DROPPED 0x4u
+/* A oneshot is closed for its receiver when the sender is gone unsent. */
+#define AT_ONESHOT_IS_CLOSED(flags)                                            \
+    (((flags) & AT_ONESHOT_TX_DROPPED) && !((flags) & AT_ONESHOT_SENT))
 typedef struct at_oneshot {
     uint32_t magic;
     uint32_t flags;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "asynctrace.h"
+#include "core/list.h"
 
 /* ---- Spin lock (primitives hold it for a few instructions only) ---- */
 
@@ -41,28 +42,14 @@ static inline void at__spin_unlock(_Atomic uint32_t *l)
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
-/* ---- Wait queues: doubly linked lists of at_waiter, FIFO ---- */
+/* ---- Wait queues: FIFO queues of at_waiter (core/list.h) ---- */
 static inline void at__waitq_push(at_waiter **head, at_waiter **tail, at_waiter *w)
 {
-    w->next = 0;
-    w->prev = *tail;
-    if (*tail)
-        (*tail)->next = w;
-    else
-        *head = w;
-    *tail = w;
+    AT__QUEUE_PUSH_TAIL(*head, *tail, w, next, prev);
 }
 static inline void at__waitq_remove(at_waiter **head, at_waiter **tail, at_waiter *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        *head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        *tail = w->prev;
-    w->next = w->prev = 0;
+    AT__QUEUE_REMOVE(*head, *tail, w, next, prev);
 }
 static inline at_waiter *at__waitq_pop(at_waiter **head, at_waiter **tail)
 {
@@ -248,7 +235,7 @@ void at__dump_safe_point(at_runtime *rt);
 
 /* The dump subsystem's registration, called by at_runtime_new for every
  * new runtime (dump_request.c): the first call reads the environment's dump
- * signal settings.  Explicit on purpose, see scheduler.c. */
+ * signal settings.  Explicit on purpose, see rt/runtime.c. */
 void at__dump_attach(at_runtime *rt);
 /* Called from at_runtime_shutdown: completes every request still queued for
  * rt with AT_ESHUTDOWN so no requester waits on a freed runtime. */

@@ -44,12 +44,8 @@ static void at__owned_link(at_runtime *rt, at_task *t)
     uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
     atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
     at__spin_lock(&rt->owned_lock);
-    t->owned_prev = NULL;
-    t->owned_next = rt->owned_head;
-    if (t->owned_next)
-        t->owned_next->owned_prev = t;
     /* The node is complete before it becomes reachable. */
-    __atomic_store_n(&rt->owned_head, t, __ATOMIC_RELEASE);
+    AT__LIST_PUSH_HEAD(rt->owned_head, t, owned_next, owned_prev);
     rt->task_count++;
     rt->spawned_total++;
     atomic_store_explicit(&t->flags, flags, memory_order_release);
@@ -68,13 +64,7 @@ static inline void at__owned_unlink(at_runtime *rt, at_task *t, int dead)
     } else {
         atomic_fetch_or(&t->flags, AT_TF_IN_FLUX);
     }
-    if (t->owned_prev)
-        __atomic_store_n(&t->owned_prev->owned_next, t->owned_next, __ATOMIC_RELEASE);
-    else
-        __atomic_store_n(&rt->owned_head, t->owned_next, __ATOMIC_RELEASE);
-    if (t->owned_next)
-        t->owned_next->owned_prev = t->owned_prev;
-    t->owned_next = t->owned_prev = NULL;
+    AT__LIST_UNLINK(rt->owned_head, t, owned_next, owned_prev);
     rt->task_count--;
     at__generation_bump();
 }

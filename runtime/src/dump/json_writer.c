@@ -230,9 +230,10 @@ static void at__json_native(at__json *j, const at_dump_native *n)
     fprintf(o, ", \"line\": %u, \"verified\": %s}", n->line, n->verified ? "true" : "false");
 }
 
-static const char *const at__task_flag_names[] = {
-    "in-flux", "notified", "abort", "detached", "joined", "tracing", "block-on",
-};
+/* Bit i's name is entry i (checked in trace/abi.c). */
+#define AT__FLAG_NAME(flag, name) name,
+static const char *const at__task_flag_names[] = {AT_TASK_FLAG_NAMES(AT__FLAG_NAME)};
+#undef AT__FLAG_NAME
 
 /* A live dump's trace status and native backtraces of one task. */
 static void at__json_live_trace(at__json *j, const at_dump_task *t, int in)

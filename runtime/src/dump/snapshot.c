@@ -196,7 +196,7 @@ typedef struct at__walk {
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t task_size, frame_size, leaf_size, runtime_size, context_size;
-    uint32_t site_size, holder_size;
+    uint32_t site_size, root_frame_size, holder_size;
     at__set seen;       /* per list / per tree */
     at__set sites_bad;  /* sites known unreadable */
     char strbuf[512];
@@ -224,6 +224,7 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
         if (!strcmp(recname, "runtime")) w->runtime_size = rec.size;
         if (!strcmp(recname, "context")) w->context_size = rec.size;
         if (!strcmp(recname, "site")) w->site_size = rec.size;
+        if (!strcmp(recname, "root_frame")) w->root_frame_size = rec.size;
         if (!strcmp(recname, "holder")) w->holder_size = rec.size;
         if (rec.field_count > 256)
             continue;
@@ -421,7 +422,7 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         r->waiters = (uint32_t)at__get(w, rec, r->kind == AT_RES_CHAN_SEND
                                                      ? L_chan_send_waiters
                                                      : L_chan_recv_waiters);
-        r->closed = (flags & (AT_CHAN_CLOSED | AT_CHAN_RX_DROPPED)) != 0;
+        r->closed = AT_CHAN_IS_CLOSED(flags);
         at__read_holders(w, r, rec, L_chan_tx_holders, at__get(w, rec, L_chan_tx_untracked));
         return;
     }
@@ -433,7 +434,7 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         uint32_t flags = (uint32_t)at__get(w, rec, L_oneshot_flags);
         r->rx_task_id = at__get(w, rec, L_oneshot_rx_task_id);
         r->tx_task_id = at__get(w, rec, L_oneshot_tx_task_id);
-        r->closed = (flags & AT_ONESHOT_TX_DROPPED) && !(flags & AT_ONESHOT_SENT);
+        r->closed = AT_ONESHOT_IS_CLOSED(flags);
         r->sender_dropped = (flags & (AT_ONESHOT_TX_DROPPED | AT_ONESHOT_SENT)) != 0;
         return;
     }
@@ -756,8 +757,8 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rrec[64];
-            if (at__read(&w->rd, rf, rrec, 24) < 0)
+            unsigned char rrec[512];
+            if (at__read_rec(w, rf, rrec, w->root_frame_size) < 0)
                 break;
             roots[nr++] = at__task_id_at(w, at__get(w, rrec, L_root_frame_task));
             uint64_t parent = at__get(w, rrec, L_root_frame_parent);

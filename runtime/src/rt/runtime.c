@@ -20,11 +20,7 @@ static void at__runtime_register(at_runtime *rt)
 {
     at__registry_lock();
     rt->id = at__next_runtime_id++;
-    rt->prev = NULL;
-    rt->next = asynctrace_debug.runtimes;
-    if (rt->next)
-        rt->next->prev = rt;
-    __atomic_store_n(&asynctrace_debug.runtimes, rt, __ATOMIC_RELEASE);
+    AT__LIST_PUSH_HEAD(asynctrace_debug.runtimes, rt, next, prev);
     at__generation_bump();
     at__registry_unlock();
 }
@@ -32,12 +28,7 @@ static void at__runtime_register(at_runtime *rt)
 static void at__runtime_unregister(at_runtime *rt)
 {
     at__registry_lock();
-    if (rt->prev)
-        __atomic_store_n(&rt->prev->next, rt->next, __ATOMIC_RELEASE);
-    else
-        __atomic_store_n(&asynctrace_debug.runtimes, rt->next, __ATOMIC_RELEASE);
-    if (rt->next)
-        rt->next->prev = rt->prev;
+    AT__LIST_UNLINK(asynctrace_debug.runtimes, rt, next, prev);
     at__generation_bump();
     at__registry_unlock();
 }
@@ -68,7 +59,7 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     }
     rt->magic = AT_RUNTIME_MAGIC;
     at__runtime_register(rt);
-    at__dump_signal_from_env(rt);
+    at__dump_attach(rt);
     return rt;
 }
 

@@ -22,6 +22,14 @@ _Static_assert(sizeof(at_frame) == 48, "at_frame size is part of the ABI");
 _Static_assert(sizeof(at_leaf) == 96, "at_leaf size is part of the ABI");
 _Static_assert(offsetof(at_task, name) + AT_TASK_NAME_MAX == 144, "task head");
 
+/* AT_TASK_FLAG_NAMES lists the flags in bit order, one per bit. */
+enum { AT__FLAG_INDEX_BASE = __COUNTER__ + 1 };
+#define AT__FLAG_IN_ORDER(flag, name)                                          \
+    _Static_assert((flag) == 1u << (__COUNTER__ - AT__FLAG_INDEX_BASE),        \
+                   #flag " is not the next bit of AT_TASK_FLAG_NAMES");
+AT_TASK_FLAG_NAMES(AT__FLAG_IN_ORDER)
+#undef AT__FLAG_IN_ORDER
+
 /* The field tables, one array per record. */
 #define AT__FIELD_ENTRY(rec, type, field, off, size) {#field, (off), (size)},
 #define AT__FIELD_TABLE(rec, type, list)                                       \

@@ -67,12 +67,7 @@ static void at__context_destroy(void *p)
 {
     at_trace_context *c = p;
     at__registry_lock();
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        __atomic_store_n(&asynctrace_debug.threads, c->next, __ATOMIC_RELEASE);
-    if (c->next)
-        c->next->prev = c->prev;
+    AT__LIST_UNLINK(asynctrace_debug.threads, c, next, prev);
     at__generation_bump();
     at__registry_unlock();
     c->magic = AT_DEAD_MAGIC;
@@ -100,11 +95,7 @@ at_trace_context *at__thread_context(void)
     c->worker = -1;
     c->registered = 1;
     at__registry_lock();
-    c->next = asynctrace_debug.threads;
-    c->prev = NULL;
-    if (c->next)
-        c->next->prev = c;
-    __atomic_store_n(&asynctrace_debug.threads, c, __ATOMIC_RELEASE);
+    AT__LIST_PUSH_HEAD(asynctrace_debug.threads, c, next, prev);
     at__generation_bump();
     at__registry_unlock();
     at__tls_context = c;

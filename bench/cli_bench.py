@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""bench/cli_bench.py - the command-line tool against GDB.
+
+Runs build/bench/gdb_core_bench (N idle tasks, 5 frames deep), makes a core
+of it with GDB, then times whole runs of `asynctrace ps CORE EXE` and of
+`gdb -batch CORE -ex 'info async-tasks'` (the same table) on that core,
+alternating; then `asynctrace ps PID` on a live process with --pid-tasks
+tasks: the whole run, and how long the process was stopped (the tool's own
+measure, from its note line).  Prints BENCH lines (docs/performance.md):
+
+    BENCH name=cli.ps_core_s.100k value=<median, s> unit=s peer=<gdb median> ...
+    BENCH name=gdb.ps_core_s.100k value=<median, s> unit=s
+    BENCH name=cli.ps_pid_s.10k value=<median, s> unit=s
+    BENCH name=cli.pid_stop_ms.10k value=<median, ms> unit=ms
+
+Targets (issue 11): the core run <= 0.5x GDB's; the PID run < 0.2 s with the
+process stopped < 50 ms.  Measurements, not assertions.
+
+usage: bench/cli_bench.py --build BUILD [--tasks N] [--pid-tasks N] [--runs R]
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOADER = os.path.join(ROOT, "gdb", "asynctrace-gdb.py")
+GDB = ["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off",
+       "-iex", "set auto-load python-scripts off"]
+
+
+def start_program(exe, n):
+    env = dict(os.environ, MALLOC_ARENA_MAX="1")
+    proc = subprocess.Popen([exe, str(n)], stdout=subprocess.PIPE, env=env)
+    line = proc.stdout.readline().decode()
+    if not re.match(r"ready (\d+)", line):
+        proc.kill()
+        sys.exit("cli_bench: the program did not reach its checkpoint: %r" % line)
+    return proc
+
+
+def timed(args):
+    """(wall s, None, stdout) of one whole run."""
+    t0 = time.monotonic()
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.exit("cli_bench: %s failed: %s" % (" ".join(args[:3]), p.stderr.decode()[-500:]))
+    return wall, None, p.stdout.decode("utf-8", "replace")
+
+
+def size_id(n):
+    return "%dk" % (n // 1000) if n % 1000000 else "%dm" % (n // 1000000)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--tasks", type=int, default=100000)
+    ap.add_argument("--pid-tasks", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    exe = os.path.abspath(os.path.join(args.build, "bench", "gdb_core_bench"))
+    tool = os.path.abspath(os.path.join(args.build, "asynctrace"))
+    for path in (exe, tool):
+        if not os.access(path, os.X_OK):
+            sys.exit("cli_bench: %s is not built (make bench-build)" % path)
+    tmp = tempfile.mkdtemp(prefix="at-cli-bench-")
+    core = os.path.join(tmp, "core")
+    proc = start_program(exe, args.tasks)
+    try:
+        subprocess.run(GDB + ["-p", str(proc.pid), "-ex", "generate-core-file %s" % core],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    cli, gdb = [], []
+    for _ in range(args.runs):
+        w, _, out = timed([tool, "ps", core, exe])
+        cli.append(w)
+        w, _, gout = timed(GDB + [exe, core, "-ex", "source %s" % LOADER,
+                                  "-ex", "info async-tasks"])
+        gdb.append(w)
+    if out.count("\n") < args.tasks:
+        sys.exit("cli_bench: asynctrace ps printed %d lines for %d tasks"
+                 % (out.count("\n"), args.tasks))
+    sid = size_id(args.tasks)
+    c, g = statistics.median(cli), statistics.median(gdb)
+    print("BENCH name=cli.ps_core_s.%s value=%.3f unit=s runs=%d best=%.3f peer=%.3f "
+          "ratio=%.2f" % (sid, c, args.runs, min(cli), g, c / g))
+    print("BENCH name=gdb.ps_core_s.%s value=%.3f unit=s runs=%d best=%.3f"
+          % (sid, g, args.runs, min(gdb)))
+    os.unlink(core)
+    proc = start_program(exe, args.pid_tasks)
+    walls, stops = [], []
+    try:
+        for _ in range(args.runs):
+            w, _, out = timed([tool, "ps", str(proc.pid)])
+            m = re.search(r"was stopped for (\d+(?:\.\d+)?)(us|ms|s) ", out)
+            if not m:
+                sys.exit("cli_bench: no stop time in the output")
+            scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+            walls.append(w)
+            stops.append(float(m.group(1)) * scale)
+    finally:
+        proc.kill()
+        proc.wait()
+    sid = size_id(args.pid_tasks)
+    print("BENCH name=cli.ps_pid_s.%s value=%.3f unit=s runs=%d best=%.3f"
+          % (sid, statistics.median(walls), args.runs, min(walls)))
+    print("BENCH name=cli.pid_stop_ms.%s value=%.1f unit=ms runs=%d best=%.1f"
+          % (sid, statistics.median(stops), args.runs, min(stops)))
+    os.rmdir(tmp)
+
+
+if __name__ == "__main__":
+    main()
