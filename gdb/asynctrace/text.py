@@ -124,7 +124,7 @@ def resource_words(res, now, names=None):
         if left >= 0:
             return "sleep until +%s" % duration(left)
         if -left < DUE_SLACK_NS:
-            return "sleep, due now"
+            return "sleep due now"
         return "sleep until %s (overdue)" % duration(left)
     if kind == "mutex":
         owner = res.get("owner")
