@@ -368,27 +368,36 @@ static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned ch
     qsort(r->holders, r->nholders, sizeof(at_dump_holder), at__cmp_holder);
 }
 
+/* A mutex: its holder and where the holder took it.  0, or -1 when the
+ * record is unreadable or not a mutex. */
+static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
+{
+    unsigned char rec[512];
+    if (at__read_rec(w, r->object, rec, AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
+                                                   L_mutex_lock_line)) < 0 ||
+        at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
+        return -1;
+    r->owner_id = at__get(w, rec, L_mutex_owner_id);
+    r->waiters = (uint32_t)at__get(w, rec, L_mutex_waiters);
+    uint64_t site = at__get(w, rec, L_mutex_lock_site);
+    const at__site_info *s = site && r->owner_id ? at__site(w, sc, site) : NULL;
+    if (s) {
+        r->lock_function = s->function;
+        r->lock_file = s->file;
+        r->lock_line = (uint32_t)at__get(w, rec, L_mutex_lock_line);
+    }
+    return 0;
+}
+
 static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
     unsigned char rec[512];
     uint64_t o = r->object;
     switch (r->kind) {
-    case AT_RES_MUTEX: {
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
-                                               L_mutex_lock_line)) < 0 ||
-            at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
+    case AT_RES_MUTEX:
+        if (at__read_mutex(w, sc, r) < 0)
             goto bad;
-        r->owner_id = at__get(w, rec, L_mutex_owner_id);
-        r->waiters = (uint32_t)at__get(w, rec, L_mutex_waiters);
-        uint64_t site = at__get(w, rec, L_mutex_lock_site);
-        const at__site_info *s = site && r->owner_id ? at__site(w, sc, site) : NULL;
-        if (s) {
-            r->lock_function = s->function;
-            r->lock_file = s->file;
-            r->lock_line = (uint32_t)at__get(w, rec, L_mutex_lock_line);
-        }
         return;
-    }
     case AT_RES_SEMAPHORE:
         if (at__read_rec(w, o, rec, AT__EXTENT(w, L_semaphore_permits, L_semaphore_max_permits,
                                                L_semaphore_untracked, L_semaphore_holders)) < 0 ||
