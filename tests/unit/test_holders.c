@@ -589,9 +589,21 @@ AT_TEST(blocking_job_names_its_pool_thread)
     pthread_t th;
     pthread_create(&th, NULL, job_runtime_main, rt);
     sem_wait(&job_started);
-    at_dump *d = at_snapshot_take();
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    const at_dump_resource *r = job_resource(d);
+    /* The job may start before its task's poll has recorded the job in
+     * the wait (that poll returns right after the hand-over): look again
+     * until it has. */
+    at_dump *d = NULL;
+    const at_dump_resource *r = NULL;
+    for (int i = 0; i < 500; i++) {
+        at_dump_free(d);
+        d = at_snapshot_take();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        r = job_resource(d);
+        if (r && r->detail[0])
+            break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     AT_ASSERT_EQ_INT(r->kind, AT_RES_BLOCKING);
     AT_ASSERT_EQ_U64(r->detail[0], 1);
