@@ -1,7 +1,7 @@
 # mk/primitives.mk - ThreadSanitizer run of the tests of the sync primitives,
 # channels and combinators: their cross-thread tests share mutexes,
 # semaphores and channels between a runtime's thread and plain threads.
-PRIMS_TSAN_TESTS := test_sync test_channel test_combinators
+PRIMS_TSAN_TESTS := test_sync test_channel test_combinators test_holders
 
 SAN_TARGETS += san-prims-tsan
 .PHONY: san-prims-tsan

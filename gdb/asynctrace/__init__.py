@@ -5,10 +5,11 @@ code in the program.  See docs/gdb.md.
 Modules: constants (ABI values), backend (the interface of a source of
 memory and threads), memory (cached reads), elf (ELF files on disk), abi
 (descriptor and layout table), records (what a walk produces), walk
-(runtimes, tasks, frames, threads), session (one reading), jsonout, text and
-deadlock (output and analysis, all from the records).  Only the GDB front
-end imports gdb: gdbsource (the GDB backend), gdblocate (the descriptor in
-GDB's program space), native (GDB's unwinder for running tasks), commands,
+(runtimes, tasks, frames, threads), clock (what "now" is), session (one
+reading), jsonout, text and deadlock (output and analysis, all from the
+records).  Only the GDB front end imports gdb: gdbsource (the GDB backend),
+gdblocate (the descriptor in GDB's program space), stops (when each live
+inferior stopped), native (GDB's unwinder for running tasks), commands,
 printers, and the GDB-only modules options (option tables), params (set/show
 asynctrace), output (gdb.write, -output), tasknav (async-task, convenience
 functions), framefilter (bt) and api (the Python API for user scripts).
@@ -43,13 +44,14 @@ def register():
     if _registered:
         return
     import gdb
-    from . import commands, framefilter, gdbsource, params, printers, session, tasknav
+    from . import commands, framefilter, gdbsource, params, printers, session, stops, tasknav
     session.DEFAULT_BACKEND = gdbsource.GdbBackend
     params.register()
     commands.register()
     tasknav.register()
     framefilter.register()
     printers.register()
+    stops.register()
     for event in ("new_objfile", "clear_objfiles"):
         registry = getattr(gdb.events, event, None)
         if registry is not None:

@@ -137,11 +137,11 @@ class Abi(object):
             raise AbiError("asynctrace_debug at 0x%x does not start with the magic "
                            "\"ATDEBUG\" (found %r), so it is not an asynctrace "
                            "descriptor or its memory is corrupt" % (address, magic))
-        if version != C.ABI_VERSION:
+        if version not in C.ABI_VERSIONS:
             raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
-                           "this extension reads version %d: load the gdb/ scripts "
+                           "this extension reads versions %s: load the gdb/ scripts "
                            "shipped with the runtime the program was built with"
-                           % (version, C.ABI_VERSION))
+                           % (version, " and ".join("%d" % v for v in C.ABI_VERSIONS)))
         if ptr_size != 8:
             raise AbiError("the program has %d-byte pointers; this extension reads "
                            "64-bit programs only" % ptr_size)
@@ -153,6 +153,9 @@ class Abi(object):
             ("runtimes", "u"), ("threads", "u"), ("generation", "u"),
             ("enums", "u"), ("enum_count", "u"), ("clock_ns", "u"),
             ("next_task_id", "u")])
+        # The clock pair (ABI 2; absent before).
+        self.pair_reader = (Reader(desc, [("clock_mono_ns", "u"), ("clock_real_ns", "u")])
+                            if "clock_real_ns" in desc.fields else None)
         self.enums = {}
         d = self.desc_reader.unpack(mem, address)
         self.enums = self._read_enums(mem, d[3], d[4])
@@ -227,6 +230,20 @@ class Abi(object):
             return self.enums[table].index(name)
         except ValueError:
             return None
+
+    def has(self, record, field):
+        """Whether the layout table lists record.field (fields added by
+        later ABI versions are read only when it does)."""
+        rec = self.records.get(record)
+        return rec is not None and field in rec.fields
+
+    def clock_pair(self, mem):
+        """(monotonic ns, wall-clock ns) the runtime read together, or None
+        (older ABI, never recorded, or being rewritten)."""
+        if self.pair_reader is None:
+            return None
+        mono, real = self.pair_reader.unpack(mem, self.address)
+        return (mono, real) if mono and real else None
 
     def read_head(self, mem):
         """(runtimes, threads, generation, clock_ns, next_task_id) now."""

@@ -20,6 +20,9 @@ A backend answers:
                       walked: a PID is stopped here, not earlier
   clock()             (now_ns, clock kind) of a live process, or None to use
                       the runtime's own last clock reading (a core)
+  now(floor, pair)    the clock.Now durations are measured against, given
+                      the runtime's latest clock reading and its clock pair
+                      ((mono, real) or None); by default from clock()
   native_frames(lwp, root_record)
                       ([NativeFrame] innermost first, down to the
                       at_root_poll frame holding root_record, None), or
@@ -33,6 +36,8 @@ A backend answers:
 """
 
 import time
+
+from . import clock as clockmod
 
 ROOT_POLL = "at_root_poll"
 
@@ -101,6 +106,12 @@ class Backend(object):
         if self.kind == "live":
             return live_clock_ns(), "live"
         return None
+
+    def now(self, floor, pair):
+        c = self.clock()
+        if c is None:
+            return clockmod.make(floor, "runtime-clock", False)
+        return clockmod.make(max(c[0], floor), "live", True)
 
     def native_frames(self, lwp, root_record=0):
         return None, "native frames are not available from this source"

@@ -6,7 +6,11 @@ are checked against runtime/include/asynctrace/abi.h by tests/gdb/run.py, so
 they cannot drift from the header.
 """
 
-ABI_VERSION = 1
+ABI_VERSION = 2
+# Versions this package reads.  Version 1 lacks the fields ABI 2 added
+# (holder tables, lock sites, the clock pair, blocking jobs): the walker
+# reads those only when the layout table lists them.
+ABI_VERSIONS = (1, 2)
 DEBUG_MAGIC = b"ATDEBUG\0"
 DEBUG_SYMBOL = "asynctrace_debug"
 # The descriptor's ELF section; older builds used the name without the dot.
@@ -21,6 +25,7 @@ SEM_MAGIC = 0x53656D61
 NOTIFY_MAGIC = 0x4E6F7466
 CHAN_MAGIC = 0x4368616E
 ONESHOT_MAGIC = 0x4F6E6553
+JOB_MAGIC = 0x4A6F6273
 DEAD_MAGIC = 0xDEADF4EE
 
 # Task flags (at_task.flags), in the order the trace format lists them.
@@ -62,6 +67,7 @@ HEADER_NAMES = {
     "AT_NOTIFY_MAGIC": NOTIFY_MAGIC,
     "AT_CHAN_MAGIC": CHAN_MAGIC,
     "AT_ONESHOT_MAGIC": ONESHOT_MAGIC,
+    "AT_JOB_MAGIC": JOB_MAGIC,
     "AT_DEAD_MAGIC": DEAD_MAGIC,
     "AT_TF_IN_FLUX": 0x01,
     "AT_TF_NOTIFIED": 0x02,

@@ -12,6 +12,7 @@ import mmap
 import os
 import struct
 
+from . import clock
 from . import elf
 from . import unwind
 from .backend import (EXIT_BAD_CORE, EXIT_NO_PROCESS, EXIT_WRONG_EXE, Backend, UserError)
@@ -252,6 +253,10 @@ class CoreBackend(Backend):
         return b"".join(out)
 
     # -- the rest of the interface ---------------------------------------------
+
+    def now(self, floor, pair):
+        """The moment the core was written (clock.py)."""
+        return clock.core_now(self.core_path, pair, floor)
 
     def find_descriptor(self):
         files = [(self.exe_path, None)]

@@ -8,7 +8,7 @@ import json
 
 from . import jsonout
 from .backend import EXIT_ERROR, EXIT_NO_PROCESS, Backend, UserError
-from .records import RESOURCE_FIELDS, Frame, Head, Resource, Site, Task
+from .records import ADDED_FIELD_DEFAULTS, RESOURCE_FIELDS, Frame, Head, Resource, Site, Task
 from .session import Snapshot
 
 STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
@@ -55,6 +55,17 @@ def _int(v, default=0):
     return default
 
 
+def _field(d, name):
+    """A resource field of a document: lists as tuples (records are
+    hashable), a field an older document lacks as "unknown"."""
+    if name not in d:
+        return ADDED_FIELD_DEFAULTS.get(name)
+    v = d[name]
+    if isinstance(v, list):
+        return tuple(tuple(x) if isinstance(x, list) else x for x in v)
+    return v
+
+
 class _Builder(object):
     """Records from JSON objects; heads and sites are shared."""
 
@@ -78,7 +89,7 @@ class _Builder(object):
         if d.get("error"):
             values = ()
         else:
-            values = tuple(d.get(n) for n in RESOURCE_FIELDS.get(kind, ()))
+            values = tuple(_field(d, n) for n in RESOURCE_FIELDS.get(kind, ()))
         return Resource(kind, _int(d.get("object")), _int(d.get("since_ns")), values,
                         d.get("error"))
 
@@ -137,8 +148,22 @@ class DocumentSnapshot(Snapshot):
         self.kind = "document"
         self.source = self.backend.source
         clock = doc.get("clock") or {}
-        self.now = _int(clock.get("now_ns"))
+        self.now = self.now_ns = _int(clock.get("now_ns"))
         self.clock_kind = clock.get("kind") or "recorded"
+        # The document's own now; exact as its producer said (older
+        # documents: exact when read live).
+        self.now_source = "document"
+        exact = clock.get("exact")
+        self.now_exact = bool(exact) if exact is not None else self.clock_kind == "live"
+        was = clock.get("source")
+        self.now_note = "%s the document's clock%s" % (
+            "durations against" if self.now_exact else
+            "durations are lower bounds: measured to",
+            " (%s)" % was if isinstance(was, str) else "")
+        pair = clock.get("pair") if isinstance(clock.get("pair"), dict) else {}
+        self.clock_pair = ((_int(pair.get("mono_ns")), _int(pair.get("real_ns")))
+                           if pair.get("mono_ns") else None)
+        self._task_index = None
         self.generation = _int(doc.get("generation"))
         self.errors = [str(e) for e in doc.get("errors") or []]
         self.threads = [t for t in doc.get("threads") or [] if isinstance(t, dict)]

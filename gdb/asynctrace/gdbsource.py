@@ -3,9 +3,13 @@ selected inferior, a live process GDB has stopped or a core file.  The only
 module besides commands, printers, native and gdblocate that imports gdb.
 """
 
+import re
+
 import gdb
 
+from . import clock
 from . import native
+from . import stops
 from .backend import Backend, UserError
 from .gdblocate import Locator
 
@@ -28,6 +32,16 @@ def target_kind(inferior):
     except gdb.error:
         text = ""
     return "core" if "core dump" in text or "core file" in text else "live"
+
+
+def core_path():
+    """The file name of the core GDB has loaded, or None."""
+    try:
+        text = gdb.execute("info target", to_string=True)
+    except gdb.error:
+        return None
+    m = re.search(r"core dump file:\s*`(.+?)'", text)
+    return m.group(1) if m else None
 
 
 class GdbBackend(Backend):
@@ -60,6 +74,17 @@ class GdbBackend(Backend):
         if self.target == "live":
             return Backend.clock(self)
         return None
+
+    def now(self, floor, pair):
+        """Live: the moment GDB stopped the process (stops.py), else a lower
+        bound; a core: its write time (clock.py); remote: the runtime's
+        clock (another machine's monotonic clock is not ours)."""
+        if self.target == "live":
+            return clock.live_now(stops.stop_time(self.inferior), floor,
+                                  clock.process_start_mono())
+        if self.target == "core":
+            return clock.core_now(core_path(), pair, floor)
+        return clock.make(floor, "runtime-clock", False)
 
     def native_frames(self, lwp, root_record=0):
         return native.frames_of(self.inferior, lwp, root_record)

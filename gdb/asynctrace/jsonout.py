@@ -23,13 +23,11 @@ _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
 # all integers (the others: _resource_tail).
 _INT_TAILS = {
     "sleep": ',"deadline_ns":%d}',
-    "mutex": ',"owner":%d,"waiters":%d}',
-    "semaphore": ',"wanted":%d,"permits":%d,"waiters":%d}',
-    "notify": ',"waiters":%d}',
+    "notify": ',"waiters":%d,"last_notifier":%d,"notified":%d}',
     "join": ',"task":%d}',
     "read": ',"fd":%d}',
     "write": ',"fd":%d}',
-    "blocking": ',"job":%d}',
+    "blocking": ',"job":%d,"thread":%d}',
 }
 
 
@@ -49,12 +47,25 @@ def _resource_tail(r):
     if fmt is not None:
         return fmt % r.values
     if r.kind in ("channel-send", "channel-recv"):
-        cap, length, senders, rx, closed = r.values
-        return (',"capacity":%s,"len":%d,"senders":%d,"receiver_task":%d,"closed":%s}'
+        cap, length, senders, rx, closed, tx, tx_cut = r.values
+        return (',"capacity":%s,"len":%d,"senders":%d,"receiver_task":%d,"closed":%s,'
+                '"sender_tasks":[%s],"sender_tasks_truncated":%s}'
                 % ("null" if cap is None else "%d" % cap, length, senders, rx,
-                   _bool(closed)))
+                   _bool(closed), ",".join("%d" % t for t in tx), _bool(tx_cut)))
     if r.kind == "oneshot":
-        return ',"receiver_task":%d,"closed":%s}' % (r.values[0], _bool(r.values[1]))
+        rx, closed, tx, dropped = r.values
+        return (',"receiver_task":%d,"closed":%s,"sender_task":%d,"sender_dropped":%s}'
+                % (rx, _bool(closed), tx, _bool(dropped)))
+    if r.kind == "mutex":
+        owner, waiters, fn, file, line = r.values
+        return (',"owner":%d,"waiters":%d,"lock_function":%s,"lock_file":%s,"lock_line":%d}'
+                % (owner, waiters, _q(fn), _q(file), line))
+    if r.kind == "semaphore":
+        wanted, permits, waiters, capacity, holders, cut = r.values
+        return (',"wanted":%d,"permits":%d,"waiters":%d,"capacity":%d,"holders":[%s],'
+                '"holders_truncated":%s}'
+                % (wanted, permits, waiters, capacity,
+                   ",".join("[%d,%d]" % h for h in holders), _bool(cut)))
     return "}"
 
 
@@ -231,10 +242,12 @@ def write_document(snap, out, batch=256):
     pieces of about `batch` tasks (each piece walked, written, dropped: the
     memory used does not grow with the number of tasks)."""
     w = JsonWriter()
+    pair = getattr(snap, "clock_pair", None)
     out('{"format":"%s","version":%d,"source":"%s","clock":{"now_ns":%d,'
-        '"kind":"%s"},"generation":%d,"runtimes":[' % (
-            FORMAT, FORMAT_VERSION, snap.source, snap.now, snap.clock_kind,
-            snap.generation))
+        '"kind":"%s","source":%s,"exact":%s,"pair":%s},"generation":%d,"runtimes":[' % (
+            FORMAT, FORMAT_VERSION, snap.source, snap.now_ns, snap.clock_kind,
+            _q(snap.now_source), _bool(snap.now_exact),
+            '{"mono_ns":%d,"real_ns":%d}' % pair if pair else "null", snap.generation))
     for i, (rt, items, rt_errors) in enumerate(snap.runtimes):
         head = json.dumps(rt, separators=(",", ":"))[:-1]
         if rt_errors:

@@ -17,6 +17,7 @@ import errno
 import os
 
 from . import abi as abimod
+from . import clock
 from . import elf
 from . import unwind
 from .backend import (EXIT_NOT_PERMITTED, EXIT_NO_PROCESS, EXIT_NOT_ASYNCTRACE, Backend,
@@ -207,6 +208,11 @@ class PidBackend(Backend):
 
     def clock(self):
         return self.now_ns, "live"
+
+    def now(self, floor, pair):
+        """The moment this reading stopped the process (read right after the
+        stop), or with --no-stop the moment it began reading."""
+        return clock.make(max(self.now_ns, floor), "stopped" if self.stop else "live", True)
 
     def threads(self):
         try:

@@ -22,16 +22,34 @@ new = tuple.__new__  # new(Task, (field, ...)): a record without __new__'s cost
 # order, by resource kind.
 RESOURCE_FIELDS = {
     "sleep": ("deadline_ns",),
-    "mutex": ("owner", "waiters"),
-    "semaphore": ("wanted", "permits", "waiters"),
-    "notify": ("waiters",),
-    "channel-send": ("capacity", "len", "senders", "receiver_task", "closed"),
-    "channel-recv": ("capacity", "len", "senders", "receiver_task", "closed"),
-    "oneshot": ("receiver_task", "closed"),
+    # lock_*: where the holder took the lock (None, None, 0 when unknown).
+    "mutex": ("owner", "waiters", "lock_function", "lock_file", "lock_line"),
+    # holders: ((task id, permits), ...) by task id; capacity: the permits
+    # the semaphore was created with.
+    "semaphore": ("wanted", "permits", "waiters", "capacity", "holders",
+                  "holders_truncated"),
+    "notify": ("waiters", "last_notifier", "notified"),
+    # sender_tasks: ids of the tasks holding sender handles, by id.
+    "channel-send": ("capacity", "len", "senders", "receiver_task", "closed",
+                     "sender_tasks", "sender_tasks_truncated"),
+    "channel-recv": ("capacity", "len", "senders", "receiver_task", "closed",
+                     "sender_tasks", "sender_tasks_truncated"),
+    "oneshot": ("receiver_task", "closed", "sender_task", "sender_dropped"),
     "join": ("task",),
     "read": ("fd",),
     "write": ("fd",),
-    "blocking": ("job",),
+    # thread: LWP of the pool thread running the job, 0 while queued.
+    "blocking": ("job", "thread"),
+}
+
+
+# What a field added with debugger ABI 2 reads as when a source lacks it
+# (a document of an older program): "unknown".
+ADDED_FIELD_DEFAULTS = {
+    "lock_function": None, "lock_file": None, "lock_line": 0, "capacity": 0,
+    "holders": (), "holders_truncated": False, "last_notifier": 0, "notified": 0,
+    "sender_tasks": (), "sender_tasks_truncated": False, "sender_task": 0,
+    "sender_dropped": False, "thread": 0,
 }
 
 

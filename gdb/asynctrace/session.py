@@ -14,6 +14,7 @@ import gc
 import json
 
 from . import abi as abimod
+from . import clock as clockmod
 from . import jsonout
 from .backend import UserError  # noqa: F401 (re-exported)
 from .memory import Memory, ReadError
@@ -61,10 +62,19 @@ def open_reader(backend=None):
     mem = Memory(backend)
     abi = _open_abi(backend, mem)
     w = Walker(abi, mem)
-    clock = backend.clock()
-    if clock is not None:
-        return w, clock[0], clock[1]
-    return w, abi.read_head(mem)[3], "recorded"
+    now = reading_now(backend, abi, mem, abi.read_head(mem)[3])
+    return w, now.ns, now.source
+
+
+def reading_now(backend, abi, mem, floor):
+    """The clock.Now durations are measured against: the backend's answer
+    (clock.py) from the runtime's latest clock reading `floor` and the
+    clock pair the runtime recorded."""
+    try:
+        pair = abi.clock_pair(mem)
+    except ReadError:
+        pair = None
+    return backend.now(floor, pair)
 
 
 class Snapshot(object):
@@ -82,6 +92,7 @@ class Snapshot(object):
         self.mem.reset()
         self._document = None
         self._json = None
+        self._task_index = None
         self.errors = []
         self.errors.extend(backend.notes())
         with no_gc():
@@ -111,12 +122,19 @@ class Snapshot(object):
             for record, task_addr in records:
                 self.roots_by_task.setdefault(task_addr, (tid, record))
         w.polled = frozenset(self.roots_by_task).union(self.threads_by_task)
-        clock = self.backend.clock()
-        if clock is not None:
-            self.now, self.clock_kind = clock
-        else:
-            self.now = max([clock_ns] + [r[0]["now_ns"] for r in runtimes])
-            self.clock_kind = "recorded"
+        floor = clockmod.floor_of([clock_ns] + [r[0]["now_ns"] for r in runtimes])
+        try:
+            self.clock_pair = self.abi.clock_pair(self.mem)
+        except ReadError:
+            self.clock_pair = None
+        now = self.backend.now(floor, self.clock_pair)
+        # now_ns / now_source / now_exact: what durations are measured
+        # against (clock.py); `now` is the same as now_ns.
+        self.now_ns = self.now = now.ns
+        self.now_source = now.source
+        self.now_exact = now.exact
+        self.now_note = now.note
+        self.clock_kind = "live" if self.kind == "live" else "recorded"
         self.ntasks = 0
         self.task_counts = {}  # runtime id -> how many tasks its owned list has
         self.runtime_flags = {}
@@ -220,6 +238,63 @@ class Snapshot(object):
         if self._document is None:
             self._document = json.loads(self.json)
         return self._document
+
+    @property
+    def task_index(self):
+        """{task id: Task} of every task this reading kept, across runtimes
+        (built on first use; it walks every task).  A holder or owner id
+        that is not here and not task_exists() names a task that no longer
+        exists (freed: finished and released)."""
+        if self._task_index is None:
+            index = {}
+            for _, t in self.tasks():
+                index[t.id] = t
+            self._task_index = index
+        return self._task_index
+
+    def task_exists(self, task_id):
+        """Whether a task with this id is on a list of the runtimes read
+        (whatever its state, and even when a filter left it out)."""
+        return task_id in self.names
+
+    def native_of(self, task):
+        """(LWP, native frames innermost first down to its at_root_poll, or
+        None, and why not) of a task being polled on a thread, else None.
+        Unwound once per reading."""
+        lwp, record = self.root_of(task)
+        if lwp is None:
+            return None
+        cache = self.__dict__.setdefault("_natives", {})
+        hit = cache.get((lwp, record))
+        if hit is None:
+            try:
+                frames, why = self.backend.native_frames(lwp, record)
+            except Exception as e:  # a backend that cannot unwind this thread
+                frames, why = None, str(e)
+            hit = cache[(lwp, record)] = (lwp, frames, why)
+        return hit
+
+    def current_line(self, task):
+        """(function, file, line) that a task being polled on a thread is
+        executing: the innermost native frame in the poll function of one
+        of the async functions of its await tree (`name_poll`), which knows
+        the line the await frames cannot (they give the function's
+        definition or its last await).  None when the task is not running,
+        its frames cannot be unwound, or no such frame has a line."""
+        nat = self.native_of(task)
+        if nat is None or not nat[1]:
+            return None
+        names = set()
+        stack = [task.await_tree()] if task.await_tree() is not None else []
+        while stack:
+            f = stack.pop()
+            if f.kind == "async" and f.function:
+                names.add(f.function + "_poll")
+            stack.extend(f.children)
+        for fr in nat[1]:
+            if fr.function in names and fr.line:
+                return fr.function[:-len("_poll")], fr.file, fr.line
+        return None
 
     def root_of(self, task):
         """(LWP, root frame address) of a Task being polled on some thread

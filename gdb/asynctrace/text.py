@@ -62,8 +62,21 @@ def lwp_text(lwp):
     return "LWP %d" % lwp if num is None else "LWP %d (thread %d)" % (lwp, num)
 
 
-def duration(ns):
-    """A short duration: 850us, 120ms, 2.3s, 5m03s, 2h10m."""
+# A timer this little past its deadline is "due", not "overdue": the stop
+# moment is known to some milliseconds, and a loaded machine runs a woken
+# thread tens of milliseconds late; a timer that cannot fire (its thread
+# stuck) is soon far past this.
+DUE_SLACK_NS = 250000000
+
+NS_PER_MIN = 60 * NS_PER_S
+NS_PER_H = 60 * NS_PER_MIN
+NS_PER_D = 24 * NS_PER_H
+NS_PER_Y = 36525 * NS_PER_D // 100  # a Julian year
+
+
+def fmt_duration(ns):
+    """A duration in at most two units, truncated (never rounded up):
+    420us, 850ms, 12.4s, 3m12s, 2h05m, 41d03h, 3.4y; "?" for None."""
     if ns is None:
         return "?"
     neg = ns < 0
@@ -72,22 +85,33 @@ def duration(ns):
         s = "%dus" % (ns // 1000)
     elif ns < NS_PER_S:
         s = "%dms" % (ns // 1000000)
-    elif ns < 60 * NS_PER_S:
-        s = "%.1fs" % (ns / 1e9)
-    elif ns < 3600 * NS_PER_S:
+    elif ns < NS_PER_MIN:
+        tenths = ns // (NS_PER_S // 10)
+        s = "%d.%ds" % (tenths // 10, tenths % 10)
+    elif ns < NS_PER_H:
         sec = ns // NS_PER_S
         s = "%dm%02ds" % (sec // 60, sec % 60)
-    else:
-        minutes = ns // (60 * NS_PER_S)
+    elif ns < NS_PER_D:
+        minutes = ns // NS_PER_MIN
         s = "%dh%02dm" % (minutes // 60, minutes % 60)
+    elif ns < NS_PER_Y:
+        hours = ns // NS_PER_H
+        s = "%dd%02dh" % (hours // 24, hours % 24)
+    else:
+        tenths = ns * 10 // NS_PER_Y
+        s = "%d.%dy" % (tenths // 10, tenths % 10)
     return "-" + s if neg else s
 
 
+duration = fmt_duration  # the name the rest of the package uses
+
+
 def since(now, t):
-    """How long ago timestamp t was, or "?" when t is unset."""
+    """How long ago timestamp t was, or "?" when t is unset.  A timestamp
+    after `now` (possible only when now is a lower bound) counts as 0."""
     if not t or now is None:
         return "?"
-    return duration(now - t)
+    return duration(max(now - t, 0))
 
 
 def count(n, word):
@@ -115,6 +139,8 @@ def resource_words(res, now, names=None):
         left = deadline - now
         if left >= 0:
             return "sleep until +%s" % duration(left)
+        if -left < DUE_SLACK_NS:
+            return "sleep due now"
         return "sleep until %s (overdue)" % duration(left)
     if kind == "mutex":
         owner = res.get("owner")
@@ -309,14 +335,21 @@ def tasks_table(snap, native_of=None):
                     if t.error and not where.endswith(esc(t.error)):
                         where = ("%s  [%s]" % (where, esc(t.error))).strip()
                 state_ns = t.state_ns
-                append((str(t.id), esc(t.state),
-                        duration(now - state_ns) if state_ns and now is not None else "?",
+                append((str(t.id), esc(t.state), since(now, state_ns),
                         on_column(t, nat), str(t.polls), '"%s"' % esc(t.name), where))
         lines.extend(_columns(rows, right=(0, 4)))
-    lines.append(clock_note(snap.clock_kind, now, snap.source))
+    lines.append(now_note(snap))
     for e in snap.errors:
         lines.append("note: %s" % esc(e))
     return "\n".join(lines)
+
+
+def now_note(snap):
+    """The closing line that says what durations are measured against."""
+    note = getattr(snap, "now_note", None)
+    if note is None:
+        return clock_note(snap.clock_kind, snap.now, snap.source)
+    return "(%s; %s)" % (note, snap.source)
 
 
 def clock_note(kind, now, source):
@@ -534,7 +567,7 @@ def runtimes_table(snap):
             else ""))
         if errors:
             lines.append("  %s" % esc("; ".join(errors)))
-    lines.append(clock_note(snap.clock_kind, snap.now, snap.source))
+    lines.append(now_note(snap))
     for e in snap.errors:
         lines.append("note: %s" % esc(e))
     return "\n".join(lines)

@@ -31,8 +31,12 @@ MAX_CHAIN = 64  # longer chains (or loops) go through frame_tree
 _FINISHED = ("complete", "cancelled")  # a finished task's future is dropped
 # Resource kinds whose one field is the wait record's first detail word and
 # that have no object to check.
-_DETAIL_ONLY = frozenset(("sleep", "read", "write", "blocking"))
+_DETAIL_ONLY = frozenset(("sleep", "read", "write"))
 _NO_OBJECT = frozenset(("none", "yield", "dump"))
+# Resource record fields added by debugger ABI 2 (read when present).
+_ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
+                           "last_notifier", "notified", "tx_untracked", "tx_holders",
+                           "tx_task_id", "tid"))
 
 
 def _bad_frame(addr, error):
@@ -120,6 +124,7 @@ class Walker(ListWalker):
             ("active", "u"), ("current", "u"), ("runtime", "u"), ("next", "u"),
             ("prev", "u"), ("poll_start_ns", "u")])
         self._resource_readers = {}
+        self._holder_row = None  # (reader, row size) of a holder table row
         # Unpacking straight from cached blocks, when the layout table keeps
         # the fields in the order asked for (-1: never).
         self._rest_limit = _fast(self.task_rest)
@@ -191,13 +196,6 @@ class Walker(ListWalker):
 
     # -- resources ---------------------------------------------------------
 
-    def _reader(self, record, spec):
-        rd = self._resource_readers.get(record)
-        if rd is None:
-            rd = self.abi.reader(record, spec)
-            self._resource_readers[record] = rd
-        return rd
-
     def resource(self, wait):
         """The Resource of a leaf's wait record (kind, flags, object, since,
         details).  The state of the object (a mutex's owner, a channel's
@@ -220,7 +218,7 @@ class Walker(ListWalker):
             values = self.objects[key] = self._object_values(kind, obj)
         if values.__class__ is str:
             return new(Resource, (kind, obj, since, (), values))
-        if kind == "semaphore":
+        if kind == "semaphore" or kind == "blocking":
             values = (d0,) + values
         elif kind == "join":
             if values[0] != d0:
@@ -233,6 +231,8 @@ class Walker(ListWalker):
         """The fields a resource of `kind` takes from its object (see
         records.RESOURCE_FIELDS), or an error string."""
         if not obj:
+            if kind == "blocking":  # not handed to the pool yet
+                return (0,)
             return "corrupt: a %s wait without its object" % kind
         try:
             return self._object_fields(kind, obj)
@@ -242,45 +242,126 @@ class Walker(ListWalker):
             return str(e)
 
     def _object_fields(self, kind, obj):
-        mem = self.mem
+        """The fields of RESOURCE_FIELDS[kind] the object gives.  Fields an
+        older ABI lacks get their "unknown" value."""
         if kind == "mutex":
-            magic, locked, owner_id, waiters = self._reader("mutex", [
-                ("magic", "u"), ("locked", "u"), ("owner_id", "u"),
-                ("waiters", "u")]).unpack(mem, obj)
-            self._check(magic, C.MUTEX_MAGIC, "mutex", obj)
-            if owner_id and not locked:
-                raise _BadMagic("corrupt: mutex 0x%x names holder task %d but is not "
-                                "locked" % (obj, owner_id))
-            return (owner_id, waiters)
+            return self._mutex(obj)
         if kind == "semaphore":
-            magic, waiters, permits = self._reader("semaphore", [
-                ("magic", "u"), ("waiters", "u"), ("permits", "u")]).unpack(mem, obj)
-            self._check(magic, C.SEM_MAGIC, "semaphore", obj)
-            return (permits, waiters)
+            return self._semaphore(obj)
         if kind == "notify":
-            magic, waiters = self._reader("notify", [
-                ("magic", "u"), ("waiters", "u")]).unpack(mem, obj)
-            self._check(magic, C.NOTIFY_MAGIC, "notify", obj)
-            return (waiters,)
+            return self._notify(obj)
         if kind in ("channel-send", "channel-recv"):
-            magic, cflags, cap, length, senders, rx = self._reader("chan", [
-                ("magic", "u"), ("flags", "u"), ("capacity", "u"), ("len", "u"),
-                ("senders", "u"), ("rx_task_id", "u")]).unpack(mem, obj)
-            self._check(magic, C.CHAN_MAGIC, "channel", obj)
-            unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
-            closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
-            return (None if unbounded else cap, length, senders, rx, bool(closed))
+            return self._chan(obj)
         if kind == "oneshot":
-            magic, oflags, rx = self._reader("oneshot", [
-                ("magic", "u"), ("flags", "u"), ("rx_task_id", "u")]).unpack(mem, obj)
-            self._check(magic, C.ONESHOT_MAGIC, "oneshot", obj)
-            closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
-            return (rx, bool(closed))
+            return self._oneshot(obj)
+        if kind == "blocking":
+            return self._blocking(obj)
         if kind == "join":
-            magic, tid = self.TASK_ID.unpack(mem, obj)[:2]
+            magic, tid = self.TASK_ID.unpack(self.mem, obj)[:2]
             self._check(magic, C.TASK_MAGIC, "joined task", obj)
             return (tid,)
         return ()
+
+    def _fields(self, record, names):
+        """A reader of the fields `names` of `record` (spec ("name",
+        "u"|"s")) and the names it reads: every field but those ABI 2 added,
+        which are left out when the layout table lacks them (a missing
+        older field is an AbiError, as for every record)."""
+        key = (record, names)
+        hit = self._resource_readers.get(key)
+        if hit is None:
+            have = tuple((n, k) for n, k in names
+                         if n not in _ADDED_FIELDS or self.abi.has(record, n))
+            hit = self._resource_readers[key] = (self.abi.reader(record, list(have)),
+                                                 tuple(n for n, _ in have))
+        return hit
+
+    def _read(self, record, names, obj):
+        """{field: value} of the fields of `names` the layout table has."""
+        rd, have = self._fields(record, names)
+        return dict(zip(have, rd.unpack(self.mem, obj)))
+
+    def _mutex(self, obj):
+        v = self._read("mutex", (("magic", "u"), ("locked", "u"), ("owner_id", "u"),
+                                 ("waiters", "u"), ("lock_site", "u"), ("lock_line", "u")), obj)
+        self._check(v["magic"], C.MUTEX_MAGIC, "mutex", obj)
+        if v["owner_id"] and not v["locked"]:
+            raise _BadMagic("corrupt: mutex 0x%x names holder task %d but is not "
+                            "locked" % (obj, v["owner_id"]))
+        fn = file = None
+        line = 0
+        site_p = v.get("lock_site", 0)
+        if site_p and v["owner_id"]:
+            site = self.site(site_p)
+            if site.__class__ is not str:
+                fn, file, line = site.function, site.file, v.get("lock_line", 0) or site.line
+        return (v["owner_id"], v["waiters"], fn, file, line)
+
+    def _holders(self, raw, untracked):
+        """((task id, count), ...) by task id from a holder table's bytes,
+        and whether some holders are not listed."""
+        if self._holder_row is None:
+            rec = self.abi.records.get("holder")
+            if rec is None or rec.size == 0:
+                self._holder_row = False
+            else:
+                self._holder_row = (self.abi.reader("holder", [("task_id", "u"), ("count", "u")]),
+                                    rec.size)
+        if not self._holder_row or not raw:
+            return (), bool(untracked)
+        rd, size = self._holder_row
+        rows = []
+        for off in range(0, len(raw) - size + 1, size):
+            vals = rd.struct.unpack_from(raw, off)
+            tid, n = vals if rd.reorder is None else (vals[rd.reorder[0]],
+                                                      vals[rd.reorder[1]])
+            if n:
+                rows.append((tid, n))
+        rows.sort()
+        return tuple(rows), bool(untracked)
+
+    def _semaphore(self, obj):
+        v = self._read("semaphore", (("magic", "u"), ("waiters", "u"), ("permits", "u"),
+                                     ("max_permits", "u"), ("untracked", "u"),
+                                     ("holders", "s")), obj)
+        self._check(v["magic"], C.SEM_MAGIC, "semaphore", obj)
+        holders, truncated = self._holders(v.get("holders"), v.get("untracked", 0))
+        return (v["permits"], v["waiters"], v.get("max_permits", 0), holders, truncated)
+
+    def _notify(self, obj):
+        v = self._read("notify", (("magic", "u"), ("waiters", "u"), ("last_notifier", "u"),
+                                  ("notified", "u")), obj)
+        self._check(v["magic"], C.NOTIFY_MAGIC, "notify", obj)
+        return (v["waiters"], v.get("last_notifier", 0), v.get("notified", 0))
+
+    def _chan(self, obj):
+        v = self._read("chan", (("magic", "u"), ("flags", "u"), ("capacity", "u"),
+                                ("len", "u"), ("senders", "u"), ("rx_task_id", "u"),
+                                ("tx_untracked", "u"), ("tx_holders", "s")), obj)
+        self._check(v["magic"], C.CHAN_MAGIC, "channel", obj)
+        cflags, cap = v["flags"], v["capacity"]
+        unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
+        closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
+        holders, truncated = self._holders(v.get("tx_holders"), v.get("tx_untracked", 0))
+        return (None if unbounded else cap, v["len"], v["senders"], v["rx_task_id"],
+                bool(closed), tuple(t for t, _ in holders), truncated)
+
+    def _oneshot(self, obj):
+        v = self._read("oneshot", (("magic", "u"), ("flags", "u"), ("rx_task_id", "u"),
+                                   ("tx_task_id", "u")), obj)
+        self._check(v["magic"], C.ONESHOT_MAGIC, "oneshot", obj)
+        oflags = v["flags"]
+        closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
+        dropped = oflags & (C.ONESHOT_TX_DROPPED | C.ONESHOT_SENT)
+        return (v["rx_task_id"], bool(closed), v.get("tx_task_id", 0), bool(dropped))
+
+    def _blocking(self, obj):
+        """(thread,): the LWP running the job (the job id is the wait's)."""
+        if not obj or not self.abi.has("blocking_job", "tid"):
+            return (0,)
+        v = self._read("blocking_job", (("magic", "u"), ("tid", "i")), obj)
+        self._check(v["magic"], C.JOB_MAGIC, "blocking job", obj)
+        return (v["tid"],)
 
     @staticmethod
     def _check(magic, want, what, obj):

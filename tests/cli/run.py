@@ -148,7 +148,7 @@ def t_pid_vs_gdb(ctx):
         raise TestFailure("the PID dump differs from GDB's document of the same moment")
     lwp = [t["tid"] for t in doc["threads"] if t["task"] == 2][0]
     expect_lines(ps, states_table(ctx.m, "LWP %d" % lwp) + [
-        r"\(durations against the live clock; pid\)",
+        r"\(durations up to the moment the process was stopped; pid\)",
         r"note: process %d was stopped for \S+ while it was read" % pid], "ps PID")
     expect_lines(nostop, [r"note: read without stopping the process \(--no-stop\): "
                           r"the picture may be torn"], "ps --no-stop")
@@ -174,7 +174,7 @@ def t_pid_vs_gdb(ctx):
                            r"\s+%d\s+block-on\s+-\s+3\s+2 \"inner\"\s+\S+\s+task 2 <- task 1"
                            % lwp], "threads PID")
     expect_lines(runtimes, [
-        r"asynctrace debugger ABI version 1, descriptor at 0x[0-9a-f]+ \(found by section "
+        r"asynctrace debugger ABI version 2, descriptor at 0x[0-9a-f]+ \(found by section "
         r"\.asynctrace_debug of .*states\), generation \d+",
         r"runtime 1 at 0x[0-9a-f]+: current-thread, 1 worker, 9 tasks \(9 idle\), "
         r"9 spawned in total"], "runtimes PID")
@@ -197,8 +197,8 @@ def t_core(ctx):
         ps, _ = ctx.run(["ps", r["core"], exe])
         # (no line numbers from a stripped executable's native frames)
         expect_lines(ps, states_table(ctx.m, "LWP %d" % r["lwp"], exe == r["exe"]) +
-                     [r"\(durations against the clock recorded in the core; core\)|"
-                      r"\(durations against .*\)"], "ps CORE")
+                     [r"\(durations up to the moment the core file was written; core\)"],
+                     "ps CORE")
         bt, _ = ctx.run(["bt", "-t", "9", r["core"], exe])
         expect_lines(bt, [r'task 9 "joiner" idle for \S+, worker 0, 1 poll',
                           r"  #0  at_join\s+waiting for join task 4 \"holder\" \(for \S+\)",

@@ -32,10 +32,17 @@ def markers(path):
     return out
 
 
+def _allow_cores():
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
 class Program(object):
     """A test program run to its checkpoint ("ready <pid>")."""
 
-    def __init__(self, path, env=None, timeout=20):
+    def __init__(self, path, env=None, timeout=20, cwd=None, cores=False):
+        """`cores`: the kernel may write a core file (RLIMIT_CORE
+        unlimited), into `cwd` with the usual core_pattern."""
         full_env = dict(os.environ)
         # One malloc arena: threads' 64 MiB arena reservations would make
         # every core 150 MB for nothing.
@@ -43,7 +50,8 @@ class Program(object):
         full_env.update(env or {})
         self.proc = subprocess.Popen([path], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env)
+                                     env=full_env, cwd=cwd,
+                                     preexec_fn=_allow_cores if cores else None)
         self.output = b""
         deadline = time.time() + timeout
         while b"ready " not in self.output:

@@ -27,6 +27,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gdbrun import (ROOT, CoreImage, Program, TestFailure, markers, run_gdb)  # noqa: E402
+from diagrec_tests import cases as diagrec_cases  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 from asynctrace import constants  # noqa: E402  (checked against abi.h)
@@ -162,7 +163,7 @@ class Context(object):
 # -- expectations for states.c --------------------------------------------------------
 
 def states_expected(m):
-    notify4 = {"kind": "notify", "waiters": 4}
+    notify4 = {"kind": "notify", "waiters": 4, "last_notifier": 0, "notified": 0}
 
     def spawned(line):
         return {"kind": "spawn", "function": "main_task_poll",
@@ -186,17 +187,22 @@ def states_expected(m):
         task(5, "transfer", "idle", 3, spawned(m["spawn:transfer"]),
              frame("transfer", m["await:transfer"], children=[
                  frame("lock_account", m["await:lock_account"], children=[
-                     leaf("at_mutex_lock", {"kind": "mutex", "owner": 4, "waiters": 1})])])),
+                     leaf("at_mutex_lock", {
+                     "kind": "mutex", "owner": 4, "waiters": 1, "lock_function": "holder",
+                     "lock_file": lambda f: base(f) == "states.c",
+                     "lock_line": m["lock:holder"]})])])),
         task(6, "sleeper", "idle", 3, spawned(m["spawn:sleeper"]),
              frame("nap", m["await:nap"], children=[leaf("at_sleep", {"kind": "sleep"})])),
         task(7, "consumer", "idle", 3, spawned(m["spawn:consumer"]),
              frame("consumer", m["await:consumer"], children=[leaf("at_chan_recv", {
                  "kind": "channel-recv", "capacity": 4, "len": 0, "senders": 1,
-                 "receiver_task": 7, "closed": False})])),
+                 "receiver_task": 7, "closed": False, "sender_tasks": [0],
+                 "sender_tasks_truncated": False})])),
         task(8, "producer", "idle", 3, spawned(m["spawn:producer"]),
              frame("producer", m["await:producer"], children=[leaf("at_chan_send", {
                  "kind": "channel-send", "capacity": 1, "len": 1, "senders": 1,
-                 "receiver_task": 0, "closed": False})])),
+                 "receiver_task": 0, "closed": False, "sender_tasks": [8],
+                 "sender_tasks_truncated": False})])),
         task(9, "joiner", "idle", 3, spawned(m["spawn:joiner"]),
              frame("joiner", m["await:joiner"], children=[
                  leaf("at_join", {"kind": "join", "task": 4})])),
@@ -207,7 +213,8 @@ def states_expected(m):
                          leaf("at_notify_wait", notify4)]),
                      frame("leg_b", m["await:leg_b"], children=[
                          leaf("at_oneshot_recv", {"kind": "oneshot", "receiver_task": 10,
-                                                  "closed": False})])])])),
+                                                  "closed": False, "sender_task": 0,
+                                                  "sender_dropped": False})])])])),
         task(11, "selector", "idle", 3, spawned(m["spawn:selector"]),
              frame("selector", m["await:selector"], children=[
                  frame("at_select", None, kind="select", children=[
@@ -242,7 +249,15 @@ def check_states_doc(doc, source, m, what):
     exp = states_expected(m)
     exp["source"] = source
     exp["clock"] = {"kind": "live" if source == "gdb-live" else "recorded",
-                    "now_ns": lambda v: v > 0}
+                    "now_ns": lambda v: v > 0,
+                    "pair": {"mono_ns": lambda v: v > 0, "real_ns": lambda v: v > 1.7e18}}
+    # Loaded after the attach (the runner sources the extension with -ex):
+    # only lower bounds; a core: its write time, exact.
+    if source == "gdb-core":
+        exp["clock"].update(source="core", exact=True)
+    else:
+        exp["clock"].update(source=lambda v: v in ("gdb-start", "runtime-clock"),
+                            exact=False)
     match(doc, exp, "document", errors)
     now = doc["clock"]["now_ns"]
     # Sleep deadlines: an hour after the checkpoint.
@@ -405,7 +420,8 @@ def check_states_text(parts, m, stripped, pid):
         r"   2  running +%s +LWP \d+ \(thread 2\) +1  \"inner\" +LWP \d+ \(thread 2\) in "
         r"\S*read\S*  inner_work "
         r"states.c:%d" % (d, run_line("inner_work")),
-        r"\(durations against the .*\)",
+        r"\(durations (up to the moment the (process was stopped|core file was written)|"
+        r"are lower bounds: .*); gdb-(live|core)\)",
     ], "info async-tasks")
 
     bt = part("bt")
@@ -489,7 +505,7 @@ def check_states_text(parts, m, stripped, pid):
         r" +2 +\d+  block-on  - +3 +2 \"inner\" +%s +task 2 <- task 1" % d,
     ], "info async-threads")
     lines_match(part("runtimes"), [
-        r"asynctrace debugger ABI version 1, descriptor at %s \(found by %s\), generation \d+"
+        r"asynctrace debugger ABI version 2, descriptor at %s \(found by %s\), generation \d+"
         % (HEX, r"section \.asynctrace_debug of \S+/stripped/states" if stripped
            else "symbol asynctrace_debug"),
         r"runtime 1 at %s: current-thread, 1 worker, 9 tasks \(9 idle\), 9 spawned in total"
@@ -1271,14 +1287,14 @@ def t_corrupt_channel_receiver(ctx):
 def t_corrupt_descriptor(ctx):
     """A foreign ABI version, then a broken magic: one sentence each."""
     p = Patched(ctx)
-    p.img.put_u32(p.img.descriptor + 8, 2)
-    parts, whole = run_gdb([p.exe, _save(p, "abi2")], [("tasks", "info async-tasks")])
-    no_bad_output(whole, "abi 2")
+    p.img.put_u32(p.img.descriptor + 8, 3)
+    parts, whole = run_gdb([p.exe, _save(p, "abi3")], [("tasks", "info async-tasks")])
+    no_bad_output(whole, "abi 3")
     lines_match(parts["tasks"], [
-        r"asynctrace: the program uses asynctrace debugger ABI version 2 but this extension "
-        r"reads version 1: load the gdb/ scripts shipped with the runtime the program was "
-        r"built with"], "ABI mismatch")
-    p.img.put_u32(p.img.descriptor + 8, 1)
+        r"asynctrace: the program uses asynctrace debugger ABI version 3 but this extension "
+        r"reads versions 1 and 2: load the gdb/ scripts shipped with the runtime the program "
+        r"was built with"], "ABI mismatch")
+    p.img.put_u32(p.img.descriptor + 8, 2)
     p.img.write(p.img.descriptor, b"XXDEBUG\0")
     parts, whole = run_gdb([p.exe, _save(p, "magic")], [("tasks", "info async-tasks --json")])
     no_bad_output(whole, "bad magic")
@@ -1552,9 +1568,9 @@ def t_no_runtime(ctx):
         ("runtimes", "info async-runtimes"), ("threads", "info async-threads"),
         ("deadlocks", "info async-deadlocks"), ("kill", "kill")])
     no_bad_output(whole, "starti")
-    lines_match(parts["tasks"], [r"no runtime exists", r"\(durations against the live clock; "
-                                 r"gdb-live\)"], "tasks before main")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 1, .*generation 0",
+    lines_match(parts["tasks"], [r"no runtime exists", r"\(durations up to the moment the process "
+                                 r"was stopped; gdb-live\)"], "tasks before main")
+    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 2, .*generation 0",
                                     r"no runtime exists"], "runtimes before main")
     lines_match(parts["threads"], [r"no thread has polled asynctrace tasks yet"], "threads")
     lines_match(parts["deadlocks"], [r"no wait-for cycle found: no task is waiting"], "deadlocks")
@@ -1670,7 +1686,7 @@ CASES = [
     ("no runtime, no process", t_no_runtime),
     ("wrong executable, no executable", t_wrong_executable),
     ("auto-load from .debug_gdb_scripts", t_autoload),
-]
+] + diagrec_cases(sys.modules[__name__])
 
 
 def main():

@@ -203,7 +203,8 @@ AT_TEST(text_writer_merges_common_prefixes_in_a_stable_order)
 
 static const char *expected_json =
     "{\"format\": \"asynctrace-trace\", \"version\": 1, \"source\": \"live\","
-    " \"clock\": {\"now_ns\": 10000000000, \"kind\": \"live\"}, \"generation\": 7,"
+    " \"clock\": {\"now_ns\": 10000000000, \"kind\": \"live\", \"source\": \"live\","
+    " \"exact\": true, \"pair\": null}, \"generation\": 7,"
     " \"runtimes\": [{\"id\": 1, \"address\": \"0x1000\", \"flavor\": \"current-thread\","
     "  \"workers\": 1, \"now_ns\": 9000000000, \"spawned_total\": 2, \"tasks\": ["
     "  {\"id\": 1, \"address\": \"0x2000\", \"name\": \"main\", \"state\": \"running\","
@@ -244,7 +245,8 @@ static const char *expected_json =
     "        \"since_ns\": 8000000000, \"deadline_ns\": 12000000000}, \"children\": []},"
     "       {\"function\": \"at_mutex_lock\", \"file\": \"sync.c\", \"line\": 140, \"kind\": \"leaf\","
     "        \"address\": \"0x31e0\", \"resource\": {\"kind\": \"mutex\", \"object\": \"0x5000\","
-    "        \"since_ns\": 8000000000, \"owner\": 1, \"waiters\": 2}, \"children\": []}]}]}}]}],"
+    "        \"since_ns\": 8000000000, \"owner\": 1, \"waiters\": 2, \"lock_function\": null,"
+    "        \"lock_file\": null, \"lock_line\": 0}, \"children\": []}]}]}}]}],"
     " \"threads\": [{\"tid\": 42, \"role\": \"block-on\", \"worker\": -1, \"runtime\": 1, \"task\": 1,"
     "   \"poll_start_ns\": 9000000000, \"roots\": [1]}],"
     " \"errors\": [\"a note with \\\"quotes\\\"\"]}";

@@ -33,7 +33,7 @@ extern "C" {
  * with -fvisibility=hidden). */
 #pragma GCC visibility push(default)
 
-#define AT_ABI_VERSION 1u
+#define AT_ABI_VERSION 2u /* 2: holder tables, lock sites, clock pair, jobs */
 #define AT_DEBUG_MAGIC "ATDEBUG" /* 7 chars + NUL = 8 bytes */
 #define AT_DEBUG_SECTION ".asynctrace_debug" /* ELF section holding the descriptor */
 
@@ -48,6 +48,7 @@ extern "C" {
 #define AT_NOTIFY_MAGIC  0x4e6f7466u
 #define AT_CHAN_MAGIC    0x4368616eu
 #define AT_ONESHOT_MAGIC 0x4f6e6553u
+#define AT_JOB_MAGIC     0x4a6f6273u
 #define AT_DEAD_MAGIC    0xdeadf4eeu /* written over a record's magic when freed */
 
 /* ---- Enumerations, each with its name table (X-macro: value, name) ------ */
@@ -365,6 +366,16 @@ struct at_trace_context {
  *   +--------+--------+----------------+----------------+--------+--------+
  *   | magic  | locked | owner_id       | owner *        | waiters| pad    |
  *   +--------+--------+----------------+----------------+--------+--------+
+ *   32               40       44       48
+ *   | lock_site *    | l_line | pad2   |
+ *   +----------------+--------+--------+
+ *
+ * lock_site / lock_line: where the holder took the lock: the site and
+ * resume line of the innermost async frame that awaited at_mutex_lock (NULL
+ * and 0 after at_mutex_try_lock, or when not locked).  owner_id stays set
+ * after its task finished or was cancelled without unlocking: a reader
+ * looks the id up among the live tasks to tell a finished holder from one
+ * that no longer exists.
  */
 typedef struct at_mutex {
     uint32_t magic;
@@ -373,50 +384,86 @@ typedef struct at_mutex {
     at_task *owner;           /* the holder, NULL if none or not a task */
     uint32_t waiters;         /* queued lock futures */
     uint32_t pad;
+    const at_site *lock_site; /* site of the frame that took the lock */
+    uint32_t lock_line;       /* its await line, 0 if unknown */
+    uint32_t pad2;
     /* private */
     at_waiter *head, *tail;
     _Atomic uint32_t lock;    /* spin lock guarding the private part */
 } at_mutex;
 
-/*   0        4        8                16               24
- *   +--------+--------+----------------+----------------+
- *   | magic  | waiters| permits        | max_permits    |
- *   +--------+--------+----------------+----------------+
+/* at_holder: one row of a holder table (semaphore permits, channel sender
+ * handles).  A row with count 0 is free.  task_id 0 is "outside any task".
+ *
+ *   0                8                16
+ *   +----------------+----------------+
+ *   | task_id        | count          |
+ *   +----------------+----------------+
+ */
+#define AT_HOLDERS_MAX 8
+typedef struct at_holder {
+    uint64_t task_id;
+    uint64_t count;
+} at_holder;
+
+/* Holder tables are bookkeeping, not ownership (handles and permits are not
+ * objects in C): an acquire or clone is charged to the task that makes it;
+ * a release or drop is taken from that task's row, else from its parent
+ * task's row (the usual hand-over: a task acquires or clones, then spawns
+ * the task that uses it), else from `untracked`, else from the first rows.
+ * Counts that find no free row go to `untracked`.  The rows plus untracked
+ * always add up to the total (permits taken, sender handles).
+ *
+ *   0        4        8                16               24               32
+ *   +--------+--------+----------------+----------------+----------------+
+ *   | magic  | waiters| permits        | max_permits    | untracked      |
+ *   +--------+--------+----------------+----------------+----------------+
+ *   32                                                                   160
+ *   | holders[AT_HOLDERS_MAX]: at_holder {task_id, permits}              |
+ *   +--------------------------------------------------------------------+
  */
 typedef struct at_semaphore {
     uint32_t magic;
     uint32_t waiters;
     uint64_t permits;         /* available now */
-    uint64_t max_permits;     /* initial count */
+    uint64_t max_permits;     /* initial count: the capacity */
+    uint64_t untracked;       /* permits taken by tasks not in holders[] */
+    at_holder holders[AT_HOLDERS_MAX]; /* permits taken, by task */
     /* private */
     at_waiter *head, *tail;
     _Atomic uint32_t lock;
 } at_semaphore;
 
-/*   0        4        8
- *   +--------+--------+
- *   | magic  | waiters| permit(4) pad(4)
- *   +--------+--------+
+/*   0        4        8        12       16               24               32
+ *   +--------+--------+--------+--------+----------------+----------------+
+ *   | magic  | waiters| permit | pad    | last_notifier  | notified       |
+ *   +--------+--------+--------+--------+----------------+----------------+
  */
 typedef struct at_notify {
     uint32_t magic;
     uint32_t waiters;
     uint32_t permit;          /* a stored notify_one with no waiter */
     uint32_t pad;
+    uint64_t last_notifier;   /* task id of the last notify_one/all, 0 none */
+    uint64_t notified;        /* notify_one + notify_all calls so far */
     /* private */
     at_waiter *head, *tail;
     _Atomic uint32_t lock;
 } at_notify;
 
 /* at_chan: bounded or unbounded multi-producer single-consumer channel.
+ * rx_task_id is the task that created the channel (it holds the receiver
+ * first), then the task that last polled a receive.  tx_holders: which
+ * tasks hold sender handles (see at_holder for the rules; a task that
+ * sends without a row is given one, taken as above).
  *
  *   0        4        8                16               24               32
  *   +--------+--------+----------------+----------------+----------------+
  *   | magic  | flags  | capacity       | len            | senders        |
  *   +--------+--------+----------------+----------------+----------------+
- *   32               40       44       48
- *   | rx_task_id     | send_w | recv_w |
- *   +----------------+--------+--------+
+ *   32               40       44       48               56               184
+ *   | rx_task_id     | send_w | recv_w | tx_untracked   | tx_holders[8]  |
+ *   +----------------+--------+--------+----------------+----------------+
  */
 #define AT_CHAN_CLOSED     0x1u /* closed by the receiver or at_chan_close */
 #define AT_CHAN_UNBOUNDED  0x2u
@@ -432,10 +479,13 @@ typedef struct at_chan {
     uint64_t capacity;        /* 0 when unbounded */
     uint64_t len;             /* messages queued */
     uint64_t senders;         /* live sender references */
-    uint64_t rx_task_id;      /* task that last polled a receive, 0 if none */
+    uint64_t rx_task_id;      /* receiver's task: creator, then last receive */
     uint32_t send_waiters;
     uint32_t recv_waiters;
+    uint64_t tx_untracked;    /* sender handles not in tx_holders[] */
+    at_holder tx_holders[AT_HOLDERS_MAX]; /* sender handles, by task */
     /* private */
+    uint64_t tx_last;         /* task id of the last send (has a row) */
     size_t elem_size;
     size_t head, cap_alloc;   /* ring buffer */
     unsigned char *buf;
@@ -445,10 +495,13 @@ typedef struct at_chan {
     _Atomic uint32_t lock;
 } at_chan;
 
-/*   0        4        8                16
- *   +--------+--------+----------------+
- *   | magic  | flags  | rx_task_id     |
- *   +--------+--------+----------------+
+/* tx_task_id: the task that created the oneshot, which holds the sender
+ * unless it handed it to another task (not tracked); 0 outside tasks.
+ *
+ *   0        4        8                16               24
+ *   +--------+--------+----------------+----------------+
+ *   | magic  | flags  | rx_task_id     | tx_task_id     |
+ *   +--------+--------+----------------+----------------+
  */
 #define AT_ONESHOT_SENT       0x1u
 #define AT_ONESHOT_TX_DROPPED 0x2u
@@ -460,6 +513,7 @@ typedef struct at_oneshot {
     uint32_t magic;
     uint32_t flags;
     uint64_t rx_task_id;
+    uint64_t tx_task_id;
     /* private */
     size_t elem_size;
     at_waiter *waiter;
@@ -467,6 +521,27 @@ typedef struct at_oneshot {
     _Atomic uint32_t lock;
     _Alignas(16) unsigned char value[];
 } at_oneshot;
+
+/* at_blocking_job: the head of a spawn_blocking job (the object of an
+ * AT_RES_BLOCKING wait).  tid is the LWP of the pool thread running it, 0
+ * while queued and after it finished.
+ *
+ *   0        4        8                16       20       24
+ *   +--------+--------+----------------+--------+--------+
+ *   | magic  | state  | id             | tid    | pad    |
+ *   +--------+--------+----------------+--------+--------+
+ */
+#define AT_JOB_QUEUED  0u
+#define AT_JOB_RUNNING 1u
+#define AT_JOB_DONE    2u
+#define AT_JOB_DROPPED 3u
+typedef struct at_blocking_job {
+    uint32_t magic;           /* AT_JOB_MAGIC */
+    uint32_t state;           /* AT_JOB_* */
+    uint64_t id;              /* 1, 2, ... per runtime */
+    _Atomic int32_t tid;      /* pool thread running it, 0 if none */
+    uint32_t pad;
+} at_blocking_job;
 
 /* ---- The layout table ----------------------------------------------------- */
 
@@ -503,6 +578,15 @@ typedef struct at_enum_table {
  *   64       68       72               80               88
  *   | nenums | flags  | clock_ns       | next_task_id   |
  *   +--------+--------+----------------+----------------+
+ *   88               96               104
+ *   | clock_mono_ns  | clock_real_ns  |
+ *   +----------------+----------------+
+ *
+ * clock_mono_ns / clock_real_ns: CLOCK_MONOTONIC and CLOCK_REALTIME read
+ * together (at runtime creation, then at most once a second from the
+ * scheduler's clock readings), so an offline reader can turn monotonic
+ * timestamps into wall time (a core file's write time into "now").
+ * clock_mono_ns is 0 while the pair is being rewritten.
  */
 typedef struct at_debug_descriptor {
     char magic[8];
@@ -519,6 +603,8 @@ typedef struct at_debug_descriptor {
     uint32_t flags;
     uint64_t clock_ns;          /* last monotonic clock reading (for cores) */
     uint64_t next_task_id;
+    uint64_t clock_mono_ns;     /* the clock pair: monotonic ... */
+    uint64_t clock_real_ns;     /* ... and wall time, read together */
 } at_debug_descriptor;
 
 extern at_debug_descriptor asynctrace_debug;
@@ -539,7 +625,9 @@ extern at_debug_descriptor asynctrace_debug;
     X(descriptor, at_debug_descriptor, enum_count, 64, 4)                      \
     X(descriptor, at_debug_descriptor, flags, 68, 4)                           \
     X(descriptor, at_debug_descriptor, clock_ns, 72, 8)                        \
-    X(descriptor, at_debug_descriptor, next_task_id, 80, 8)
+    X(descriptor, at_debug_descriptor, next_task_id, 80, 8)                    \
+    X(descriptor, at_debug_descriptor, clock_mono_ns, 88, 8)                   \
+    X(descriptor, at_debug_descriptor, clock_real_ns, 96, 8)
 
 #define AT_LAYOUT_SITE(X)                                                      \
     X(site, at_site, magic, 0, 4)                                              \
@@ -624,18 +712,24 @@ extern at_debug_descriptor asynctrace_debug;
     X(mutex, at_mutex, locked, 4, 4)                                           \
     X(mutex, at_mutex, owner_id, 8, 8)                                         \
     X(mutex, at_mutex, owner, 16, 8)                                           \
-    X(mutex, at_mutex, waiters, 24, 4)
+    X(mutex, at_mutex, waiters, 24, 4)                                         \
+    X(mutex, at_mutex, lock_site, 32, 8)                                       \
+    X(mutex, at_mutex, lock_line, 40, 4)
 
 #define AT_LAYOUT_SEMAPHORE(X)                                                 \
     X(semaphore, at_semaphore, magic, 0, 4)                                    \
     X(semaphore, at_semaphore, waiters, 4, 4)                                  \
     X(semaphore, at_semaphore, permits, 8, 8)                                  \
-    X(semaphore, at_semaphore, max_permits, 16, 8)
+    X(semaphore, at_semaphore, max_permits, 16, 8)                             \
+    X(semaphore, at_semaphore, untracked, 24, 8)                               \
+    X(semaphore, at_semaphore, holders, 32, 128)
 
 #define AT_LAYOUT_NOTIFY(X)                                                    \
     X(notify, at_notify, magic, 0, 4)                                          \
     X(notify, at_notify, waiters, 4, 4)                                        \
-    X(notify, at_notify, permit, 8, 4)
+    X(notify, at_notify, permit, 8, 4)                                         \
+    X(notify, at_notify, last_notifier, 16, 8)                                 \
+    X(notify, at_notify, notified, 24, 8)
 
 #define AT_LAYOUT_CHAN(X)                                                      \
     X(chan, at_chan, magic, 0, 4)                                              \
@@ -645,12 +739,26 @@ extern at_debug_descriptor asynctrace_debug;
     X(chan, at_chan, senders, 24, 8)                                           \
     X(chan, at_chan, rx_task_id, 32, 8)                                        \
     X(chan, at_chan, send_waiters, 40, 4)                                      \
-    X(chan, at_chan, recv_waiters, 44, 4)
+    X(chan, at_chan, recv_waiters, 44, 4)                                      \
+    X(chan, at_chan, tx_untracked, 48, 8)                                      \
+    X(chan, at_chan, tx_holders, 56, 128)
 
 #define AT_LAYOUT_ONESHOT(X)                                                   \
     X(oneshot, at_oneshot, magic, 0, 4)                                        \
     X(oneshot, at_oneshot, flags, 4, 4)                                        \
-    X(oneshot, at_oneshot, rx_task_id, 8, 8)
+    X(oneshot, at_oneshot, rx_task_id, 8, 8)                                   \
+    X(oneshot, at_oneshot, tx_task_id, 16, 8)
+
+/* A row of a holder table (semaphore holders, channel tx_holders). */
+#define AT_LAYOUT_HOLDER(X)                                                    \
+    X(holder, at_holder, task_id, 0, 8)                                        \
+    X(holder, at_holder, count, 8, 8)
+
+#define AT_LAYOUT_BLOCKING_JOB(X)                                              \
+    X(blocking_job, at_blocking_job, magic, 0, 4)                              \
+    X(blocking_job, at_blocking_job, state, 4, 4)                              \
+    X(blocking_job, at_blocking_job, id, 8, 8)                                 \
+    X(blocking_job, at_blocking_job, tid, 16, 4)
 
 /* Every record, in table order: X(record, c_type, list). */
 #define AT_LAYOUT_RECORDS(X)                                                   \
@@ -666,7 +774,9 @@ extern at_debug_descriptor asynctrace_debug;
     X(semaphore, at_semaphore, AT_LAYOUT_SEMAPHORE)                            \
     X(notify, at_notify, AT_LAYOUT_NOTIFY)                                     \
     X(chan, at_chan, AT_LAYOUT_CHAN)                                           \
-    X(oneshot, at_oneshot, AT_LAYOUT_ONESHOT)
+    X(oneshot, at_oneshot, AT_LAYOUT_ONESHOT)                                  \
+    X(holder, at_holder, AT_LAYOUT_HOLDER)                                     \
+    X(blocking_job, at_blocking_job, AT_LAYOUT_BLOCKING_JOB)
 
 /* Enum tables in the descriptor, in this order: X(table_name, list). */
 #define AT_ENUM_TABLES(X)                                                      \

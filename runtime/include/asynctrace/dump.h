@@ -19,6 +19,13 @@ extern "C" {
 
 #define AT_TRACE_FORMAT_VERSION 1
 
+/* A row of a resource's holder table: a task and how many permits (or
+ * sender handles) it holds. */
+typedef struct at_dump_holder {
+    uint64_t task_id;     /* 0: outside any task */
+    uint64_t count;
+} at_dump_holder;
+
 /* What a leaf waits for, with the resource record read at dump time. */
 typedef struct at_dump_resource {
     uint32_t kind;        /* at_resource_kind */
@@ -35,6 +42,20 @@ typedef struct at_dump_resource {
     uint64_t permits;     /* semaphore */
     uint32_t waiters;     /* mutex/semaphore/notify/channel queue length */
     uint32_t closed;      /* channel/oneshot: closed or peer gone */
+    /* ABI 2 (docs/trace-format.md): */
+    const char *lock_function; /* mutex: where the holder took it, or NULL */
+    const char *lock_file;
+    uint32_t lock_line;   /* 0 if unknown */
+    uint32_t holders_truncated; /* some holders are not listed */
+    at_dump_holder *holders; /* semaphore: permits by task; channel: sender
+                            * handles by task; sorted by task id */
+    size_t nholders;
+    uint64_t sem_capacity;   /* semaphore: permits it was created with */
+    uint64_t last_notifier;  /* notify: task id of the last notify, 0 none */
+    uint64_t notified;       /* notify: notify calls so far */
+    uint64_t tx_task_id;     /* oneshot: task holding the sender (creator) */
+    uint32_t sender_dropped; /* oneshot: sender sent or dropped */
+    int32_t thread;          /* blocking: LWP running the job, 0 if none */
     const char *error;    /* "corrupt: ..." when the record is unreadable */
 } at_dump_resource;
 
@@ -128,6 +149,11 @@ typedef struct at_dump {
     const char *source;      /* "live", "snapshot", "gdb-live", "gdb-core" */
     uint64_t now_ns;         /* the clock the durations are relative to */
     const char *clock;       /* "live" or "recorded" */
+    const char *now_source;  /* "live", "stopped", "core",
+                              * "runtime-clock", "gdb-start", "document" */
+    int now_exact;           /* 0: durations are lower bounds */
+    uint64_t clock_mono_ns;  /* the runtime's clock pair (0 if none) */
+    uint64_t clock_real_ns;
     uint64_t generation;
     at_dump_runtime *runtimes;
     size_t nruntimes;

@@ -114,8 +114,11 @@ static inline void at__leaf_waiting(at_leaf *l)
 /* This thread's trace context, created and registered on first use
  * (NULL only if out of memory). */
 at_trace_context *at__thread_context(void);
-/* Record a clock reading in the descriptor (for cores). */
+/* Record a clock reading in the descriptor (for cores); refreshes the
+ * descriptor's clock pair at most once a second. */
 void at__record_clock(uint64_t now);
+/* Read CLOCK_MONOTONIC and CLOCK_REALTIME together into the descriptor. */
+void at__record_clock_pair(void);
 
 /* Bump the descriptor's generation (structural change). */
 void at__generation_bump(void);

@@ -93,6 +93,20 @@ static void at__json_id_or_null(at__json *j, uint64_t v)
         fputs("null", j->out);
 }
 
+/* A holder table: [[task, count], ...], or with `ids_only` [task, ...]. */
+static void at__json_holders(at__json *j, const at_dump_resource *r, int ids_only)
+{
+    fputc('[', j->out);
+    for (size_t i = 0; i < r->nholders; i++) {
+        if (ids_only)
+            fprintf(j->out, "%s%" PRIu64, i ? ", " : "", r->holders[i].task_id);
+        else
+            fprintf(j->out, "%s[%" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
+                    r->holders[i].task_id, r->holders[i].count);
+    }
+    fputc(']', j->out);
+}
+
 static void at__json_resource(at__json *j, const at_dump_resource *r)
 {
     FILE *o = j->out;
@@ -107,13 +121,22 @@ static void at__json_resource(at__json *j, const at_dump_resource *r)
         break;
     case AT_RES_MUTEX:
         fprintf(o, ", \"owner\": %" PRIu64 ", \"waiters\": %u", r->owner_id, r->waiters);
+        fputs(", \"lock_function\": ", o);
+        at__json_string(j, r->lock_function);
+        fputs(", \"lock_file\": ", o);
+        at__json_string(j, r->lock_file);
+        fprintf(o, ", \"lock_line\": %u", r->lock_line);
         break;
     case AT_RES_SEMAPHORE:
-        fprintf(o, ", \"wanted\": %" PRIu64 ", \"permits\": %" PRIu64 ", \"waiters\": %u",
-                r->detail[0], r->permits, r->waiters);
+        fprintf(o, ", \"wanted\": %" PRIu64 ", \"permits\": %" PRIu64 ", \"waiters\": %u"
+                   ", \"capacity\": %" PRIu64 ", \"holders\": ",
+                r->detail[0], r->permits, r->waiters, r->sem_capacity);
+        at__json_holders(j, r, 0);
+        fprintf(o, ", \"holders_truncated\": %s", r->holders_truncated ? "true" : "false");
         break;
     case AT_RES_NOTIFY:
-        fprintf(o, ", \"waiters\": %u", r->waiters);
+        fprintf(o, ", \"waiters\": %u, \"last_notifier\": %" PRIu64 ", \"notified\": %" PRIu64,
+                r->waiters, r->last_notifier, r->notified);
         break;
     case AT_RES_CHAN_SEND:
     case AT_RES_CHAN_RECV:
@@ -125,10 +148,15 @@ static void at__json_resource(at__json *j, const at_dump_resource *r)
         fprintf(o, ", \"len\": %" PRIu64 ", \"senders\": %" PRIu64
                    ", \"receiver_task\": %" PRIu64 ", \"closed\": %s",
                 r->len, r->senders, r->rx_task_id, r->closed ? "true" : "false");
+        fputs(", \"sender_tasks\": ", o);
+        at__json_holders(j, r, 1);
+        fprintf(o, ", \"sender_tasks_truncated\": %s", r->holders_truncated ? "true" : "false");
         break;
     case AT_RES_ONESHOT:
-        fprintf(o, ", \"receiver_task\": %" PRIu64 ", \"closed\": %s", r->rx_task_id,
-                r->closed ? "true" : "false");
+        fprintf(o, ", \"receiver_task\": %" PRIu64 ", \"closed\": %s"
+                   ", \"sender_task\": %" PRIu64 ", \"sender_dropped\": %s",
+                r->rx_task_id, r->closed ? "true" : "false", r->tx_task_id,
+                r->sender_dropped ? "true" : "false");
         break;
     case AT_RES_JOIN:
         fprintf(o, ", \"task\": %" PRIu64, r->detail[0]);
@@ -138,7 +166,7 @@ static void at__json_resource(at__json *j, const at_dump_resource *r)
         fprintf(o, ", \"fd\": %" PRIu64, r->detail[0]);
         break;
     case AT_RES_BLOCKING:
-        fprintf(o, ", \"job\": %" PRIu64, r->detail[0]);
+        fprintf(o, ", \"job\": %" PRIu64 ", \"thread\": %d", r->detail[0], r->thread);
         break;
     default:
         break;
@@ -347,6 +375,18 @@ int at_dump_write_json(const at_dump *d, FILE *out)
     at__json_string(&j, d->source);
     fprintf(out, ",\n  \"clock\": {\"now_ns\": %" PRIu64 ", \"kind\": ", d->now_ns);
     at__json_string(&j, d->clock ? d->clock : "live");
+    /* Producers that set no now_source: a "recorded" clock is only the
+     * runtime's last reading (a lower bound), "live" is exact. */
+    int recorded = d->clock && !strcmp(d->clock, "recorded");
+    fputs(", \"source\": ", out);
+    at__json_string(&j, d->now_source ? d->now_source : recorded ? "runtime-clock" : "live");
+    fprintf(out, ", \"exact\": %s, \"pair\": ",
+            (d->now_source ? d->now_exact : !recorded) ? "true" : "false");
+    if (d->clock_mono_ns)
+        fprintf(out, "{\"mono_ns\": %" PRIu64 ", \"real_ns\": %" PRIu64 "}", d->clock_mono_ns,
+                d->clock_real_ns);
+    else
+        fputs("null", out);
     fprintf(out, "}, \"generation\": %" PRIu64 ",\n  \"runtimes\": [", d->generation);
     for (size_t i = 0; i < d->nruntimes; i++) {
         fputs(i ? ", " : "", out);

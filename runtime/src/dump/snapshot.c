@@ -152,12 +152,18 @@ enum {
     X(context, next) X(context, poll_start_ns)                                 \
     X(root_frame, parent) X(root_frame, task)                                  \
     X(mutex, magic) X(mutex, owner_id) X(mutex, waiters)                       \
+    X(mutex, lock_site) X(mutex, lock_line)                                    \
     X(semaphore, magic) X(semaphore, waiters) X(semaphore, permits)            \
-    X(notify, magic) X(notify, waiters)                                        \
+    X(semaphore, max_permits) X(semaphore, untracked) X(semaphore, holders)    \
+    X(notify, magic) X(notify, waiters) X(notify, last_notifier)               \
+    X(notify, notified)                                                        \
     X(chan, magic) X(chan, flags) X(chan, capacity) X(chan, len)               \
     X(chan, senders) X(chan, rx_task_id) X(chan, send_waiters)                 \
-    X(chan, recv_waiters)                                                      \
-    X(oneshot, magic) X(oneshot, flags) X(oneshot, rx_task_id)
+    X(chan, recv_waiters) X(chan, tx_untracked) X(chan, tx_holders)            \
+    X(oneshot, magic) X(oneshot, flags) X(oneshot, rx_task_id)                 \
+    X(oneshot, tx_task_id)                                                     \
+    X(holder, task_id) X(holder, count)                                        \
+    X(blocking_job, magic) X(blocking_job, tid)
     AT__LAYOUT_WANTED(AT__L)
 #undef AT__L
     L_COUNT
@@ -190,7 +196,7 @@ typedef struct at__walk {
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t task_size, frame_size, leaf_size, runtime_size, context_size;
-    uint32_t site_size, root_frame_size;
+    uint32_t site_size, root_frame_size, holder_size;
     at__set seen;       /* per list / per tree */
     at__set sites_bad;  /* sites known unreadable */
     char strbuf[512];
@@ -219,6 +225,7 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
         if (!strcmp(recname, "context")) w->context_size = rec.size;
         if (!strcmp(recname, "site")) w->site_size = rec.size;
         if (!strcmp(recname, "root_frame")) w->root_frame_size = rec.size;
+        if (!strcmp(recname, "holder")) w->holder_size = rec.size;
         if (rec.field_count > 256)
             continue;
         for (uint32_t j = 0; j < rec.field_count; j++) {
@@ -318,34 +325,102 @@ static const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t a
 
 /* ---- Resources ---- */
 
-static void at__read_resource(at__walk *w, at_dump_resource *r)
+/* The end of the furthest of fields f..., for reading a record head. */
+static uint32_t at__extent(const at__walk *w, const int *fields, size_t n)
+{
+    uint32_t end = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w->off[fields[i]] + w->size[fields[i]] > end)
+            end = w->off[fields[i]] + w->size[fields[i]];
+    return end;
+}
+#define AT__EXTENT(w, ...)                                                     \
+    at__extent((w), (const int[]){__VA_ARGS__},                                \
+               sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+
+static int at__cmp_holder(const void *a, const void *b)
+{
+    const at_dump_holder *x = a, *y = b;
+    return x->task_id < y->task_id ? -1 : x->task_id > y->task_id;
+}
+
+/* The rows in use of a holder table (field `table` of record buffer rec),
+ * sorted by task id; `untracked` > 0 marks the list truncated. */
+static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned char *rec,
+                             int table, uint64_t untracked)
+{
+    uint32_t hs = w->holder_size;
+    uint32_t n = hs ? w->size[table] / hs : 0;
+    r->holders_truncated = untracked != 0;
+    if (!n || hs > 64 || w->off[L_holder_count] + 8 > hs || w->off[L_holder_task_id] + 8 > hs)
+        return;
+    r->holders = at_dump_alloc(w->d, n * sizeof(at_dump_holder));
+    if (!r->holders)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *row = rec + w->off[table] + i * hs;
+        uint64_t count = at__get(w, row, L_holder_count);
+        if (!count)
+            continue;
+        r->holders[r->nholders].task_id = at__get(w, row, L_holder_task_id);
+        r->holders[r->nholders++].count = count;
+    }
+    qsort(r->holders, r->nholders, sizeof(at_dump_holder), at__cmp_holder);
+}
+
+/* A mutex: its holder and where the holder took it.  0, or -1 when the
+ * record is unreadable or not a mutex. */
+static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
+{
+    unsigned char rec[512];
+    if (at__read_rec(w, r->object, rec, AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
+                                                   L_mutex_lock_line)) < 0 ||
+        at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
+        return -1;
+    r->owner_id = at__get(w, rec, L_mutex_owner_id);
+    r->waiters = (uint32_t)at__get(w, rec, L_mutex_waiters);
+    uint64_t site = at__get(w, rec, L_mutex_lock_site);
+    const at__site_info *s = site && r->owner_id ? at__site(w, sc, site) : NULL;
+    if (s) {
+        r->lock_function = s->function;
+        r->lock_file = s->file;
+        r->lock_line = (uint32_t)at__get(w, rec, L_mutex_lock_line);
+    }
+    return 0;
+}
+
+static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
     unsigned char rec[512];
     uint64_t o = r->object;
     switch (r->kind) {
     case AT_RES_MUTEX:
-        if (at__read_rec(w, o, rec, w->off[L_mutex_waiters] + 4) < 0 ||
-            at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
+        if (at__read_mutex(w, sc, r) < 0)
             goto bad;
-        r->owner_id = at__get(w, rec, L_mutex_owner_id);
-        r->waiters = (uint32_t)at__get(w, rec, L_mutex_waiters);
         return;
     case AT_RES_SEMAPHORE:
-        if (at__read_rec(w, o, rec, w->off[L_semaphore_permits] + 8) < 0 ||
+        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_semaphore_permits, L_semaphore_max_permits,
+                                               L_semaphore_untracked, L_semaphore_holders)) < 0 ||
             at__get(w, rec, L_semaphore_magic) != AT_SEM_MAGIC)
             goto bad;
         r->permits = at__get(w, rec, L_semaphore_permits);
         r->waiters = (uint32_t)at__get(w, rec, L_semaphore_waiters);
+        r->sem_capacity = at__get(w, rec, L_semaphore_max_permits);
+        at__read_holders(w, r, rec, L_semaphore_holders, at__get(w, rec, L_semaphore_untracked));
         return;
     case AT_RES_NOTIFY:
-        if (at__read_rec(w, o, rec, w->off[L_notify_waiters] + 4) < 0 ||
+        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_notify_waiters, L_notify_last_notifier,
+                                               L_notify_notified)) < 0 ||
             at__get(w, rec, L_notify_magic) != AT_NOTIFY_MAGIC)
             goto bad;
         r->waiters = (uint32_t)at__get(w, rec, L_notify_waiters);
+        r->last_notifier = at__get(w, rec, L_notify_last_notifier);
+        r->notified = at__get(w, rec, L_notify_notified);
         return;
     case AT_RES_CHAN_SEND:
     case AT_RES_CHAN_RECV: {
-        if (at__read_rec(w, o, rec, w->off[L_chan_recv_waiters] + 4) < 0 ||
+        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_chan_recv_waiters, L_chan_tx_untracked,
+                                               L_chan_tx_holders)) < 0 ||
             at__get(w, rec, L_chan_magic) != AT_CHAN_MAGIC)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_chan_flags);
@@ -357,19 +432,32 @@ static void at__read_resource(at__walk *w, at_dump_resource *r)
                                                      ? L_chan_send_waiters
                                                      : L_chan_recv_waiters);
         r->closed = AT_CHAN_IS_CLOSED(flags);
+        at__read_holders(w, r, rec, L_chan_tx_holders, at__get(w, rec, L_chan_tx_untracked));
         return;
     }
     case AT_RES_ONESHOT: {
-        if (at__read_rec(w, o, rec, w->off[L_oneshot_rx_task_id] + 8) < 0 ||
+        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_oneshot_rx_task_id,
+                                               L_oneshot_tx_task_id)) < 0 ||
             at__get(w, rec, L_oneshot_magic) != AT_ONESHOT_MAGIC)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_oneshot_flags);
         r->rx_task_id = at__get(w, rec, L_oneshot_rx_task_id);
+        r->tx_task_id = at__get(w, rec, L_oneshot_tx_task_id);
         r->closed = AT_ONESHOT_IS_CLOSED(flags);
+        r->sender_dropped = (flags & (AT_ONESHOT_TX_DROPPED | AT_ONESHOT_SENT)) != 0;
         return;
     }
     case AT_RES_JOIN:
         r->owner_id = r->detail[0];
+        return;
+    case AT_RES_BLOCKING:
+        if (!o) /* not submitted yet */
+            return;
+        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_blocking_job_magic,
+                                               L_blocking_job_tid)) < 0 ||
+            at__get(w, rec, L_blocking_job_magic) != AT_JOB_MAGIC)
+            goto bad;
+        r->thread = (int32_t)at__get(w, rec, L_blocking_job_tid);
         return;
     default:
         return;
@@ -385,7 +473,8 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
                                      unsigned depth, at_dump_frame *out);
 
 /* A leaf frame's wait record, as f's resource. */
-static at_dump_frame *at__walk_leaf(at__walk *w, uint64_t addr, at_dump_frame *f)
+static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t addr,
+                                     at_dump_frame *f)
 {
     unsigned char lrec[512];
     if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
@@ -405,7 +494,7 @@ static at_dump_frame *at__walk_leaf(at__walk *w, uint64_t addr, at_dump_frame *f
     r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
     r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
     r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
-    at__read_resource(w, r);
+    at__read_resource(w, sc, r);
     return f; /* a leaf's own children (none) are not walked */
 }
 
@@ -484,7 +573,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
     uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
     f->line = resume ? resume : s->line;
     if (s->kind == AT_KIND_LEAF)
-        return at__walk_leaf(w, addr, f);
+        return at__walk_leaf(w, sc, addr, f);
     return at__walk_children(w, sc, rec, depth, f);
 }
 
@@ -731,6 +820,8 @@ static int at__read_descriptor(at__walk *w, const void *descriptor, at_debug_des
         return -1;
     }
     d->generation = desc->generation;
+    d->clock_mono_ns = desc->clock_mono_ns;
+    d->clock_real_ns = desc->clock_real_ns;
     return at__load_layout(w, (uint64_t)(uintptr_t)desc->layouts, desc->layout_count);
 }
 
@@ -780,6 +871,8 @@ static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtim
     d->version = AT_TRACE_FORMAT_VERSION;
     d->source = "snapshot";
     d->clock = "live";
+    d->now_source = "live";
+    d->now_exact = 1;
     d->now_ns = at_now_ns();
 
     at__walk *w = calloc(1, sizeof *w);

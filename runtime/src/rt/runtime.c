@@ -43,6 +43,8 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
         return NULL;
     rt->flavor = flavor;
     rt->now_ns = at_now_ns();
+    at__record_clock(rt->now_ns);
+    at__record_clock_pair();
     at__sched_set_safe_point(at__dump_safe_point);
     if (at__sched_init(rt, opts) < 0) {
         free(rt);

@@ -19,16 +19,18 @@
 
 #include "sched/mt_internal.h"
 
-enum { AT__JOB_QUEUED, AT__JOB_RUNNING, AT__JOB_DONE, AT__JOB_DROPPED };
+enum { AT__JOB_QUEUED = AT_JOB_QUEUED, AT__JOB_RUNNING = AT_JOB_RUNNING,
+       AT__JOB_DONE = AT_JOB_DONE, AT__JOB_DROPPED = AT_JOB_DROPPED };
 
+/* The debugger-visible head (at_blocking_job: magic, state, id, the LWP
+ * running it) comes first: a blocking wait's object points at it. */
 typedef struct at__blocking_job {
+    at_blocking_job pub;           /* state: AT__JOB_* (job lock) */
     struct at__blocking_job *next; /* pool queue (pool lock) */
-    uint64_t id;
     at_blocking_fn fn;
     void *arg;
     void *result;
     at_waker waker;
-    int state;                     /* AT__JOB_* (job lock) */
     int refs;                      /* future + pool (job lock) */
     int abandoned;                 /* the future is gone (job lock) */
     _Atomic uint32_t lock;
@@ -56,8 +58,10 @@ static void at__job_unref_unlock(at__blocking_job *j)
 {
     int last = --j->refs == 0;
     at__spin_unlock(&j->lock);
-    if (last)
+    if (last) {
+        j->pub.magic = AT_DEAD_MAGIC;
         free(j);
+    }
 }
 
 /* ---- Pool threads ---- */
@@ -104,10 +108,11 @@ static void *at__pool_main(void *arg)
 
         at__spin_lock(&j->lock);
         if (j->abandoned) {
-            j->state = AT__JOB_DROPPED;
+            j->pub.state = AT__JOB_DROPPED;
             at__job_unref_unlock(j);
         } else {
-            j->state = AT__JOB_RUNNING;
+            j->pub.state = AT__JOB_RUNNING;
+            atomic_store_explicit(&j->pub.tid, tcx ? tcx->tid : 0, memory_order_relaxed);
             at__spin_unlock(&j->lock);
             if (tcx)
                 __atomic_store_n(&tcx->poll_start_ns, at_now_ns(), __ATOMIC_RELAXED);
@@ -115,8 +120,9 @@ static void *at__pool_main(void *arg)
             if (tcx)
                 __atomic_store_n(&tcx->poll_start_ns, 0, __ATOMIC_RELAXED);
             at__spin_lock(&j->lock);
+            atomic_store_explicit(&j->pub.tid, 0, memory_order_relaxed);
             j->result = result;
-            j->state = AT__JOB_DONE;
+            j->pub.state = AT__JOB_DONE;
             at_waker wk = j->waker;
             j->waker.task = NULL;
             at__job_unref_unlock(j);
@@ -202,7 +208,7 @@ static int at__pool_submit(at__pool *p, at__blocking_job *j)
         return AT_ESHUTDOWN;
     }
     at__pool_reap_locked(p);
-    j->id = p->next_job_id++;
+    j->pub.id = p->next_job_id++;
     j->next = NULL;
     if (p->tail)
         p->tail->next = j;
@@ -235,7 +241,7 @@ void at__blocking_free(at_runtime *rt)
         at__blocking_job *j = p->head;
         p->head = j->next;
         at__spin_lock(&j->lock);
-        j->state = AT__JOB_DROPPED;
+        j->pub.state = AT__JOB_DROPPED;
         at_waker wk = j->waker;
         j->waker.task = NULL;
         at__job_unref_unlock(j);
@@ -269,6 +275,7 @@ AT_NOINLINE static at_poll_result at__blocking_poll(at_frame *fr, at_context *cx
             f->status = rt ? AT_ENOMEM : AT_ESHUTDOWN;
             return AT_READY;
         }
+        j->pub.magic = AT_JOB_MAGIC;
         j->fn = f->fn;
         j->arg = f->arg;
         j->refs = 2;
@@ -281,13 +288,13 @@ AT_NOINLINE static at_poll_result at__blocking_poll(at_frame *fr, at_context *cx
             return AT_READY;
         }
         f->job = j;
-        f->leaf.wait.object = j;
-        f->leaf.wait.detail[0] = j->id;
+        f->leaf.wait.object = &j->pub;
+        f->leaf.wait.detail[0] = j->pub.id;
         at__leaf_waiting(&f->leaf);
         return AT_PENDING;
     }
     at__spin_lock(&j->lock);
-    int state = j->state;
+    uint32_t state = j->pub.state;
     if (state != AT__JOB_DONE && state != AT__JOB_DROPPED) {
         at__spin_unlock(&j->lock);
         return AT_PENDING;

@@ -22,7 +22,7 @@
  * decided under the lock. */
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "sync/holders.h"
 
 enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };
 
@@ -206,9 +206,14 @@ static at_chan *at__chan_new(size_t elem_size, size_t capacity, uint32_t flags,
     at_chan *c = calloc(1, sizeof *c);
     if (!c)
         goto fail;
+    uint64_t id, parent;
+    at__holder_who(&id, &parent);
     c->flags = flags;
     c->capacity = capacity;
     c->senders = 1;
+    c->rx_task_id = id; /* the creator holds the receiver first */
+    at__holders_add(c->tx_holders, &c->tx_untracked, id, 1);
+    c->tx_last = id;
     c->refs = 2;
     c->elem_size = elem_size;
     if (elem_size == 0) {
@@ -277,19 +282,25 @@ static void at__chan_unref_unlock(at_chan *c)
 
 void at_chan_sender_clone(at_chan *c)
 {
+    uint64_t id = at_current_task_id();
     at__spin_lock(&c->lock);
     c->senders++;
+    at__holders_add(c->tx_holders, &c->tx_untracked, id, 1);
     c->refs++;
     at__spin_unlock(&c->lock);
 }
 
 void at_chan_sender_drop(at_chan *c)
 {
+    uint64_t id, parent;
+    at__holder_who(&id, &parent);
     at__spin_lock(&c->lock);
     if (c->senders == 0) { /* more drops than references: ignore */
         at__spin_unlock(&c->lock);
         return;
     }
+    at__holders_take(c->tx_holders, &c->tx_untracked, id, parent, 1);
+    c->tx_last = UINT64_MAX; /* a row may be gone: look again at the next send */
     if (--c->senders == 0)
         at__chan_wake_all(&c->recv_head, &c->recv_tail, &c->recv_waiters,
                           AT__W_CLOSED);
@@ -326,6 +337,18 @@ void at_chan_receiver_drop(at_chan *c)
 /* Send                                                                   */
 /* ====================================================================== */
 
+/* Lock held: task t sends, so it holds a sender handle: give it a row if it
+ * has none (one compare when it sent last, as in a loop of sends). */
+static inline void at__chan_sender_seen(at_chan *c, const at_task *t)
+{
+    uint64_t id = t ? t->id : 0;
+    if (id == c->tx_last)
+        return;
+    at__holders_touch(c->tx_holders, &c->tx_untracked, id, t ? t->parent_id : 0,
+                      c->senders);
+    c->tx_last = id;
+}
+
 AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
                                                      at_context *cx)
 {
@@ -352,6 +375,7 @@ AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
         return AT_READY;
     }
     at__spin_lock(&c->lock);
+    at__chan_sender_seen(c, cx->task);
     int rc = at__chan_push(c, f->msg);
     if (rc == AT_EAGAIN) {
         at__waiter_enqueue(&c->send_head, &c->send_tail, &f->waiter, cx);
@@ -402,7 +426,9 @@ at_frame *at_chan_send(at_chan_send_fut *f, at_chan *c, const void *msg)
 
 int at_chan_try_send(at_chan *c, const void *msg)
 {
+    at_task *t = at_task_current();
     at__spin_lock(&c->lock);
+    at__chan_sender_seen(c, t);
     int rc = at__chan_push(c, msg);
     at__spin_unlock(&c->lock);
     return rc;
@@ -547,6 +573,7 @@ at_oneshot *at_oneshot_new(size_t elem_size)
         return NULL;
     o->elem_size = elem_size;
     o->refs = 2;
+    o->tx_task_id = at_current_task_id();
     o->magic = AT_ONESHOT_MAGIC;
     return o;
 }

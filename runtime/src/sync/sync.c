@@ -14,7 +14,7 @@
  * may be between its wake and its mark. */
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "sync/holders.h"
 
 /* at_waiter.state values (abi.h). */
 enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };
@@ -79,6 +79,23 @@ int at_mutex_destroy(at_mutex *m)
     return 0;
 }
 
+/* Lock held: record where the new holder took the lock: the innermost
+ * async frame above the lock leaf `leaf` (a combinator between them is
+ * skipped), or nothing when there is no frame (try_lock). */
+static void at__mutex_note_site(at_mutex *m, const at_frame *leaf)
+{
+    const at_frame *f = leaf ? leaf->parent : NULL;
+    for (int i = 0; f && i < 4 && f->site && f->site->kind != AT_KIND_ASYNC; i++)
+        f = f->parent;
+    if (f && f->site && f->site->kind == AT_KIND_ASYNC) {
+        m->lock_site = f->site;
+        m->lock_line = f->resume_line;
+    } else {
+        m->lock_site = NULL;
+        m->lock_line = 0;
+    }
+}
+
 /* Lock held: hand the mutex to the first waiter (it becomes the owner at
  * once, so nobody can overtake it, and is woken) or release it. */
 static void at__mutex_pass(at_mutex *m)
@@ -88,11 +105,17 @@ static void at__mutex_pass(at_mutex *m)
         m->owner = NULL;
         m->owner_id = 0;
         m->locked = 0;
+        m->lock_site = NULL;
+        m->lock_line = 0;
         return;
     }
     m->waiters--;
     m->owner_id = w->task_id;
     m->owner = w->waker.task;
+    /* A queued waiter's future is alive (it leaves the queue only under
+     * the lock): its leaf frame gives the new holder's await site. */
+    at__mutex_note_site(m, &((at_mutex_lock_fut *)((char *)w -
+                             offsetof(at_mutex_lock_fut, waiter)))->leaf.frame);
     at__waiter_grant(w);
 }
 
@@ -112,6 +135,7 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
         m->locked = 1;
         m->owner_id = at_current_task_id();
         m->owner = at_task_current();
+        at__mutex_note_site(m, frame);
         at__spin_unlock(&m->lock);
         return AT_READY;
     }
@@ -163,6 +187,7 @@ int at_mutex_try_lock(at_mutex *m)
         m->locked = 1;
         m->owner_id = at_current_task_id();
         m->owner = at_task_current();
+        at__mutex_note_site(m, NULL);
         rc = 0;
     }
     at__spin_unlock(&m->lock);
@@ -202,6 +227,7 @@ static void at__semaphore_grant_locked(at_semaphore *s)
         at__waitq_remove(&s->head, &s->tail, w);
         s->waiters--;
         s->permits -= w->want;
+        at__holders_add(s->holders, &s->untracked, w->task_id, w->want);
         at__waiter_grant(w);
     }
 }
@@ -227,6 +253,7 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
     at__spin_lock(&s->lock);
     if (!s->head && s->permits >= n) {
         s->permits -= n;
+        at__holders_add(s->holders, &s->untracked, cx->task ? cx->task->id : 0, n);
         at__spin_unlock(&s->lock);
         return AT_READY;
     }
@@ -253,6 +280,8 @@ static void at__semaphore_acquire_drop(at_frame *frame)
         s->waiters--;
     } else if (f->waiter.state == AT__W_GRANTED) {
         at__semaphore_add_locked(s, f->waiter.want);
+        at__holders_take(s->holders, &s->untracked, f->waiter.task_id,
+                         f->waiter.task_id, f->waiter.want);
     }
     f->queued = 0;
     at__semaphore_grant_locked(s);
@@ -279,9 +308,11 @@ at_frame *at_semaphore_acquire(at_semaphore_acquire_fut *f, at_semaphore *s,
 int at_semaphore_try_acquire(at_semaphore *s, uint64_t n)
 {
     int rc = AT_EAGAIN;
+    uint64_t id = at_current_task_id();
     at__spin_lock(&s->lock);
     if (!s->head && s->permits >= n) {
         s->permits -= n;
+        at__holders_add(s->holders, &s->untracked, id, n);
         rc = 0;
     }
     at__spin_unlock(&s->lock);
@@ -290,7 +321,10 @@ int at_semaphore_try_acquire(at_semaphore *s, uint64_t n)
 
 void at_semaphore_release(at_semaphore *s, uint64_t n)
 {
+    uint64_t id, parent;
+    at__holder_who(&id, &parent);
     at__spin_lock(&s->lock);
+    at__holders_take(s->holders, &s->untracked, id, parent, n);
     at__semaphore_add_locked(s, n);
     at__semaphore_grant_locked(s);
     at__spin_unlock(&s->lock);
@@ -335,6 +369,8 @@ AT_NOINLINE static at_poll_result at__notify_wait_poll(at_frame *frame,
     return AT_PENDING;
 }
 
+static void at__notify_one(at_notify *n, int count);
+
 /* Cancelled: leave the queue; a notify_one received but never seen goes to
  * the next waiter (or becomes the stored permit). */
 static void at__notify_wait_drop(at_frame *frame)
@@ -356,7 +392,7 @@ static void at__notify_wait_drop(at_frame *frame)
     at__spin_unlock(&n->lock);
     f->waiter.waker.task = NULL;
     if (forward)
-        at_notify_one(n);
+        at__notify_one(n, 0);
 }
 
 AT__LEAF_SITE(at__notify_wait_site, "at_notify_wait", at__notify_wait_poll,
@@ -383,19 +419,34 @@ static int at__notify_pop(at_notify *n, uint64_t how)
     return 1;
 }
 
-void at_notify_one(at_notify *n)
+/* notify_one; a forwarded one (a cancelled waiter passing on what it got)
+ * is not a new notify: it does not count. */
+static void at__notify_one(at_notify *n, int count)
 {
+    uint64_t id = count ? at_current_task_id() : 0;
     at__spin_lock(&n->lock);
+    if (count) {
+        n->last_notifier = id;
+        n->notified++;
+    }
     if (!at__notify_pop(n, AT__NOTIFIED_ONE))
         n->permit = 1;
     at__spin_unlock(&n->lock);
+}
+
+void at_notify_one(at_notify *n)
+{
+    at__notify_one(n, 1);
 }
 
 /* Wakes the waiters present when it is called (all under one hold of the
  * lock, so a task that waits again at once cannot keep it looping). */
 void at_notify_all(at_notify *n)
 {
+    uint64_t id = at_current_task_id();
     at__spin_lock(&n->lock);
+    n->last_notifier = id;
+    n->notified++;
     while (at__notify_pop(n, AT__NOTIFIED_ALL))
         ;
     at__spin_unlock(&n->lock);

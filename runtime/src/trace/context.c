@@ -36,9 +36,31 @@ uint64_t at_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Monotonic time of the next refresh of the descriptor's clock pair. */
+static uint64_t at__pair_next;
+
+void at__record_clock_pair(void)
+{
+    struct timespec m0, r, m1;
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    uint64_t a = (uint64_t)m0.tv_sec * 1000000000ull + (uint64_t)m0.tv_nsec;
+    uint64_t b = (uint64_t)m1.tv_sec * 1000000000ull + (uint64_t)m1.tv_nsec;
+    uint64_t real = (uint64_t)r.tv_sec * 1000000000ull + (uint64_t)r.tv_nsec;
+    /* mono 0 marks the pair as being rewritten (docs/abi.md). */
+    __atomic_store_n(&asynctrace_debug.clock_mono_ns, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&asynctrace_debug.clock_real_ns, real, __ATOMIC_RELEASE);
+    __atomic_store_n(&asynctrace_debug.clock_mono_ns, a + (b - a) / 2, __ATOMIC_RELEASE);
+}
+
 void at__record_clock(uint64_t now)
 {
     __atomic_store_n(&asynctrace_debug.clock_ns, now, __ATOMIC_RELAXED);
+    uint64_t next = __atomic_load_n(&at__pair_next, __ATOMIC_RELAXED);
+    if (now >= next && __atomic_compare_exchange_n(&at__pair_next, &next, now + 1000000000ull,
+                                                   0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        at__record_clock_pair();
 }
 
 static void at__context_destroy(void *p)

@@ -33,7 +33,7 @@ typedef struct {
 AT_ASYNC_FN(holder, holder_state)
 {
     AT_BEGIN(holder_state);
-    AT_AWAIT(at_mutex_lock(&self->lock, &bank));
+    AT_AWAIT(at_mutex_lock(&self->lock, &bank)); /* @lock:holder */
     AT_AWAIT(at_notify_wait(&self->wait, &go)); /* @await:holder */
     at_mutex_unlock(&bank);
     AT_END;
