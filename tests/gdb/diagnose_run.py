@@ -181,8 +181,8 @@ def c21(r, m, core):
 
 def c22(r, m, core):
     if r.records(3, "sender_tasks"):
-        r.expect_kinds([("no-provider", "proven")])
-        r.finding(0, "no-provider", "proven", [(3, "worker", m["await:worker"])], behind=[1],
+        r.expect_kinds([("no-provider", "likely")])
+        r.finding(0, "no-provider", "likely", [(3, "worker", m["await:worker"])], behind=[1],
                   culprit=(2, "complete"), resource="channel-recv",
                   title=r'channel %s is empty and its sender handle is leaked: held only by '
                         r'task 2 "producer" \(complete\)' % HEX)
@@ -206,8 +206,8 @@ def c23(r, m, core):
 
 def c24(r, m, core):
     if r.records(3, "sender_task"):
-        r.expect_kinds([("no-provider", "proven")])
-        r.finding(0, "no-provider", "proven", [(3, "client", m["await:client"])], behind=[1],
+        r.expect_kinds([("no-provider", "likely")])
+        r.finding(0, "no-provider", "likely", [(3, "client", m["await:client"])], behind=[1],
                   culprit=(2, "complete"), resource="oneshot",
                   title=r'oneshot %s will never complete: its sender is held by task 2 '
                         r'"server" \(complete\)' % HEX)
@@ -218,8 +218,8 @@ def c24(r, m, core):
 
 def c25(r, m, core):
     if r.records(4, "holders"):
-        r.expect_kinds([("leaked-permits", "proven")])
-        r.finding(0, "leaked-permits", "proven", [(4, "client", m["await:use_pool"])],
+        r.expect_kinds([("leaked-permits", "likely")])
+        r.finding(0, "leaked-permits", "likely", [(4, "client", m["await:use_pool"])],
                   behind=[1], culprit=(2, "complete"), resource="semaphore",
                   title=r'semaphore %s: 2 of 3 permits leaked by tasks that exited: task 2 '
                         r'"leaker" \(complete\) holds 2' % HEX)
