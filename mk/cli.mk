@@ -24,7 +24,8 @@ $(UNWIND_BIN): gdb/asynctrace-unwind.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -ldw -lelf
 
-test-cli: $(CLI_BIN) $(UNWIND_BIN) $(GDB_PROGS) $(GDB_STRIPPED)
+# gdb-progs (mk/gdb.mk, read after this file) builds the test programs.
+test-cli: $(CLI_BIN) $(UNWIND_BIN) gdb-progs
 	@python3 tests/cli/run.py --build $(BUILD)
 
 install: install-cli

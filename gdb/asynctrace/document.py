@@ -34,7 +34,7 @@ class DocAbi(object):
         self.version = 0
         self.address = 0
         self.found_by = "trace document %s" % path
-        self.enums = {"task_state": states}
+        self.enums = {"task_state": states, "resource_kind": list(RESOURCE_FIELDS)}
 
 
 class _Names(object):

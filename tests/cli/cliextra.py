@@ -271,9 +271,24 @@ TESTS = [
 ]
 
 
+def _abi2_core(ctx, r):
+    """A copy of the states core whose descriptor says ABI version 2."""
+    from gdbrun import CoreImage
+    out, _ = ctx.run(["runtimes", r["core"], r["exe"]])
+    desc = int(re.search(r"descriptor at (0x[0-9a-f]+)", out).group(1), 16)
+    img = CoreImage(r["core"], r["exe"], desc)
+    img.put_u32(desc + 8, 2)
+    path = os.path.join(ctx.tmp, "abi2.core")
+    img.save(path)
+    return path
+
+
 def error_cases(ctx):
     r = ctx.results["states"]
     return [
+        (["ps", _abi2_core(ctx, r), r["exe"]], 6,
+         r"the program uses asynctrace debugger ABI version 2 but this extension reads "
+         r"version 1: .*"),
         (["diff", r["core"]], 2, r"diff compares two readings: .*"),
         (["diff", "--interval", "2s", r["core"], r["exe"]], 2,
          r"--interval reads one PID twice: .*"),

@@ -77,8 +77,12 @@ def expect_lines(text, patterns, what):
                               % (what, pat, pos, text[:3000]))
 
 
-def states_table(m, pid_column):
-    """The task table of the states program (tests/gdb/progs/states.c)."""
+def states_table(m, pid_column, native=True):
+    """The task table of the states program (tests/gdb/progs/states.c); a
+    running task shows the line its poll executes when native frames are
+    known (a PID, a core), its function's line otherwise (a document)."""
+    step = m["native:blocking_step"] if native else m["site:blocking_step"]
+    inner = m["native:inner_work"] if native else m["site:inner_work"]
     d = r"\s+\S+\s+"  # the FOR column
     hexa = r"0x[0-9a-f]+"
     return [
@@ -104,10 +108,10 @@ def states_table(m, pid_column):
         r"  \(\+1 more\)" % (d, m["await:selector"]),
         r"runtime 2 \(current-thread, 1 worker\) at %s: 1 task" % hexa,
         r"\s+1\s+running%s%s\s+1\s+\"outer\"\s+.*blocking_step states.c:%d"
-        % (d, pid_column, m["site:blocking_step"]),
+        % (d, pid_column, step),
         r"runtime 3 \(current-thread, 1 worker\) at %s: 1 task" % hexa,
         r"\s+2\s+running%s%s\s+1\s+\"inner\"\s+.*inner_work states.c:%d"
-        % (d, pid_column, m["site:inner_work"]),
+        % (d, pid_column, inner),
     ]
 
 
@@ -191,7 +195,8 @@ def t_core(ctx):
         if strip_volatile(doc) != strip_volatile(r["doc"]):
             raise TestFailure("the core's document differs from the PID's (%s)" % exe)
         ps, _ = ctx.run(["ps", r["core"], exe])
-        expect_lines(ps, states_table(ctx.m, "LWP %d" % r["lwp"]) +
+        # (no line numbers from a stripped executable's native frames)
+        expect_lines(ps, states_table(ctx.m, "LWP %d" % r["lwp"], exe == r["exe"]) +
                      [r"\(durations against the clock recorded in the core; core\)|"
                       r"\(durations against .*\)"], "ps CORE")
         bt, _ = ctx.run(["bt", "-t", "9", r["core"], exe])
@@ -208,13 +213,24 @@ def t_document(ctx):
     with open(path, "w") as f:
         f.write(r["dump"])
     ps, _ = ctx.run(["ps", path])
-    expect_lines(ps, states_table(ctx.m, "LWP %d" % r["lwp"]), "ps FILE.json")
+    expect_lines(ps, states_table(ctx.m, "LWP %d" % r["lwp"], False), "ps FILE.json")
     again = json.loads(ctx.run(["dump", path])[0])
     if strip_volatile(again) != strip_volatile(r["doc"]):
         raise TestFailure("dump of a document does not give the document back")
     only, _ = ctx.run(["ps", "--state", "running", path])
     if re.search(r"^\s+3\s+idle", only, re.M) or not re.search(r"^\s+2\s+running", only, re.M):
         raise TestFailure("ps --state running on a document:\n" + only)
+    waits, _ = ctx.run(["ps", "--waits-for", "join", path])
+    if re.findall(r"^\s+(\d+)\s+idle", waits, re.M) != ["9"]:
+        raise TestFailure("ps --waits-for join on a document:\n" + waits)
+    bt, _ = ctx.run(["bt", "--waits-for", "join", path])
+    if re.findall(r"^task (\d+) ", bt, re.M) != ["9"]:
+        raise TestFailure("bt --waits-for join on a document:\n" + bt)
+    grouped, _ = ctx.run(["ps", "--group", "state", path])
+    expect_lines(grouped, [r"11 tasks in 2 groups by state, largest first:",
+                           r"  COUNT  STATE    IDS",
+                           r"      9  idle     3, 4, 5, 6, 7 \(and 4 more\)",
+                           r"      2  running  1, 2"], "ps --group state")
     bt, _ = ctx.run(["bt", "-t", "2", path])
     expect_lines(bt, [r'task 2 "inner" running for \S+, on LWP %d.*' % r["lwp"],
                       r"  native frames unavailable: a trace document has no native "

@@ -47,6 +47,7 @@ def parser():
                    help="only these tasks (repeat, or ID,ID,...); default all")
     p.add_argument("--full", action="store_true",
                    help="full file paths, frame addresses and leaf sites")
+    filters.add_options(p, grouping=False)
     _source_args(p)
     for name, what in (("threads", "threads polling tasks (info async-threads)"),
                        ("runtimes", "runtimes (info async-runtimes)"),
@@ -84,26 +85,41 @@ def _footer(src, snap):
     return notes
 
 
-def cmd_ps(args, src):
-    keep, rt_filter = filters.make(args)
-    snap = src.snapshot(rt_filter, keep)
-    filters.check(args, snap)
-    if args.json:
-        snap.write(_out)
-        _out("\n")
-        return
+def native_of_snapshot(snap):
+    """native_of(task) for text.tasks_table: (LWP, function, nested, lines
+    the polls are executing) of a task being polled on a thread."""
     roots = snap.roots_by_task
 
     def native_of(t):
         if t.address not in roots:
             return None
-        lwp = roots[t.address][0]
+        lwp, record = roots[t.address]
         nested = t.thread is None
         fn = None if nested else snap.backend.innermost_function(lwp)
-        return (lwp, fn, nested)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+    return native_of
 
+
+def cmd_ps(args, src):
+    keep, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, keep)
+    sel = filters.selection(args, snap)
     with no_gc():
-        table = text.tasks_table(snap, native_of)
+        chosen = filters.apply(snap, sel)
+        if sel.group:
+            out = filters.groups(snap, sel, chosen, args.json)
+            if args.json:
+                _out(json.dumps(out, indent=1) + "\n")
+            else:
+                _out("\n".join([out.rstrip("\n")] + _footer(src, snap)) + "\n")
+            return
+    if args.json:
+        snap.write(_out)
+        _out("\n")
+        return
+    with no_gc():
+        table = text.tasks_table(snap, native_of_snapshot(snap))
     _out("\n".join([table] + _footer(src, snap)) + "\n")
 
 
@@ -124,12 +140,19 @@ def _task_ids(values):
 def cmd_bt(args, src):
     ids = _task_ids(args.task)
     wanted = set(ids) if ids else None
-    snap = src.snapshot(None, (lambda tid, st, name: tid in wanted) if wanted else None)
+    _, rt_filter = filters.make(args)
+    snap = src.snapshot(rt_filter, (lambda tid, st, name: tid in wanted) if wanted else None)
+    sel = filters.selection(args, snap)
+    filtered = sel.needs_records or sel.state is not None or sel.name is not None
     chains = {}
     chunks = []
     with no_gc():
         found = {t.id: t for _, t in snap.tasks()}
-        for tid in (ids or sorted(found)):
+        order = ids or sorted(found)
+        if filtered:
+            now = diagnose.reading_clock(snap)[0]
+            order = [t.id for t in sel.apply([found[i] for i in order if i in found], now)]
+        for tid in order:
             t = found.get(tid)
             if t is None:
                 chunks.append("task %d: no such task (it may have finished and been "
@@ -144,8 +167,8 @@ def cmd_bt(args, src):
     for rt, _, rt_errors in snap.runtimes:
         if rt_errors:
             chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
-    if ids is None and not found:
-        chunks.append("no tasks")
+    if not order:
+        chunks.append("no task matches" if filtered else "no tasks")
     _out("\n\n".join(chunks + ["\n".join(_footer(src, snap))]).rstrip("\n") + "\n")
 
 

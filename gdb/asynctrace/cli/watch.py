@@ -64,8 +64,7 @@ def run(args, src):
         if n:
             time.sleep(interval)
         snap = src.snapshot(rt_filter, keep)
-        if n == 0:
-            filters.check(args, snap)
+        filters.apply(snap, filters.selection(args, snap))
         dt = snap.now - prev_now if prev_now else None
         stop = (", stopped %s" % text.duration(src.stopped_ns)
                 if src.stopped_ns is not None else ", not stopped (--no-stop)"
