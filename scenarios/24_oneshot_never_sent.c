@@ -1,12 +1,12 @@
 /* 24_oneshot_never_sent - a reply that will never come.
  *
- * main (task 1) creates the oneshot `reply` and spawns "server" (task 2),
- * which owns its sender; the server finishes without sending and without
- * dropping the sender (handle kept: complete).  "client" (task 3) waits
- * for the reply forever; main joins the client.  The oneshot is not closed
- * (its sender was never dropped); once the runtime records which task
- * holds a oneshot's sender, info async-diagnose proves the client stuck.
- * Checkpoint (quiet, live). */
+ * "server" (task 2) creates the oneshot `reply` (so it holds the sender),
+ * then finishes without sending and without dropping the sender (handle
+ * kept: complete).  "client" (task 3) waits for the reply forever; main
+ * (task 1) joins the client.  The oneshot is not closed (its sender was
+ * never dropped); when the runtime records which task created a oneshot,
+ * info async-diagnose names the client stuck on a sender held by a task
+ * that exited.  Checkpoint (quiet, live). */
 #include "scenario.h"
 
 static at_oneshot *reply;
@@ -19,6 +19,8 @@ typedef struct {
 AT_ASYNC_FN(server, server_state)
 {
     AT_BEGIN(server_state);
+    reply = at_oneshot_new(sizeof(int));
+    SCN_CHECK(reply);
     AT_END;
 }
 
@@ -61,8 +63,6 @@ int main(void)
 {
     at_runtime *rt = scn_runtime(0, 0);
     static main_state st;
-    reply = at_oneshot_new(sizeof(int));
-    SCN_CHECK(reply);
     scn_checkpoint_quiet1(rt, 3);
     at_block_on(rt, AT_START(&st, main_task), "main");
     scn_fail("the main task returned");

@@ -95,11 +95,18 @@ def _never(d, on_cycle):
         res, members = groups[key]
         title, culprit = _never_words(d, key[0], res)
         tasks = [d.entry(t, _leaf_on(t, res)) for t in members]
+        bookkept = key[0] in _BOOKKEPT
         d.findings.append(_finding(
-            _NEVER_KIND.get(key[0], "no-provider"), "proven",
-            _NEVER_WHY[key[0]], title, tasks,
+            _NEVER_KIND.get(key[0], "no-provider"), "likely" if bookkept else "proven",
+            _NEVER_WHY[key[0]] + (_BOOKKEPT_WHY if bookkept else ""), title, tasks,
             [t.id for t in members], _res_ref(res), culprit))
 
+
+# Root causes read from the runtime's holder bookkeeping (by task, with a
+# parent rule): strong evidence, not proof (docs/abi.md, "Holder tables").
+_BOOKKEPT = ("sender-leaked", "oneshot-leaked", "permits-leaked")
+_BOOKKEPT_WHY = (" (by the runtime's bookkeeping of holders; a handle or permit "
+                 "handed to a task its holder did not spawn would not show)")
 
 _NEVER_WHY = {
     "holder-gone": "the holder can no longer unlock it",

@@ -36,6 +36,7 @@ class Graph(object):
         self.tasks = {}  # task id -> Task record (tasks with a condition)
         self.rev = {}  # task id -> [ids of tasks with an atom on it]
         self.dead = set()
+        self.self_id = 0  # the task whose condition is being built
 
     # -- atoms ---------------------------------------------------------------
 
@@ -99,6 +100,9 @@ class Graph(object):
                     % res.get("senders", 1), res)
         if res.get("senders", 0) > len(holders) or 0 in holders:
             return ("unknown", "a sender handle is held outside any task", res)
+        if self.self_id in holders:
+            return ("unknown", "its own task is charged with a sender handle (handed "
+                    "on, perhaps: not recorded)", res)
         live = [h for h in holders if self.alive(h)]
         if not live:
             return ("never", ("sender-leaked", res.object), res)
@@ -110,6 +114,9 @@ class Graph(object):
         sender = res.get("sender_task", 0)
         if not sender:
             return ("unknown", "the holder of its sender is not recorded", res)
+        if sender == self.self_id:
+            return ("unknown", "it created the oneshot and handed its sender on (to "
+                    "whom is not recorded)", res)
         if not self.alive(sender):
             return ("never", ("oneshot-leaked", res.object), res)
         return ("task", sender, res)
@@ -140,6 +147,7 @@ class Graph(object):
 
     def condition(self, task):
         """The simplified condition of an idle Task (FREE when it can move)."""
+        self.self_id = task.id
         if task.chain is not None:
             return self.atom(task.resource) if task.resource is not None else FREE
         return _simplify(self._tree(task.tree, 0))
