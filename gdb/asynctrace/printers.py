@@ -8,6 +8,7 @@ DWARF fields (except the join handle's task pointer), and print one line;
 import gdb
 
 from . import text
+from .records import RESOURCE_FIELDS
 from .abi import AbiError
 from .memory import ReadError
 from .session import UserError, open_reader
@@ -75,54 +76,70 @@ class RuntimePrinter(_Printer):
 
 
 class _ObjectPrinter(_Printer):
+    """A primitive's record, read like the resource of a wait on it: the
+    fields are those of records.RESOURCE_FIELDS[KIND] that the object
+    itself gives (the last ones; a semaphore's "wanted" belongs to a wait)."""
     KIND = None
 
     def describe(self, w, addr, now):
         values = w._object_values(self.KIND, addr)
         if values.__class__ is str:
             return "<asynctrace %s>" % values
-        return self.words(*values)
+        names = RESOURCE_FIELDS[self.KIND]
+        return self.words(dict(zip(names[len(names) - len(values):], values)))
 
 
 class MutexPrinter(_ObjectPrinter):
     KIND = "mutex"
 
-    def words(self, owner, waiters):
-        if owner:
-            return "mutex held by task %d, %s" % (owner, text.count(waiters, "waiter"))
-        return "mutex (not held), %s" % text.count(waiters, "waiter")
+    def words(self, v):
+        waiters = text.count(v.get("waiters", 0), "waiter")
+        if not v.get("owner"):
+            return "mutex (not held), %s" % waiters
+        where = ""
+        if v.get("lock_function"):
+            where = ", locked in %s" % text.esc(v["lock_function"])
+            if v.get("lock_line"):
+                where += " at %s:%d" % (text.esc(v.get("lock_file") or "?"), v["lock_line"])
+        return "mutex held by task %d%s, %s" % (v["owner"], where, waiters)
 
 
 class SemaphorePrinter(_ObjectPrinter):
     KIND = "semaphore"
 
-    def words(self, permits, waiters):
-        return "semaphore, %s available, %s" % (text.count(permits, "permit"),
-                                                text.count(waiters, "waiter"))
+    def words(self, v):
+        permits, cap = v.get("permits", 0), v.get("capacity")
+        taken = " (%d of %d taken)" % (cap - permits, cap) if cap else ""
+        return "semaphore, %s available%s, %s" % (
+            text.count(permits, "permit"), taken, text.count(v.get("waiters", 0), "waiter"))
 
 
 class NotifyPrinter(_ObjectPrinter):
     KIND = "notify"
 
-    def words(self, waiters):
-        return "notify, %s" % text.count(waiters, "waiter")
+    def words(self, v):
+        last = v.get("last_notifier")
+        return "notify, %s%s" % (text.count(v.get("waiters", 0), "waiter"),
+                                 ", last notified by task %d" % last if last else "")
 
 
 class ChanPrinter(_ObjectPrinter):
     KIND = "channel-recv"
 
-    def words(self, cap, length, senders, receiver, closed):
+    def words(self, v):
+        cap = v.get("capacity")
         return "channel %d/%s, senders: %d, receiver task %d%s" % (
-            length, "unbounded" if cap is None else cap, senders, receiver,
-            ", closed" if closed else "")
+            v.get("len", 0), "unbounded" if cap is None else cap, v.get("senders", 0),
+            v.get("receiver_task", 0), ", closed" if v.get("closed") else "")
 
 
 class OneshotPrinter(_ObjectPrinter):
     KIND = "oneshot"
 
-    def words(self, receiver, closed):
+    def words(self, v):
         return "oneshot, receiver task %d%s" % (
-            receiver, ", sender dropped without sending" if closed else "")
+            v.get("receiver_task", 0),
+            ", sender dropped without sending" if v.get("closed") else "")
 
 
 _BY_TAG = {"at_task": TaskPrinter, "at_frame": FramePrinter, "at_runtime": RuntimePrinter,

@@ -389,13 +389,14 @@ def t_printers(ctx):
     m = ctx.m
     hexa = r"0x[0-9a-f]+"
     want = {
-        "mutex": r"\$1 = mutex held by task 4, 1 waiter",
+        "mutex": r"\$1 = mutex held by task 4, locked in holder at \S*states\.c:%d, 1 waiter"
+                 % m["lock:holder"],
         "chan": r"\$2 = channel 0/4, senders: 1, receiver task 7",
         "join": r"\$3 = join handle of task 4 \"holder\" idle for \S+, 1 poll, holder "
                 r"states.c:%d  -> notify %s \(4 waiters\)" % (m["await:holder"], hexa),
         "notify": r"\$4 = notify, 4 waiters",
         "oneshot": r"\$5 = oneshot, receiver task 10",
-        "sem": r"\$6 = semaphore, 3 permits available, 0 waiters",
+        "sem": r"\$6 = semaphore, 3 permits available \(0 of 3 taken\), 0 waiters",
         "runtime": r"\$7 = runtime 1: current-thread, 1 worker, 9 tasks, 9 spawned in total",
         "task": r"\$8 = task 4 \"holder\" idle for \S+, 1 poll, holder states.c:%d  -> "
                 r"notify %s \(4 waiters\)" % (m["await:holder"], hexa),

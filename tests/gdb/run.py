@@ -593,7 +593,8 @@ def check_usage(parts):
 
 
 def check_printers(parts):
-    lines_match(parts["p_mutex"], [r"\$\d+ = mutex held by task 4, 1 waiter"], "print bank")
+    lines_match(parts["p_mutex"], [r"\$\d+ = mutex held by task 4, locked in holder at \S*states\.c:36, 1 waiter"],
+                "print bank")
     lines_match(parts["p_chan"], [r"\$\d+ = channel 0/4, senders: 1, receiver task 7"],
                 "print *inbox")
     lines_match(parts["p_task"], [
