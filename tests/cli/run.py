@@ -285,18 +285,42 @@ def t_errors(ctx):
     # Not permitted: another user may not stop the process.
     nobody = shutil.which("setpriv")
     if os.geteuid() == 0 and nobody:
+        tool, tool_dir = readable_copy_of_tool(ctx.tool)
         prog = Program(r["exe"])
         try:
             p = subprocess.run([nobody, "--reuid=65534", "--regid=65534", "--clear-groups",
-                                ctx.tool, "ps", str(prog.pid)], stdout=subprocess.PIPE,
+                                tool, "ps", str(prog.pid)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=60)
         finally:
             prog.kill()
+            shutil.rmtree(tool_dir, ignore_errors=True)
         err = p.stderr.decode()
         if p.returncode != 4 or not re.match(
                 r"asynctrace: not permitted to \S+ process %d \(it belongs to another user, "
                 r"or ptrace is restricted\).*\n$" % prog.pid, err):
             raise TestFailure("as another user: exit %d, %r" % (p.returncode, err))
+
+
+def readable_copy_of_tool(tool):
+    """A copy of the tool and its package that another user can run (the
+    checkout itself may sit in a directory only its owner can enter)."""
+    d = tempfile.mkdtemp(prefix="at-cli-tool-")
+    os.chmod(d, 0o755)
+    with open(tool) as f:
+        script = f.read()
+    pydir = re.search(r'^PYDIR = "([^"]*)"', script, re.M).group(1)
+    shutil.copytree(os.path.join(pydir, "asynctrace"), os.path.join(d, "asynctrace"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for root, dirs, files in os.walk(d):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    copy = os.path.join(d, "asynctrace-tool")
+    with open(copy, "w") as f:
+        f.write(script.replace('PYDIR = "%s"' % pydir, 'PYDIR = "%s"' % d))
+    os.chmod(copy, 0o755)
+    return copy, d
 
 
 TESTS = [
