@@ -90,7 +90,9 @@ $(HARNESS_SAN_BIN): $(HARNESS_SRCS) harness/harness.h
 	$(CC) $(JANSSON_CFLAGS) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  $(HARNESS_SRCS) -o $@ $(JANSSON_LIBS) -pthread
 
-san-harness: $(HARNESS_SAN_BIN) $(HSELF_BINS) $(HSELF_SCNS)
+# The sanitized harness finds the CLI beside itself, as build/asynctrace-harness does.
+san-harness: $(HARNESS_SAN_BIN) $(HSELF_BINS) $(HSELF_SCNS) $(CLI_BIN) $(UNWIND_BIN)
+	@ln -sf $(abspath $(CLI_BIN)) $(dir $(HARNESS_SAN_BIN))asynctrace
 	@HARNESS=$(HARNESS_SAN_BIN) sh tests/harness/selftest.sh $(BUILD)
 
 # The main job (`make demo` builds everything, then runs this): start the
