@@ -23,9 +23,8 @@ at_task *at__task_alloc(at_runtime *rt, size_t state_size)
     at_task *t = at__pool_alloc(rt, sizeof(at_task) + state_size, &cls);
     if (!t)
         return NULL;
-    t->alloc_class = cls;
+    t->alloc_class = (uint8_t)cls;
     t->runtime = rt;
-    t->state_mem = state_size ? t->state_storage : NULL;
     return t;
 }
 
@@ -261,10 +260,10 @@ void at_waker_drop(at_waker *w)
 /* Wake the joiner, if any (after the state became final). */
 void at__task_notify_joiner(at_task *t)
 {
-    at__spin_lock(&t->join_lock);
+    at__spin_lock8(&t->join_lock);
     at_waker w = t->join_waker;
     t->join_waker.task = NULL;
-    at__spin_unlock(&t->join_lock);
+    at__spin_unlock8(&t->join_lock);
     at_waker_wake(&w);
 }
 
@@ -336,7 +335,7 @@ AT_NOINLINE static at_poll_result at__join_poll(at_frame *fr, at_context *cx)
             return AT_READY;
         }
     }
-    at__spin_lock(&t->join_lock);
+    at__spin_lock8(&t->join_lock);
     uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     uint32_t flags = atomic_load(&t->flags);
     if (s == AT_TASK_COMPLETE || s == AT_TASK_CANCELLED) {
@@ -350,24 +349,24 @@ AT_NOINLINE static at_poll_result at__join_poll(at_frame *fr, at_context *cx)
             at_waker_drop(&t->join_waker);
             f->queued = 0;
         }
-        at__spin_unlock(&t->join_lock);
+        at__spin_unlock8(&t->join_lock);
         return AT_READY;
     }
     if (flags & AT_TF_JOINED) {
-        at__spin_unlock(&t->join_lock);
+        at__spin_unlock8(&t->join_lock);
         f->status = AT_EINVAL;
         return AT_READY;
     }
     if (!f->queued) {
         if (t->join_waker.task) { /* somebody else already joins it */
-            at__spin_unlock(&t->join_lock);
+            at__spin_unlock8(&t->join_lock);
             f->status = AT_EINVAL;
             return AT_READY;
         }
         t->join_waker = at_waker_clone(cx);
         f->queued = 1;
     }
-    at__spin_unlock(&t->join_lock);
+    at__spin_unlock8(&t->join_lock);
     at__leaf_waiting(&f->leaf);
     return AT_PENDING;
 }
@@ -378,10 +377,10 @@ static void at__join_drop(at_frame *fr)
     at_task *t = f->handle.task;
     if (!t || !f->queued)
         return;
-    at__spin_lock(&t->join_lock);
+    at__spin_lock8(&t->join_lock);
     at_waker w = t->join_waker;
     t->join_waker.task = NULL;
-    at__spin_unlock(&t->join_lock);
+    at__spin_unlock8(&t->join_lock);
     at_waker_drop(&w);
     f->queued = 0;
 }

@@ -1,8 +1,9 @@
 /* task_pool.c - task memory: one pool of fixed-size blocks per runtime.
  *
  * A task (header + its future's state) is one block.  Block sizes are
- * multiples of AT__POOL_GRAIN bytes up to AT__POOL_MAX (larger tasks come
- * from calloc); at_task.alloc_class records the size class (0 = calloc).
+ * multiples of AT__POOL_GRAIN (16) bytes up to AT__POOL_MAX (larger tasks
+ * come from calloc), so a block wastes at most 15 bytes to rounding;
+ * at_task.alloc_class (one byte) records the size class (0 = calloc).
  *
  * Blocks are carved from 2 MiB chunks, aligned to their size, so a block's
  * chunk (and the chunk's pool) is found from its address.  Chunks come from
@@ -54,7 +55,7 @@
 #endif
 
 #define AT__POOL_CHUNK ((size_t)2 << 20)
-#define AT__POOL_GRAIN 32u
+#define AT__POOL_GRAIN 16u /* = the task state's alignment */
 #define AT__POOL_MAX 2048u
 #define AT__POOL_CLASSES (AT__POOL_MAX / AT__POOL_GRAIN + 1) /* 0 = calloc */
 #define AT__POOL_CACHE_MAX 256u
@@ -107,6 +108,9 @@ struct at__pool {
 
 _Static_assert(sizeof(at__free_block) <= sizeof(at_task), "free block fits a task");
 _Static_assert(sizeof(at__chunk) <= AT__POOL_FIRST_BLOCK, "chunk header");
+_Static_assert(AT__POOL_CLASSES - 1 <= UINT8_MAX, "a size class fits at_task.alloc_class");
+_Static_assert(AT__POOL_GRAIN % 16 == 0 && AT__POOL_FIRST_BLOCK % 16 == 0,
+               "blocks keep at_task.state_storage 16-byte aligned");
 
 static inline size_t at__class_size(uint32_t cls) { return (size_t)cls * AT__POOL_GRAIN; }
 

@@ -393,8 +393,6 @@ static int at__io_poll_ready(at_io *io, uint32_t dir, at_waiter *w, int *queued,
         if (!in_queue) {
             old = w->waker; /* left over from a grant: replaced below */
             w->waker = at_waker_clone(cx);
-            w->task_id = at_current_task_id();
-            w->want = dir;
             w->state = AT__W_QUEUED;
             at__waitq_push(head, tail, w);
             *queued = 1;

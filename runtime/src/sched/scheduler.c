@@ -173,7 +173,7 @@ AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t)
 
 static void at__task_finish(at_task *t, uint32_t final_state, int result, uint64_t now)
 {
-    t->result = result;
+    t->result = (int16_t)result;
     __atomic_store_n(&t->state_ns, now, __ATOMIC_RELAXED);
     atomic_store_explicit(&t->state, final_state, memory_order_release);
     at__task_notify_joiner(t);
