@@ -105,6 +105,7 @@ def cmd_ps(args, src):
         snap.write(_out)
         _out("\n")
         return
+    from .. import running
     with no_gc():
         table = text.tasks_table(snap, running.native_of_snapshot(snap))
     _out("\n".join([table] + _footer(src, snap)) + "\n")
