@@ -15,6 +15,7 @@ import re
 
 import gdb
 
+from . import constants
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
@@ -29,7 +30,7 @@ from .memory import ReadError
 from .options import Flag, Options, Usage, Value, number
 from .session import Snapshot, UserError, no_gc
 
-TASK_STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
+TASK_STATES = list(constants.TASK_STATES)
 GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at -group
 
 

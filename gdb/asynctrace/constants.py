@@ -28,6 +28,12 @@ ONESHOT_MAGIC = 0x4F6E6553
 JOB_MAGIC = 0x4A6F6273
 DEAD_MAGIC = 0xDEADF4EE
 
+# Task state names in value order (abi.h's AT_TASK_STATES; a program
+# carries them in its enum table, these serve where there is no program:
+# documents, completion before a process is loaded).  Checked against
+# abi.h by tests/gdb/run.py.
+TASK_STATES = ("idle", "scheduled", "running", "complete", "cancelled")
+
 # Task flags (at_task.flags), in the order the trace format lists them.
 TASK_FLAGS = (
     (0x01, "in-flux"),

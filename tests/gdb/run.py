@@ -650,6 +650,11 @@ def t_constants(ctx):
             if c_rule(flags) != rule(flags):
                 raise TestFailure("%s(0x%x) is %r in abi.h but %r in constants.py"
                                   % (name, flags, c_rule(flags), rule(flags)))
+    state_list = re.search(r"#define AT_TASK_STATES\(X\)(.*?)\n\n", header, re.S)
+    c_states = re.findall(r'X\(AT_TASK_\w+, "([^"]+)"\)', state_list.group(1) if state_list else "")
+    if not c_states or tuple(c_states) != constants.TASK_STATES:
+        raise TestFailure("task states are %r in abi.h (AT_TASK_STATES) but %r in "
+                          "gdb/asynctrace/constants.py" % (c_states, constants.TASK_STATES))
     flag_list = re.search(r"#define AT_TASK_FLAG_NAMES\(X\)(.*?)\n\n", header, re.S)
     c_flags = [(defines[name], text) for name, text in
                re.findall(r'X\((AT_TF_\w+), "([^"]+)"\)', flag_list.group(1) if flag_list else "")]
