@@ -506,8 +506,16 @@ def _bt_groups(snap, sel, chosen, full):
 
 
 class _TableCommand(AsyncCommand):
-    """A listing with no argument: its table (self.table(snap)), or with
-    -json the whole trace document."""
+    """A command with no argument: reads the program once, works out
+    self.analyse(snap) (None for a plain listing), then prints
+    self.table(snap, data), or with -json self.write_json (by default the
+    whole trace document)."""
+
+    def analyse(self, snap):
+        return None
+
+    def write_json(self, sink, snap, data):
+        _emit_json(sink, snap)
 
     @_guard
     def invoke(self, arg, from_tty):
@@ -515,11 +523,12 @@ class _TableCommand(AsyncCommand):
         if rest:
             raise Usage("unexpected argument %r" % rest[0])
         snap = Snapshot()
+        data = self.analyse(snap)
         with output.Sink(opts["output"]) as sink:
             if opts["json"]:
-                _emit_json(sink, snap)
+                self.write_json(sink, snap, data)
                 return
-            _table(sink, self.table(snap), from_tty)
+            _table(sink, self.table(snap, data), from_tty)
 
 
 class InfoAsyncThreads(_TableCommand):
@@ -529,7 +538,7 @@ class InfoAsyncThreads(_TableCommand):
 its chain of root frames (nested block_on)."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    def table(self, snap):
+    def table(self, snap, data):
         return text.threads_table(snap.threads, snap.walker.names, snap.now, snap.errors)
 
 
@@ -540,11 +549,11 @@ class InfoAsyncRuntimes(_TableCommand):
 ABI version of the program and where its descriptor was found."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    def table(self, snap):
+    def table(self, snap, data):
         return text.runtimes_table(snap)
 
 
-class InfoAsyncDeadlocks(AsyncCommand):
+class InfoAsyncDeadlocks(_TableCommand):
     NAME = "info async-deadlocks"
     SUMMARY = "Find asynctrace tasks that wait for each other in a cycle, or forever."
     DETAILS = """Wait-for cycles (mutex held by a task, join of a task, full channel
@@ -552,22 +561,18 @@ whose receiver waits) are printed once each, then the tasks stuck on
 something nobody can provide or behind a cycle."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    @_guard
-    def invoke(self, arg, from_tty):
-        opts, rest = self.parse(arg)
-        if rest:
-            raise Usage("unexpected argument %r" % rest[0])
-        snap = Snapshot()
+    def analyse(self, snap):
         with no_gc():
-            result, notes = deadlock.of_snapshot(snap)
-        with output.Sink(opts["output"]) as sink:
-            if opts["json"]:
-                sink.write(json.dumps(deadlock.document(snap, result, notes), indent=2) + "\n")
-                return
-            _table(sink, deadlock.report_with_notes(result, notes), from_tty)
+            return deadlock.of_snapshot(snap)  # (result, notes)
+
+    def write_json(self, sink, snap, data):
+        sink.write(json.dumps(deadlock.document(snap, *data), indent=2) + "\n")
+
+    def table(self, snap, data):
+        return deadlock.report_with_notes(*data)
 
 
-class InfoAsyncDiagnose(AsyncCommand):
+class InfoAsyncDiagnose(_TableCommand):
     NAME = "info async-diagnose"
     SUMMARY = "Say what is wrong with the program's tasks, most certain cause first."
     DETAILS = """Wait-for cycles, locks or permits held by tasks that are gone, waits
@@ -576,19 +581,15 @@ behind those, starvation and far-off timers; then what cannot be settled
 from memory.  Fits one screen; -json gives every finding (docs/gdb.md)."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    @_guard
-    def invoke(self, arg, from_tty):
-        opts, rest = self.parse(arg)
-        if rest:
-            raise Usage("unexpected argument %r" % rest[0])
-        snap = Snapshot()
+    def analyse(self, snap):
         with no_gc():
-            rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
-        with output.Sink(opts["output"]) as sink:
-            if opts["json"]:
-                sink.write(json.dumps(rep, indent=1) + "\n")
-                return
-            _table(sink, diagnose_text.report_text(rep), from_tty)
+            return diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
+
+    def write_json(self, sink, snap, data):
+        sink.write(json.dumps(data, indent=1) + "\n")
+
+    def table(self, snap, data):
+        return diagnose_text.report_text(data)
 
 
 COMMANDS = [InfoAsyncTasks, AsyncBt, InfoAsyncThreads, InfoAsyncRuntimes, InfoAsyncDeadlocks,
