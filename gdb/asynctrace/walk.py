@@ -33,6 +33,9 @@ _FINISHED = ("complete", "cancelled")  # a finished task's future is dropped
 # that have no object to check.
 _DETAIL_ONLY = frozenset(("sleep", "read", "write"))
 _NO_OBJECT = frozenset(("none", "yield", "dump"))
+# Kinds whose wait never has an object (the runtime passes NULL): one that
+# does has a damaged kind or object.
+_NULL_OBJECT = frozenset(("none", "yield", "sleep"))
 # Resource record fields added by debugger ABI 2 (read when present).
 _ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
                            "last_notifier", "notified", "tx_untracked", "tx_holders",
@@ -64,6 +67,7 @@ class Walker(ListWalker):
         self.objects = {}  # (resource kind, object) -> values tuple or error str
         self.task_ids = {}  # task address -> id (cache of task_id())
         self.task_addrs = {}  # task id -> address, of every task on a list
+        self._addr_ids = None  # the reverse of task_addrs (built on demand)
         self.dup_ids = {}  # id -> address of the second task with that id
         self.roots = {}  # root frame address -> id of the task it belongs to
         # Addresses of the tasks some thread is polling (set by the reader
@@ -205,6 +209,9 @@ class Walker(ListWalker):
             return new(Resource, ("?%d" % kind_v, obj, since, (), "corrupt: resource "
                                   "kind %d is not a resource kind" % kind_v))
         kind = self.res_names[kind_v]
+        if obj and kind in _NULL_OBJECT:
+            return new(Resource, (kind, obj, since, (), "corrupt: a %s wait with an object "
+                                  "(0x%x): its kind or its object is damaged" % (kind, obj)))
         if kind in _DETAIL_ONLY:
             return new(Resource, (kind, obj, since, (d0,), None))
         if kind in _NO_OBJECT:
@@ -283,11 +290,13 @@ class Walker(ListWalker):
 
     def _mutex(self, obj):
         v = self._read("mutex", (("magic", "u"), ("locked", "u"), ("owner_id", "u"),
-                                 ("waiters", "u"), ("lock_site", "u"), ("lock_line", "u")), obj)
+                                 ("owner", "u"), ("waiters", "u"), ("lock_site", "u"),
+                                 ("lock_line", "u")), obj)
         self._check(v["magic"], C.MUTEX_MAGIC, "mutex", obj)
         if v["owner_id"] and not v["locked"]:
             raise _BadMagic("corrupt: mutex 0x%x names holder task %d but is not "
                             "locked" % (obj, v["owner_id"]))
+        self._check_holder(obj, v["owner_id"], v["owner"])
         fn = file = None
         line = 0
         site_p = v.get("lock_site", 0)
@@ -296,6 +305,27 @@ class Walker(ListWalker):
             if site.__class__ is not str:
                 fn, file, line = site.function, site.file, v.get("lock_line", 0) or site.line
         return (v["owner_id"], v["waiters"], fn, file, line)
+
+    def _check_holder(self, obj, owner_id, owner):
+        """A mutex keeps its holder twice, as an id and as a task pointer:
+        when either names a task on a list, the other must name the same
+        task (a finished holder's record may be freed, so a pointer to no
+        listed task proves nothing)."""
+        addrs = self.task_addrs
+        if not addrs:  # no list read (a quick look): nothing to check against
+            return
+        at = addrs.get(owner_id) if owner_id else None
+        if at is not None and owner != at:
+            raise _BadMagic("corrupt: mutex 0x%x names holder task %d, but its owner "
+                            "pointer is 0x%x, not that task's record 0x%x"
+                            % (obj, owner_id, owner, at))
+        if at is None and owner:
+            if self._addr_ids is None or len(self._addr_ids) != len(addrs):
+                self._addr_ids = {a: i for i, a in addrs.items()}
+            other = self._addr_ids.get(owner)
+            if other is not None:
+                raise _BadMagic("corrupt: mutex 0x%x names holder task %d, but its owner "
+                                "pointer is task %d's record" % (obj, owner_id, other))
 
     def _holders(self, raw, untracked):
         """((task id, count), ...) by task id from a holder table's bytes,

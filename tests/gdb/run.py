@@ -1486,25 +1486,90 @@ def t_verdict_truncated(ctx):
         r"maybe stuck: task 7 \"consumer\": .*"], "deadlocks on truncated trees")
 
 
-def t_verdict_layout(ctx):
-    """A layout table whose field does not fit its record: one sentence."""
-    p = Patched(ctx)
+def _layout_entry(p, record, field):
+    """Address of the layout table's (name, offset, size) entry of record.field."""
     count = p.img.u32(p.img.descriptor + 20)
     table = p.img.u64(p.img.descriptor + 24)
     for i in range(count):
         rec = table + 24 * i
-        if p.img.cstring(p.img.u64(rec)) == "task":
+        if p.img.cstring(p.img.u64(rec)) == record:
             fields = p.img.u64(rec + 16)
-            p.img.put_u32(fields + 16 * 5 + 8, 1 << 30)  # task.root's offset
+            for j in range(p.img.u32(rec + 12)):
+                if p.img.cstring(p.img.u64(fields + 16 * j)) == field:
+                    return fields + 16 * j
+    raise TestFailure("no layout entry %s.%s" % (record, field))
+
+
+COVERS = r"( \(the analysis covers what was readable\))?"
+LAYOUT_NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 2: "
+               r"%s \(read with ABI 2's layout, which this extension knows\)")
+
+
+def t_verdict_layout(ctx):
+    """A layout table whose field does not fit its record: reported, and the
+    walk reads with the layout ABI 2 fixes (every task as before)."""
+    p = Patched(ctx)
+    p.img.put_u32(_layout_entry(p, "task", "root") + 8, 1 << 30)
     try:
-        parts, whole = run_gdb([p.exe, _save(p, "layout")], [("tasks", "info async-tasks")])
-    except TestFailure:
+        parts, doc = p.run("layout")
+    except TestFailure as e:
         raise TestFailure("the layout table is in the executable's read-only data, "
-                          "not in the core")
-    no_bad_output(whole, "layout")
-    lines_match(parts["tasks"], [
-        r"asynctrace: layout field task.root \(offset 1073741824, size 8\) does not fit in "
-        r"its \d+-byte record: the layout table is corrupt"], "layout table")
+                          "not in the core, or: %s" % e)
+    note = LAYOUT_NOTE % r"task.root has offset 1073741824, size 8 \(expected 32, 8\)"
+    want = [(t["id"], t["state"], t.get("error")) for rt in p.doc["runtimes"]
+            for t in rt["tasks"]]
+    got = [(t["id"], t["state"], t.get("error")) for rt in doc["runtimes"] for t in rt["tasks"]]
+    expect(got == want, "tasks read with a damaged layout table: %r, not %r" % (got, want))
+    expect(len(doc["errors"]) == 1 and re.fullmatch(note, doc["errors"][0]),
+           "JSON errors: %r" % doc["errors"])
+    for name in ("tasks", "bt_all", "deadlocks", "threads", "runtimes"):
+        if not re.search(r"^note: %s%s$" % (note, COVERS), parts[name], re.M):
+            raise TestFailure("%s does not report the layout table:\n%s" % (name, parts[name]))
+
+
+def t_verdict_layout_moved(ctx):
+    """Layout-table offsets moved to other aligned, non-overlapping places
+    inside their records (a check of the table's shape alone passes them):
+    the mutex's owner_id and owner swapped, its waiters moved into padding,
+    a frame's child and sibling swapped.  Every command reports the table,
+    and the verdicts are those of the undamaged core."""
+    p = Patched(ctx, "deadlock")
+    owner_id, owner = _layout_entry(p, "mutex", "owner_id"), _layout_entry(p, "mutex", "owner")
+    p.img.put_u32(owner_id + 8, 16)
+    p.img.put_u32(owner + 8, 8)
+    p.img.put_u32(_layout_entry(p, "mutex", "waiters") + 8, 28)
+    child, sibling = _layout_entry(p, "frame", "child"), _layout_entry(p, "frame", "sibling")
+    p.img.put_u32(child + 8, 24)
+    p.img.put_u32(sibling + 8, 16)
+    parts, doc = p.run("layout-moved", DEADLOCK_COMMANDS + [("bt_all", "async-bt all"),
+                                                            ("tasks", "info async-tasks")])
+    note = LAYOUT_NOTE % (r"frame.child has offset 24, size 8 \(expected 16, 8\); "
+                          r"frame.sibling has offset 16, size 8 \(expected 24, 8\); "
+                          r"mutex.owner_id has offset 16, size 8 \(expected 8, 8\); "
+                          r"mutex.owner has offset 8, size 8 \(expected 16, 8\); "
+                          r"mutex.waiters has offset 28, size 4 \(expected 24, 4\)")
+    for name in ("tasks", "bt_all", "diagnose"):
+        if not re.search(r"^ *note: %s%s$" % (note, COVERS), parts[name], re.M):
+            raise TestFailure("%s does not report the layout table:\n%s" % (name, parts[name]))
+    lines = parts["deadlocks"].strip().splitlines()
+    if not re.fullmatch("note: " + note + COVERS, lines[-1]):
+        raise TestFailure("info async-deadlocks does not end with the note:\n" +
+                          parts["deadlocks"])
+    parts["deadlocks"] = "\n".join(lines[:-1])
+    check_deadlock_output(parts, ctx.dm)
+    for name in ("deadlocks_json", "diagnose_json", "tasks_json"):
+        d = parse_json(parts[name], name)
+        errs = d.get("errors", d.get("notes"))
+        if not errs or not re.fullmatch(note, errs[0]):
+            raise TestFailure("%s: errors %r" % (name, errs))
+    base = ctx.results["deadlock"]["doc"]
+    if _json_tasks(doc) != _json_tasks(base):
+        raise TestFailure("tasks read differently with the damaged table")
+
+
+def _json_tasks(doc):
+    return [(t["id"], t["state"], json.dumps(t.get("await"), sort_keys=True))
+            for rt in doc["runtimes"] for t in rt["tasks"]]
 
 
 def t_escape(ctx):
@@ -1682,6 +1747,7 @@ CASES = [
     ("verdict: runtime magic, task_count, thread runtime, state, id", t_verdict_lists),
     ("verdict: NULL runtime link, NULL root, frame awaiting nothing", t_verdict_truncated),
     ("verdict: layout field outside its record", t_verdict_layout),
+    ("deadlock: layout table with moved fields", t_verdict_layout_moved),
     ("escape: control characters in a task name", t_escape),
     ("tiny cache: a one-block cache reads the same", t_tiny_cache),
     ("no runtime, no process", t_no_runtime),
