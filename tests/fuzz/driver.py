@@ -97,8 +97,8 @@ def verdict(outputs):
         doc = json.loads(out[out.index("{"):])
         # What the diagnosis proves (its "likely" findings weigh durations,
         # which value mutations may change).
-        proven = sorted((f["kind"], sorted(json.dumps(t, sort_keys=True)
-                                           for t in f["tasks"]))
+        proven = sorted((f["kind"], sorted((t["task"], t.get("state"), json.dumps(
+            t.get("waits"), sort_keys=True)) for t in f["tasks"]))
                         for f in doc["findings"] if f["certainty"] == "proven")
     return tasks, dead, proven
 

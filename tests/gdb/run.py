@@ -824,6 +824,46 @@ def t_mt_attach(ctx):
         raise TestFailure("mt after detach: exit %d, %r %r" % (code, out, err))
 
 
+def t_nonstop(ctx):
+    """Attached in non-stop mode, GDB reports the worker threads running
+    while the walk reads: every command says it reads a moving target,
+    with the number of running threads."""
+    prog = Program(ctx.prog("mt"))
+    try:
+        parts, whole = run_gdb(["-iex", "set non-stop on", "-p", str(prog.pid)], [
+            ("threads", "info threads"),
+            ("tasks", "info async-tasks"), ("bt", "async-bt all"),
+            ("deadlocks", "info async-deadlocks"), ("diagnose", "info async-diagnose"),
+            ("tasks_json", "info async-tasks --json")])
+    finally:
+        prog.kill()
+    no_bad_output(whole, "gdb -p mt in non-stop mode")
+    running = len(re.findall(r"\(running\)\s*$", parts["threads"], re.M))
+    if not running:
+        raise TestFailure("no thread running in non-stop mode:\n" + parts["threads"])
+    note = ("in-flux: %d of the program's threads are running (non-stop mode), so this "
+            "reads a moving target: records they change may read torn; interrupt them "
+            "(interrupt -a) for a consistent picture" % running)
+    for name in ("tasks", "bt", "deadlocks", "diagnose"):
+        if not re.search(r"^ *note: %s%s$" % (re.escape(note), COVERS), parts[name], re.M):
+            raise TestFailure("%s lacks the non-stop note:\n%s" % (name, parts[name]))
+    doc = parse_json(parts["tasks_json"], "tasks json in non-stop mode")
+    expect(doc["errors"] == [note], "JSON errors in non-stop mode: %r" % doc["errors"])
+    # In all-stop mode a thread GDB still lists as running is one that is
+    # exiting (attached as it ended): no note.  Such a thread, faked:
+    fake = ('python import asynctrace.gdbsource as g; b = g.GdbBackend(); '
+            'b.inferior = type("I", (), {"threads": lambda self: [type("T", (), {'
+            '"num": 9, "is_valid": lambda s: True, "is_running": lambda s: True})()]})(); '
+            'print("NOTES=%r" % (b.notes(),))')
+    prog = Program(ctx.prog("mt"))
+    try:
+        parts, whole = run_gdb(["-p", str(prog.pid)], [("fake", fake)])
+    finally:
+        prog.kill()
+    if parts["fake"].strip() != "NOTES=[]":
+        raise TestFailure("all-stop mode, a thread listed as running: %r" % parts["fake"])
+
+
 def t_mt_core(ctx):
     """The multi-thread program's core."""
     r = ctx.results["mt"]
@@ -1731,6 +1771,7 @@ CASES = [
     ("states: stripped copy, core file", t_stripped_core),
     ("multi-thread: attached, a task stuck on a worker", t_mt_attach),
     ("multi-thread: core file", t_mt_core),
+    ("multi-thread: non-stop mode, threads running: the note (all-stop: none)", t_nonstop),
     ("many tasks: cached shapes, streamed JSON, snapshot agrees", t_many),
     ("deadlock: attached", t_deadlock_attach),
     ("deadlock: core file", t_deadlock_core),
