@@ -2,8 +2,10 @@
 # mk/deps.sh - install the Debian packages the build, tests, demo and
 # benchmarks need; skip those present; use sudo when not root; print the
 # exact command when neither works.
-# dpkg-dev, debhelper and fakeroot: the Debian package test (mk/debian.mk).
-PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3 dpkg-dev debhelper fakeroot"
+# dpkg-dev, debhelper and fakeroot: the Debian package test (mk/debian.mk);
+# graphviz and golang-go: the CLI test feeds its exports to dot -Tsvg and
+# go tool pprof -top.
+PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3 dpkg-dev debhelper fakeroot graphviz golang-go"
 [ -n "$ASYNCTRACE_EXTRA_DEPS" ] && PKGS="$PKGS $ASYNCTRACE_EXTRA_DEPS"
 
 missing=""

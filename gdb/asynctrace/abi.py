@@ -120,8 +120,9 @@ class Abi(object):
                            "descriptor or its memory is corrupt" % (address, magic))
         if version not in C.ABI_VERSIONS or version not in expected.LAYOUTS:
             raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
-                           "this extension reads versions %s: load the gdb/ scripts "
-                           "shipped with the runtime the program was built with"
+                           "this asynctrace reads versions %s: use the asynctrace "
+                           "(GDB extension or command-line tool) installed with the "
+                           "runtime the program was built with"
                            % (version, " and ".join("%d" % v for v in C.ABI_VERSIONS)))
         if ptr_size != 8:
             raise AbiError("the program has %d-byte pointers; this extension reads "

@@ -271,14 +271,14 @@ TESTS = [
 ]
 
 
-def _abi3_core(ctx, r):
-    """A copy of the states core whose descriptor says ABI version 3."""
+def _abi99_core(ctx, r):
+    """A copy of the states core whose descriptor says ABI version 99."""
     from gdbrun import CoreImage
     out, _ = ctx.run(["runtimes", r["core"], r["exe"]])
     desc = int(re.search(r"descriptor at (0x[0-9a-f]+)", out).group(1), 16)
     img = CoreImage(r["core"], r["exe"], desc)
-    img.put_u32(desc + 8, 3)
-    path = os.path.join(ctx.tmp, "abi3.core")
+    img.put_u32(desc + 8, 99)
+    path = os.path.join(ctx.tmp, "abi99.core")
     img.save(path)
     return path
 
@@ -286,9 +286,10 @@ def _abi3_core(ctx, r):
 def error_cases(ctx):
     r = ctx.results["states"]
     return [
-        (["ps", _abi3_core(ctx, r), r["exe"]], 6,
-         r"the program uses asynctrace debugger ABI version 3 but this extension reads "
-         r"versions 1 and 2: .*"),
+        (["ps", _abi99_core(ctx, r), r["exe"]], 6,
+         r"the program uses asynctrace debugger ABI version 99 but this asynctrace reads "
+         r"versions 1 and 2: use the asynctrace \(GDB extension or command-line tool\) "
+         r"installed with the runtime the program was built with"),
         (["diff", r["core"]], 2, r"diff compares two readings: .*"),
         (["diff", "--interval", "2s", r["core"], r["exe"]], 2,
          r"--interval reads one PID twice: .*"),
