@@ -13,7 +13,7 @@ import struct
 
 from . import constants as C
 from . import layouts as expected
-from .tablecheck import (_checked_enums, _found_enums, _found_layouts,
+from .tablecheck import (_checked_enums, _found_enums, _found_layouts, fields_end,
                          layout_differences, note as _note)
 from .memory import ReadError
 
@@ -129,8 +129,9 @@ class Abi(object):
                            "64-bit programs only" % ptr_size)
         self.version = version
         self.descriptor_size = desc_size
-        self.records = {name: Record(name, size, dict(fields)) for name, (size, fields)
-                        in expected.LAYOUTS[version].items()}
+        self.records = {name: Record(name, fields_end(fields) if size is None else size,
+                                     dict(fields))
+                        for name, (size, fields) in expected.LAYOUTS[version].items()}
         self.notes = []
         diffs = layout_differences(version, desc_size,
                                    _found_layouts(mem, layouts, nlayout))

@@ -52,15 +52,26 @@ def _found_layouts(mem, base, count):
     return records
 
 
+def fields_end(fields):
+    """Where the last of `fields` ({name: (offset, size)}) ends."""
+    return max(off + size for off, size in fields.values()) if fields else 0
+
+
 def _record_differences(name, want, got):
     """What differs between the expected (size, fields) of one record and
-    the table's.  Fields appended after the expected end of the record (a
-    later build of the same version) are not differences."""
+    the table's.  A size is compared where the ABI fixes it; otherwise the
+    record must hold every field.  Fields appended after the expected ones
+    (a later build of the same version) are not differences."""
     wsize, wfields = want
     gsize, gfields = got
     out = []
-    appended = all(off >= wsize for f, (off, _) in gfields.items() if f not in wfields)
-    if gsize != wsize and not (gsize > wsize and appended):
+    end = wsize if wsize is not None else fields_end(wfields)
+    appended = all(off >= end for f, (off, _) in gfields.items() if f not in wfields)
+    if wsize is None:
+        if gsize < end:
+            out.append("record %s has size %d, less than its fields need (%d)"
+                       % (name, gsize, end))
+    elif gsize != wsize and not (gsize > wsize and appended):
         out.append("record %s has size %d (expected %d)" % (name, gsize, wsize))
     for f, (off, size) in sorted(wfields.items(), key=lambda kv: kv[1]):
         g = gfields.get(f)
@@ -70,7 +81,7 @@ def _record_differences(name, want, got):
             out.append("%s.%s has offset %d, size %d (expected %d, %d)"
                        % (name, f, g[0], g[1], off, size))
     for f, (off, size) in sorted(gfields.items(), key=lambda kv: kv[1]):
-        if f not in wfields and off < wsize:
+        if f not in wfields and off < end:
             out.append("%s lists an unknown field %r at offset %d" % (name, f, off))
     return out
 
@@ -80,9 +91,10 @@ def layout_differences(version, desc_size, found):
     layout of ABI `version`, and the descriptor's own size."""
     want = expected.LAYOUTS[version]
     out = []
-    if desc_size != want["descriptor"][0]:
-        out.append("the descriptor says its size is %d (expected %d)"
-                   % (desc_size, want["descriptor"][0]))
+    need = fields_end(want["descriptor"][1])
+    if desc_size < need:
+        out.append("the descriptor says its size is %d, less than its fields need (%d)"
+                   % (desc_size, need))
     if isinstance(found, Unreadable):
         return out + ["the table cannot be read (%s)" % found.why]
     for name in want:

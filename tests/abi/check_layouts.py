@@ -23,10 +23,13 @@ TABLES = os.path.join(ROOT, "gdb", "asynctrace", "layouts.py")
 
 
 def from_c(build):
+    """What the compiler lays out; sizes only of the records whose size is
+    part of the ABI (layouts.SIZED_RECORDS)."""
     out = subprocess.run([os.path.join(build, "tests", "layout_dump")], check=True,
                          stdout=subprocess.PIPE).stdout
     d = json.loads(out)
-    records = {name: (size, {f: (o, s) for f, o, s in fields})
+    sized = load_scope()["SIZED_RECORDS"]
+    records = {name: (size if name in sized else None, {f: (o, s) for f, o, s in fields})
                for name, size, fields in d["records"]}
     enums = {name: tuple(names) for name, names in d["enums"]}
     return d["abi"], records, enums, [r[0] for r in d["records"]], [e[0] for e in d["enums"]]
@@ -39,7 +42,7 @@ def block(abi, records, enums, rec_order, enum_order):
              "LAYOUTS[%d] = {" % abi]
     for name in rec_order:
         size, fields = records[name]
-        lines.append("    %r: (%d, {" % (name, size))
+        lines.append("    %r: (%r, {" % (name, size))
         for f, (o, s) in sorted(fields.items(), key=lambda kv: kv[1]):
             lines.append("        %r: (%d, %d)," % (f, o, s))
         lines.append("    }),")
@@ -52,9 +55,14 @@ def block(abi, records, enums, rec_order, enum_order):
     return "\n".join(lines) + "\n"
 
 
-def load_tables():
+def load_scope():
     scope = {}
     exec(compile(open(TABLES).read(), TABLES, "exec"), scope)
+    return scope
+
+
+def load_tables():
+    scope = load_scope()
     return scope["LAYOUTS"], scope["ENUMS"]
 
 
@@ -72,7 +80,7 @@ def differences(abi, records, enums):
             continue
         (csize, cfields), (psize, pfields) = records[name], want[name]
         if csize != psize:
-            out.append("record %s: size %d in C, %d in layouts.py" % (name, csize, psize))
+            out.append("record %s: size %r in C, %r in layouts.py" % (name, csize, psize))
         for f in sorted(set(cfields) | set(pfields)):
             if cfields.get(f) != pfields.get(f):
                 out.append("field %s.%s: %r in C, %r in layouts.py"
