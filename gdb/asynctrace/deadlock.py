@@ -169,7 +169,11 @@ def _conditions(tasks_list):
     listed = []
     for t in tasks_list:
         tasks[t.id] = t
-        d = damage(t)
+        if t.error is None and t.chain is not None:  # the usual task: one leaf
+            res = t.resource
+            d = res.error if res is not None else None
+        else:
+            d = damage(t)
         if d is not None:
             damaged[t.id] = d
             listed.append((t.id, t.name, d))

@@ -67,7 +67,6 @@ class Walker(ListWalker):
         self.objects = {}  # (resource kind, object) -> values tuple or error str
         self.task_ids = {}  # task address -> id (cache of task_id())
         self.task_addrs = {}  # task id -> address, of every task on a list
-        self._addr_ids = None  # the reverse of task_addrs (built on demand)
         self.dup_ids = {}  # id -> address of the second task with that id
         self.roots = {}  # root frame address -> id of the task it belongs to
         # Addresses of the tasks some thread is polling (set by the reader
@@ -307,25 +306,22 @@ class Walker(ListWalker):
         return (v["owner_id"], v["waiters"], fn, file, line)
 
     def _check_holder(self, obj, owner_id, owner):
-        """A mutex keeps its holder twice, as an id and as a task pointer:
-        when either names a task on a list, the other must name the same
-        task (a finished holder's record may be freed, so a pointer to no
-        listed task proves nothing)."""
-        addrs = self.task_addrs
-        if not addrs:  # no list read (a quick look): nothing to check against
+        """A mutex keeps its holder twice, as an id and as a task pointer,
+        set together: when the id names a task on a list, the pointer must
+        be that task's record.  (A holder that finished may be freed and its
+        memory reused by another task, so a pointer to a task with another
+        id proves nothing.)  The id must have been handed out."""
+        if not owner_id:
             return
-        at = addrs.get(owner_id) if owner_id else None
+        if self.next_task_id and owner_id >= self.next_task_id:
+            raise _BadMagic("corrupt: mutex 0x%x names holder task %d, an id never "
+                            "handed out (ids so far are below %d)"
+                            % (obj, owner_id, self.next_task_id))
+        at = self.task_addrs.get(owner_id)
         if at is not None and owner != at:
             raise _BadMagic("corrupt: mutex 0x%x names holder task %d, but its owner "
                             "pointer is 0x%x, not that task's record 0x%x"
                             % (obj, owner_id, owner, at))
-        if at is None and owner:
-            if self._addr_ids is None or len(self._addr_ids) != len(addrs):
-                self._addr_ids = {a: i for i, a in addrs.items()}
-            other = self._addr_ids.get(owner)
-            if other is not None:
-                raise _BadMagic("corrupt: mutex 0x%x names holder task %d, but its owner "
-                                "pointer is task %d's record" % (obj, owner_id, other))
 
     def _holders(self, raw, untracked):
         """((task id, count), ...) by task id from a holder table's bytes,
@@ -494,7 +490,7 @@ class Walker(ListWalker):
             except ReadError:
                 return None
         kind = self._detail_only.get(wait[0])
-        if kind is not None:
+        if kind is not None and not (wait[2] and kind in _NULL_OBJECT):
             return new(Resource, (kind, wait[2], wait[3], (wait[4],), None))
         return self.resource(wait)
 

@@ -37,11 +37,12 @@ VALUE_ONLY = frozenset((
 # check them against: a channel's fill, capacity, senders and receiver, a
 # task's state among the known ones, a wait's kind among those that take
 # the same object, state and flag bits (a channel's closed bit), a
-# semaphore's free permits.  (A mutex's owner_id is not here: its owner
-# pointer is checked against it.)  Mutations of these may change a verdict: tallied as "value" (the
+# semaphore's free permits, a mutex's owner id when it names no live task (a
+# live holder is checked against the owner pointer; a freed one's memory may
+# be reused, so the pointer proves nothing).  Mutations of these may change a verdict: tallied as "value" (the
 # tally shows how many did).  Class "value".
 DECISIVE_VALUES = frozenset((
-    "locked", "rx_task_id", "tx_task_id", "len", "capacity", "senders",
+    "owner_id", "locked", "rx_task_id", "tx_task_id", "len", "capacity", "senders",
     "state", "wait.kind", "wait.detail[0]", "kind", "flags", "wait.flags", "permits",
     "permit", "untracked", "tx_untracked", "notified", "last_notifier"))
 
