@@ -197,8 +197,55 @@ def _conditions(tasks_list):
 
 def _fixpoint(conds, corrupt_ok):
     """The greatest set of tasks whose conditions cannot be satisfied when
-    every task outside the set can progress (a worklist: each task is
-    looked at again only when a task it waits for leaves the set)."""
+    every task outside the set can progress."""
+    for cond in conds.values():
+        if cond[0] in ("and", "or"):
+            return _worklist(conds, corrupt_ok)
+    return _chains(conds, corrupt_ok)
+
+
+def _chains(conds, corrupt_ok):
+    """_fixpoint when every condition is one atom (the usual case): each
+    task waits for at most one other, so the wait-for graph is a set of
+    chains ending in a task that can progress, in a dead atom ("never",
+    or "corrupt" unless corrupt_ok) or in a cycle.  One walk along each
+    chain decides every task on it."""
+    dead = set()
+    done = set()
+    for start, cond in conds.items():
+        if start in done:
+            continue
+        path = []
+        on_path = set()
+        n = start
+        while True:
+            if n in done:
+                verdict = n in dead
+                break
+            cond = conds.get(n)
+            if cond is None:  # waits for nothing this analysis blocks
+                verdict = False
+                break
+            if n in on_path:  # a cycle: every task on the path waits on it
+                verdict = True
+                break
+            path.append(n)
+            on_path.add(n)
+            tag = cond[0]
+            if tag == "task":
+                n = cond[1]
+                continue
+            verdict = tag == "never" or (tag == "corrupt" and not corrupt_ok)
+            break
+        done.update(path)
+        if verdict:
+            dead.update(path)
+    return dead
+
+
+def _worklist(conds, corrupt_ok):
+    """_fixpoint for any conditions (a worklist: each task is looked at
+    again only when a task it waits for leaves the set)."""
     dependents = {}
     single = {}  # tid -> the one task it waits for (the usual condition)
     for tid, cond in conds.items():
