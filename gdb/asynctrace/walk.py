@@ -312,8 +312,12 @@ class Walker(ListWalker):
         set together: when the id names a task on a list, the pointer must
         be that task's record.  (A holder that finished may be freed and its
         memory reused by another task, so a pointer to a task with another
-        id proves nothing.)  The id must have been handed out."""
+        id proves nothing.)  The id must have been handed out, and the two
+        are zero together (a lock taken outside any task has neither)."""
         if not owner_id:
+            if owner:
+                raise _BadMagic("corrupt: mutex 0x%x has an owner pointer (0x%x) but "
+                                "names no holder task" % (obj, owner))
             return
         if self.next_task_id and owner_id >= self.next_task_id:
             raise _BadMagic("corrupt: mutex 0x%x names holder task %d, an id never "

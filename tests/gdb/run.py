@@ -1418,14 +1418,18 @@ def t_verdict_mutex_magic(ctx):
 def t_verdict_holder(ctx):
     """A mutex in a lock-order cycle whose holder id is changed to another
     live task (its owner pointer still names the real holder), another
-    whose holder id was never handed out, and a sleep whose wait names an
-    object: each is corrupt, never a different verdict."""
+    whose holder id was never handed out, a third whose holder id is zeroed
+    under its owner pointer, and a sleep whose wait names an object: each
+    is corrupt, never a different verdict."""
     p = Patched(ctx, "deadlock")
     mutex = int(_leaf_of(p.doc, 2)["resource"]["object"], 16)  # a waits for b's mutex
     owner = p.img.u64(mutex + p.field("mutex", "owner"))
     p.img.put_u64(mutex + p.field("mutex", "owner_id"), 9)
     mutex2 = int(_leaf_of(p.doc, 8)["resource"]["object"], 16)  # h waits for g's mutex
     p.img.put_u64(mutex2 + p.field("mutex", "owner_id"), 1 << 40)
+    mutex3 = int(_leaf_of(p.doc, 5)["resource"]["object"], 16)  # d waits for c's mutex
+    owner3 = p.img.u64(mutex3 + p.field("mutex", "owner"))
+    p.img.put_u64(mutex3 + p.field("mutex", "owner_id"), 0)
     sleeper = int(_leaf_of(p.doc, 10)["address"], 16)
     p.img.put_u64(sleeper + p.field("leaf", "wait.object"), mutex)
     parts, _ = p.run("holder", DEADLOCK_CORRUPT_COMMANDS)
@@ -1433,6 +1437,8 @@ def t_verdict_holder(ctx):
             "that task's record 0x%x" % (mutex, owner, p.task[9]))
     want2 = ("corrupt: mutex 0x%x names holder task 1099511627776, an id never handed out "
              "(ids so far are below 12)" % mutex2)
+    want4 = ("corrupt: mutex 0x%x has an owner pointer (0x%x) but names no holder task"
+             % (mutex3, owner3))
     want3 = "corrupt: a sleep wait with an object (0x%x): its kind or its object is damaged" % mutex
     lines_match(parts["deadlocks"], [
         r"deadlock: task 6 \"e\" -> join -> task 7 \"f\" -> join -> task 6",
@@ -1440,11 +1446,13 @@ def t_verdict_holder(ctx):
         r"\(its own record is corrupt\)" % re.escape(want),
         r"maybe stuck: task 3 \"b\": .*",
         r"maybe stuck: task 4 \"c\": .*",
-        r"maybe stuck: task 5 \"d\": .*",
+        r"maybe stuck: task 5 \"d\": what it waits for cannot be told: %s "
+        r"\(its own record is corrupt\)" % re.escape(want4),
         r"maybe stuck: task 8 \"h\": what it waits for cannot be told: %s "
         r"\(its own record is corrupt\)" % re.escape(want2),
         r"maybe stuck: task 9 \"g\": .*",
         r"corrupt: task 2 \"a\": %s" % re.escape(want),
+        r"corrupt: task 5 \"d\": %s" % re.escape(want4),
         r"corrupt: task 8 \"h\": %s" % re.escape(want2),
         r"corrupt: task 10 \"\w+\": %s" % re.escape(want3),
     ], "deadlocks with damaged holder ids and a sleep with an object")
