@@ -373,19 +373,18 @@ class Walker(ListWalker):
         self._check(v["magic"], C.CHAN_MAGIC, "channel", obj)
         cflags, cap = v["flags"], v["capacity"]
         unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
-        closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
+        closed = C.chan_is_closed(cflags)
         holders, truncated = self._holders(v.get("tx_holders"), v.get("tx_untracked", 0))
         return (None if unbounded else cap, v["len"], v["senders"], v["rx_task_id"],
-                bool(closed), tuple(t for t, _ in holders), truncated)
+                closed, tuple(t for t, _ in holders), truncated)
 
     def _oneshot(self, obj):
         v = self._read("oneshot", (("magic", "u"), ("flags", "u"), ("rx_task_id", "u"),
                                    ("tx_task_id", "u")), obj)
         self._check(v["magic"], C.ONESHOT_MAGIC, "oneshot", obj)
         oflags = v["flags"]
-        closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
-        dropped = oflags & (C.ONESHOT_TX_DROPPED | C.ONESHOT_SENT)
-        return (v["rx_task_id"], bool(closed), v.get("tx_task_id", 0), bool(dropped))
+        return (v["rx_task_id"], C.oneshot_is_closed(oflags), v.get("tx_task_id", 0),
+                C.oneshot_sender_gone(oflags))
 
     def _blocking(self, obj):
         """(thread,): the LWP running the job (the job id is the wait's)."""
