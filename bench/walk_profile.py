@@ -6,7 +6,7 @@ and splits a reading of it into its phases, each the least CPU time
 (time.process_time) of R rounds in one process, so that a loaded machine
 moves them less than wall-clock figures:
 
-    start     the interpreter alone (`python3 -S -c pass`, its own process)
+    start     the interpreter alone (`python3 -c pass`, its own process)
     imports   what `asynctrace ps` imports (its own process)
     core      opening the core and the executable, finding the descriptor
     lists     runtimes, threads, the owned task list (ids, names, links)
@@ -61,11 +61,9 @@ def child_cpu_s(args):
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def phases(core, exe, rounds, pycache):
+def phases(core, exe, rounds):
     """{phase: least CPU seconds over `rounds`} of one reading of the core."""
     sys.path.insert(0, os.path.join(ROOT, "gdb"))
-    if pycache:
-        sys.pycache_prefix = pycache
     from asynctrace import coresource, session, text
     best = {}
 
@@ -104,7 +102,6 @@ def main():
     exe = os.path.abspath(os.path.join(args.build, "bench", "gdb_core_bench"))
     if not os.access(exe, os.X_OK):
         sys.exit("walk_profile: %s is not built (make bench-build)" % exe)
-    pycache = os.path.abspath(os.path.join(args.build, "pycache"))
     tmp = None
     core = args.core
     if core is None:
@@ -113,8 +110,8 @@ def main():
         make_core(exe, args.tasks, core)
     sid = "%dk" % (args.tasks // 1000) if args.tasks % 1000000 else "%dm" % (args.tasks // 1000000)
     try:
-        start = min(child_cpu_s([PYTHON, "-S", "-c", "pass"]) for _ in range(args.rounds))
-        imports = min(child_cpu_s([PYTHON, "-X", "pycache_prefix=" + pycache, "-c",
+        start = min(child_cpu_s([PYTHON, "-c", "pass"]) for _ in range(args.rounds))
+        imports = min(child_cpu_s([PYTHON, "-c",
                                    "import sys; sys.path.insert(0, %r); "
                                    "import asynctrace.cli.main" % os.path.join(ROOT, "gdb")])
                       for _ in range(args.rounds)) - start
@@ -124,7 +121,7 @@ def main():
             subprocess.run(GDB + [exe, core], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             walls.append(time.monotonic() - t0)
-        best = phases(core, exe, args.rounds, pycache)
+        best = phases(core, exe, args.rounds)
     finally:
         if tmp:
             os.unlink(core)
