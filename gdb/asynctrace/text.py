@@ -281,6 +281,8 @@ def tasks_table(snap, native_of=None):
     The runtime lines say how many tasks a filter left out."""
     lines = [] if snap.runtimes else ["no runtime exists"]
     cache = _RowCache()
+    if not getattr(snap, "roots_by_task", True):
+        native_of = None  # no thread is polling a task: no call per row
     for rt, items, rt_errors in snap.runtimes:
         total = snap.task_counts.get(rt["id"])
         lines.append("runtime %d (%s, %s) at %s: %s%s" % (
