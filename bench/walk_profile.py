@@ -21,6 +21,7 @@ runs).  Prints BENCH lines (docs/performance.md, "The offline walk"):
     BENCH name=walk.phase_ms.<phase>.<size> value=<ms> unit=ms
 
 usage: bench/walk_profile.py --build BUILD [--tasks N] [--rounds R] [--core FILE]
+                             [--package DIR]
 """
 
 import argparse
@@ -61,9 +62,10 @@ def child_cpu_s(args):
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def phases(core, exe, rounds):
-    """{phase: least CPU seconds over `rounds`} of one reading of the core."""
-    sys.path.insert(0, os.path.join(ROOT, "gdb"))
+def phases(core, exe, rounds, package):
+    """{phase: least CPU seconds over `rounds`} of one reading of the core
+    by the package in directory `package`."""
+    sys.path.insert(0, package)
     from asynctrace import coresource, session, text
     best = {}
 
@@ -98,6 +100,9 @@ def main():
     ap.add_argument("--tasks", type=int, default=100000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--core", help="an existing core of gdb_core_bench (else one is made)")
+    ap.add_argument("--package", default=os.path.join(ROOT, "gdb"),
+                    help="the directory holding the asynctrace package to time (to "
+                         "compare with another checkout's)")
     args = ap.parse_args()
     exe = os.path.abspath(os.path.join(args.build, "bench", "gdb_core_bench"))
     if not os.access(exe, os.X_OK):
@@ -113,7 +118,7 @@ def main():
         start = min(child_cpu_s([PYTHON, "-c", "pass"]) for _ in range(args.rounds))
         imports = min(child_cpu_s([PYTHON, "-c",
                                    "import sys; sys.path.insert(0, %r); "
-                                   "import asynctrace.cli.main" % os.path.join(ROOT, "gdb")])
+                                   "import asynctrace.cli.main" % args.package])
                       for _ in range(args.rounds)) - start
         walls = []
         for _ in range(args.rounds):
@@ -121,7 +126,7 @@ def main():
             subprocess.run(GDB + [exe, core], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             walls.append(time.monotonic() - t0)
-        best = phases(core, exe, args.rounds)
+        best = phases(core, exe, args.rounds, args.package)
     finally:
         if tmp:
             os.unlink(core)

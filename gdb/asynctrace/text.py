@@ -297,6 +297,7 @@ def tasks_table(snap, native_of=None):
         for tasks in snap.batches(items):
             _task_rows(tasks, snap.now, snap.walker.names, native_of, cache, rows.append)
         lines.extend(_columns(rows, right=(0, 4)))
+        del rows  # its cells go before the lines are joined (1,000,000 rows)
     lines.append(now_note(snap))
     for e in snap.errors:
         lines.append("note: %s" % esc(e))
