@@ -600,6 +600,7 @@ class Walker(ListWalker):
         lwp_get = threads_by_task.get
         slow = self.task
         tpl = None  # the chaintpl.Template of the last chain met
+        from_bytes = int.from_bytes
         use_tpl = self._frame_limit >= 0
         out = []
         append = out.append
@@ -622,8 +623,9 @@ class Walker(ListWalker):
             blk = blocks_get(root >> BLOCK_SHIFT)
             off = root & BLOCK_MASK
             if tpl is not None and blk is not None and off + tpl.hi <= BLOCK and \
-                    tpl.pick(tpl.unpack(blk, off)) == \
-                    tpl.consts + tuple(map(root.__add__, tpl.ptr_rel)):
+                    root < tpl.root_max and \
+                    from_bytes(blk[off:off + tpl.hi], "little") & tpl.mask == \
+                    tpl.base + root * tpl.mult:
                 chain = tpl.chain
                 addrs = tuple(map(root.__add__, tpl.rel))
             else:
@@ -664,7 +666,7 @@ class Walker(ListWalker):
         if hit is False:
             hit = None
             if len(self.templates) < chaintpl.MAX_TEMPLATES:
-                hit = chaintpl.make(self._frame_struct, addrs, shape, chain)
+                hit = chaintpl.make(self.abi.records["frame"], addrs, shape, chain)
                 self.templates[key] = hit
         return hit
 

@@ -108,7 +108,9 @@ def cmd_ps(args, src):
     from .. import running
     with no_gc():
         table = text.tasks_table(snap, running.native_of_snapshot(snap))
-    _out("\n".join([table] + _footer(src, snap)) + "\n")
+    _out(table)  # not joined with the footer: no second copy of a large table
+    del table
+    _out("".join("\n" + line for line in _footer(src, snap)) + "\n")
 
 
 def _task_ids(values):
