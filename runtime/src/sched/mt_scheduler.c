@@ -668,6 +668,14 @@ static at_task *at__next_task(at__worker *w)
 static int at__spin_for_work(at__worker *w)
 {
     at__mt *mt = w->mt;
+    /* Only tasks too young to steal: park as a lookout at once (spinning
+     * would pull their queue's cache lines away from the worker running
+     * them, for work that is not ours to take). */
+    uint64_t young = UINT64_MAX;
+    if (at__work_visible(mt, w, at_now_ns(), &young))
+        return 1;
+    if (young != UINT64_MAX)
+        return 0;
     if (!w->searching) {
         uint32_t s = atomic_load(&mt->num_searching);
         uint32_t awake = mt->n - atomic_load(&mt->num_sleeping);
