@@ -18,10 +18,9 @@
  * A worker takes from its LIFO slot, its queue, the injection queue (every
  * AT__INJECT_EVERY polls first, so it is never starved), then steals half
  * of another worker's queue - but only when that worker does not keep up
- * with it (see "Stealing only what waits" below).  Finding
- * nothing, it parks: the first worker to park waits in epoll_wait (the I/O
- * driver, with the next timer deadline as timeout); the others sleep on a
- * futex.
+ * with it (see "Stealing only what waits" below).  Finding nothing, it
+ * parks: the first worker to park waits in epoll_wait (the I/O driver, with
+ * the next timer deadline as timeout); the others sleep on a futex.
  *
  * Stealing only what waits: a task woken by a task of this worker (a
  * channel's producer woken by its consumer, a ping-pong partner) is usually
