@@ -295,7 +295,7 @@ static int send_queue_steps(driver *d)
                              c->c);
             AT_ASSERT_EQ_INT(task_state(c->w[i]), AT_TASK_IDLE);
         }
-        AT_ASSERT_EQ_U64(c->c->send_head->task_id, at_join_handle_id(c->w[0]));
+        AT_ASSERT_EQ_U64(c->c->send_head->waker.task->id, at_join_handle_id(c->w[0]));
         AT_ASSERT_EQ_INT(at_chan_try_recv(c->c, &v), 0);
         AT_ASSERT_EQ_INT(v, 0);
         /* Sender 1's message moved in: still full, no overtaking. */
@@ -457,8 +457,8 @@ static int cancel_steps(driver *d)
     case 2:
         AT_ASSERT_EQ_INT(task_state(c->w[1]), AT_TASK_CANCELLED);
         AT_ASSERT_EQ_U64(c->c->send_waiters, 2);
-        AT_ASSERT_EQ_U64(c->c->send_head->task_id, at_join_handle_id(c->w[0]));
-        AT_ASSERT_EQ_U64(c->c->send_tail->task_id, at_join_handle_id(c->w[2]));
+        AT_ASSERT_EQ_U64(c->c->send_head->waker.task->id, at_join_handle_id(c->w[0]));
+        AT_ASSERT_EQ_U64(c->c->send_tail->waker.task->id, at_join_handle_id(c->w[2]));
         c->w[3] = AT_SPAWN(NULL, "receiver", receiver, receiver_new, c->c,
                            &c->log, 0);
         return SETTLE;

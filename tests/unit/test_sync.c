@@ -186,7 +186,7 @@ static int mutex_fifo_steps(driver *d)
         at_waiter *q = c->m.head;
         for (int i = 0; i < 3; i++, q = q->next) {
             CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-            AT_ASSERT_EQ_U64(q->task_id, at_join_handle_id(c->w[i]));
+            AT_ASSERT_EQ_U64(q->waker.task->id, at_join_handle_id(c->w[i]));
             AT_ASSERT_EQ_INT(q->state, 0);
         }
         CU_ASSERT_PTR_NULL_FATAL(q);
@@ -261,8 +261,8 @@ static int mutex_cancel_steps(driver *d)
     case 2:
         AT_ASSERT_EQ_INT(task_state(c->w[1]), AT_TASK_CANCELLED);
         AT_ASSERT_EQ_INT(c->m.waiters, 2);
-        AT_ASSERT_EQ_U64(c->m.head->task_id, at_join_handle_id(c->w[0]));
-        AT_ASSERT_EQ_U64(c->m.head->next->task_id, at_join_handle_id(c->w[2]));
+        AT_ASSERT_EQ_U64(c->m.head->waker.task->id, at_join_handle_id(c->w[0]));
+        AT_ASSERT_EQ_U64(c->m.head->next->waker.task->id, at_join_handle_id(c->w[2]));
         CU_ASSERT_PTR_EQUAL_FATAL(c->m.tail, c->m.head->next);
         /* Hand the lock to w0, then abort it before it runs. */
         AT_ASSERT_EQ_INT(at_mutex_unlock(&c->m), 0);
@@ -578,8 +578,9 @@ static int sem_fifo_steps(driver *d)
                     &c->s);
         AT_ASSERT_EQ_U64(big->aw.acq.leaf.wait.detail[0], 2);
         AT_ASSERT_EQ_U64(small->aw.acq.leaf.wait.detail[0], 1);
-        AT_ASSERT_EQ_U64(c->s.head->task_id, at_join_handle_id(c->w[0]));
-        AT_ASSERT_EQ_U64(c->s.head->want, 2);
+        AT_ASSERT_EQ_U64(c->s.head->waker.task->id, at_join_handle_id(c->w[0]));
+        AT_ASSERT_EQ_U64(((at_semaphore_acquire_fut *)(void *)((char *)c->s.head -
+                          offsetof(at_semaphore_acquire_fut, waiter)))->leaf.wait.detail[0], 2);
         at_semaphore_release(&c->s, 1);
         AT_ASSERT_EQ_U64(c->s.permits, 1); /* the head wants 2 */
         AT_ASSERT_EQ_INT(at_semaphore_try_acquire(&c->s, 1), AT_EAGAIN);
@@ -644,7 +645,7 @@ static int sem_cancel_steps(driver *d)
         AT_ASSERT_EQ_INT(task_state(c->w[0]), AT_TASK_CANCELLED);
         AT_ASSERT_EQ_U64(c->s.permits, 0);
         AT_ASSERT_EQ_INT(c->s.waiters, 1);
-        AT_ASSERT_EQ_U64(c->s.head->task_id, at_join_handle_id(c->w[2]));
+        AT_ASSERT_EQ_U64(c->s.head->waker.task->id, at_join_handle_id(c->w[2]));
         return SETTLE;
     case 3:
         AT_ASSERT_EQ_INT(c->log.n, 1);
@@ -783,7 +784,7 @@ static int notify_permit_steps(driver *d)
         AT_ASSERT_EQ_INT(c->log.v[0], 1);
         AT_ASSERT_EQ_INT(c->n.permit, 0);
         AT_ASSERT_EQ_INT(c->n.waiters, 1);
-        AT_ASSERT_EQ_U64(c->n.head->task_id, at_join_handle_id(c->w[1]));
+        AT_ASSERT_EQ_U64(c->n.head->waker.task->id, at_join_handle_id(c->w[1]));
         {
             notified *s = at_join_handle_state(c->w[1]);
             assert_leaf(&s->wait.leaf, "at_notify_wait", AT_RES_NOTIFY, &c->n);

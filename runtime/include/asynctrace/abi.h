@@ -206,16 +206,18 @@ typedef struct at_waker {
     at_task *task;
 } at_waker;
 
-/* at_waiter: an intrusive node a leaf puts on a primitive's wait queue. */
+/* at_waiter: an intrusive node a leaf puts on a primitive's wait queue.
+ * Not read by debuggers (who waits is the leaf's wait record; the waiting
+ * task is waker.task).  32 bytes: a waiting leaf pays no more. */
 typedef struct at_waiter at_waiter;
 struct at_waiter {
     at_waiter *next;
     at_waiter *prev;
-    at_waker waker;
-    uint64_t task_id; /* id of the waiting task (debugger: who waits) */
-    uint64_t want;    /* kind-specific amount (semaphore permits) */
-    int state;        /* 0 queued, 1 granted, 2 closed/cancelled */
-    int pad;
+    at_waker waker;   /* the waiting task, until granted */
+    uint32_t state;   /* 0 queued, 1 granted, 2 closed/cancelled */
+    uint16_t queued;  /* the owning future's: put on the queue, result not
+                         seen yet (mutex, semaphore, notify futures) */
+    uint16_t how;     /* notify: granted by notify_one (1) or notify_all (0) */
 };
 
 /* at_root_frame: pushed on the native stack by at_root_poll; the chain of
@@ -247,7 +249,8 @@ struct at_root_frame {
  *   96               104      108      112                              144
  *   | poll_end_ns    | worker | flags  | name[32]                       |
  *   +----------------+--------+--------+--------------------------------+
- *   144 ... private (run queue link, refcount, join waiter), then state
+ *   144 ... private (run queue link, join waiter, refcount, join lock,
+ *   size class, result: 32 bytes), then the future's state at 176
  */
 #define AT_TASK_NAME_MAX 32
 struct at_task {
@@ -270,18 +273,20 @@ struct at_task {
     char name[AT_TASK_NAME_MAX];
     /* private */
     at_task *run_next;        /* run queue link */
-    _Atomic uint32_t refcount;/* runtime's + handle's + cloned wakers */
-    int32_t result;           /* 0, or AT_ECANCELED after abort */
     at_waker join_waker;      /* the task joining this one, if any */
-    void *state_mem;          /* future state (in this allocation) or NULL */
     void *sched_data;         /* scheduler-private (current-thread: wake_head link) */
-    _Atomic uint32_t join_lock; /* guards join_waker */
-    uint32_t alloc_class;     /* task memory size class (task_pool.c) */
-    _Alignas(16) unsigned char state_storage[];
+    _Atomic uint32_t refcount;/* runtime's + handle's + cloned wakers */
+    _Atomic uint8_t join_lock;/* byte spin lock guarding join_waker */
+    uint8_t alloc_class;      /* task memory size class (task_pool.c) */
+    int16_t result;           /* 0, or AT_ECANCELED after abort */
+    _Alignas(16) unsigned char state_storage[]; /* the future's state */
 };
 
-/* at_runtime: one per runtime.  Its debugger-visible head is fixed; the
- * scheduler's private state follows.
+/* at_runtime: one per runtime; this is its debugger-visible head, all of
+ * it in the layout table.  The runtime's private state (locks, run queues,
+ * timers, the scheduler's and the dump subsystem's state) follows the head
+ * in the same allocation and is declared inside the library only
+ * (runtime/src/core/runtime_state.h).
  *
  *   0        4        8                16               24               32
  *   +--------+--------+----------------+----------------+----------------+
@@ -303,30 +308,6 @@ struct at_runtime {
     uint32_t flags;           /* AT_RTF_* */
     uint64_t now_ns;          /* last monotonic clock reading */
     uint64_t spawned_total;
-    /* private */
-    at_runtime *prev;
-    pthread_mutex_t lock;     /* inject queue, wake requests, timers */
-    pthread_cond_t park;
-    at_task *run_head, *run_tail;       /* local run queue (owner thread) */
-    at_task *inject_head, *inject_tail; /* wakes from other threads */
-    int parked;
-    int in_block_on;
-    at_trace_context *owner;  /* thread driving a current-thread runtime */
-    uint32_t polls_since_check;
-    _Atomic uint32_t owned_lock; /* spin lock: owned list, task_count */
-    struct at__timer_heap {
-        struct at_sleep_fut **entries;
-        size_t len, cap;
-    } timers;
-    void *driver;             /* I/O driver (epoll), created on demand */
-    void *sched;              /* multi-thread scheduler state */
-    void *dump_state;         /* live-dump state */
-    void *blocking;           /* spawn_blocking pool, created on demand */
-    void *task_pool;          /* task memory (task_pool.c) */
-    at_task *wake_head;       /* current-thread: wakes asked by other threads */
-    const struct at__sched_ops *sched_ops; /* the flavor's operations */
-    uint64_t sched_rng;       /* seeded schedules: generator state, 0 = none */
-    uint64_t dump_not_before; /* no dump served before this (dump_request.c) */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the

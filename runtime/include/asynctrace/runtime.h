@@ -69,7 +69,7 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         at_task *at__t = at__task_alloc((rt), sizeof(type));                   \
         at_join_handle at__h = {0};                                            \
         if (at__t) {                                                           \
-            type *at__s = (type *)at__t->state_mem;                            \
+            type *at__s = (type *)(void *)at__t->state_storage;                            \
             at__h = at__task_spawn(at__t, ctor(at__s, ##__VA_ARGS__), (name),  \
                                    AT__CALL_SITE(AT_KIND_SPAWN));              \
         }                                                                      \
@@ -99,7 +99,11 @@ at_join_handle at__spawn_frame(at_runtime *rt, at_frame *root, const char *name,
  * held): read the result from it after a successful join. */
 static inline void *at_join_handle_state(at_join_handle h)
 {
-    return h.task ? h.task->state_mem : (void *)0;
+    /* A spawned state sits right after the task record and starts with
+     * the root frame; at_spawn_frame's state lives elsewhere (NULL). */
+    if (!h.task || h.task->root != (at_frame *)(void *)h.task->state_storage)
+        return (void *)0;
+    return h.task->state_storage;
 }
 uint64_t at_join_handle_id(at_join_handle h);
 

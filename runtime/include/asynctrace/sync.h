@@ -23,12 +23,10 @@ int at_mutex_destroy(at_mutex *m);
 
 /* Leaf; resource AT_RES_MUTEX, object = the mutex.  After Ready the current
  * task holds the mutex; release with at_mutex_unlock. */
+/* The mutex is the leaf's wait.object. */
 typedef struct at_mutex_lock_fut {
     at_leaf leaf;
-    at_mutex *mutex;
     at_waiter waiter;
-    int queued;
-    int pad;
 } at_mutex_lock_fut;
 at_frame *at_mutex_lock(at_mutex_lock_fut *f, at_mutex *m);
 /* 0 when acquired, AT_EBUSY when held. */
@@ -39,12 +37,13 @@ int at_mutex_unlock(at_mutex *m);
 
 /* ---- Semaphore ---- */
 void at_semaphore_init(at_semaphore *s, uint64_t permits);
+/* The semaphore is the leaf's wait.object, the permits wanted its
+ * detail[0]; holder_id is the task charged with permits granted while
+ * queued (given back if the future is dropped before it sees them). */
 typedef struct at_semaphore_acquire_fut {
     at_leaf leaf;
-    at_semaphore *sem;
     at_waiter waiter;
-    int queued;
-    int pad;
+    uint64_t holder_id;
 } at_semaphore_acquire_fut;
 /* Leaf; resource AT_RES_SEMAPHORE, detail[0] = n.  FIFO: a large request at
  * the head blocks smaller ones behind it. */
@@ -55,12 +54,10 @@ void at_semaphore_release(at_semaphore *s, uint64_t n);
 
 /* ---- Notify ---- */
 void at_notify_init(at_notify *n);
+/* The notify is the leaf's wait.object. */
 typedef struct at_notify_wait_fut {
     at_leaf leaf;
-    at_notify *notify;
     at_waiter waiter;
-    int queued;
-    int pad;
 } at_notify_wait_fut;
 /* Leaf; resource AT_RES_NOTIFY.  Completes after a notify_one (one waiter,
  * or a stored permit if nobody waits) or a notify_all (every current

@@ -13,6 +13,7 @@
 
 #include "asynctrace.h"
 #include "core/list.h"
+#include "core/runtime_state.h"
 
 /* ---- Spin lock (primitives hold it for a few instructions only) ---- */
 
@@ -38,6 +39,27 @@ static inline void at__spin_lock(_Atomic uint32_t *l)
     }
 }
 static inline void at__spin_unlock(_Atomic uint32_t *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
+}
+/* The same on one byte (at_task.join_lock, packed with other fields). */
+static inline void at__spin_lock8(_Atomic uint8_t *l)
+{
+    unsigned spins = 0;
+    for (;;) {
+        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
+            return;
+        while (atomic_load_explicit(l, memory_order_relaxed)) {
+            if (++spins < AT__SPINS_BEFORE_YIELD) {
+                __builtin_ia32_pause();
+            } else {
+                sched_yield();
+                spins = 0;
+            }
+        }
+    }
+}
+static inline void at__spin_unlock8(_Atomic uint8_t *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
 }

@@ -144,7 +144,7 @@ static void at__mt_shutdown(at_runtime *rt);
 static void at__mt_free(at_runtime *rt);
 static void at__mt_runq_push(at_runtime *rt, at_task *t);
 
-static at__mt *at__mt_of(at_runtime *rt) { return (at__mt *)rt->sched; }
+static at__mt *at__mt_of(at_runtime *rt) { return (at__mt *)at__rt(rt)->sched; }
 
 /* ====================================================================== */
 /* Local queue                                                            */
@@ -455,7 +455,7 @@ static void at__maintenance(at__mt *mt)
     __atomic_store_n(&rt->now_ns, now, __ATOMIC_RELAXED);
     at__record_clock(now);
     at__timers_fire(rt, now);
-    if (rt->driver)
+    if (at__rt(rt)->driver)
         at__io_turn(rt, 0);
 }
 
@@ -726,7 +726,7 @@ static void *at__worker_main(void *arg)
         if (atomic_load_explicit(&mt->shutdown, memory_order_acquire))
             break;
         if (at__dump_pending(rt) &&
-            clk.ns >= __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)) {
+            clk.ns >= __atomic_load_n(&at__rt(rt)->dump_not_before, __ATOMIC_RELAXED)) {
             at__dump_point(w);
             at__loop_clock_read(&clk);
         }
@@ -784,7 +784,7 @@ static int at__mt_start(at_runtime *rt, unsigned workers, const char *name)
     pthread_cond_init(&mt->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     rt->workers = workers;
-    rt->sched = mt;
+    at__rt(rt)->sched = mt;
     if (!at__io_driver_get(rt))
         goto fail_started;
     for (unsigned i = 0; i < workers; i++) {
@@ -836,7 +836,7 @@ static void at__mt_free(at_runtime *rt)
     at__mt *mt = at__mt_of(rt);
     if (!mt)
         return;
-    rt->sched = NULL;
+    at__rt(rt)->sched = NULL;
     pthread_mutex_destroy(&mt->inj_lock);
     pthread_mutex_destroy(&mt->idle_lock);
     pthread_mutex_destroy(&mt->done_lock);
@@ -913,7 +913,7 @@ static void at__steal_all(at__mt *mt)
     mt->inj_head = mt->inj_tail = NULL;
     atomic_store(&mt->inj_len, 0);
     pthread_mutex_unlock(&mt->inj_lock);
-    at__taskq_append(&rt->run_head, &rt->run_tail, h, tl);
+    at__taskq_append(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, h, tl);
     for (unsigned i = 0; i < mt->n; i++) {
         at__worker *v = &mt->w[i];
         at_task *t = atomic_exchange(&v->lifo, NULL);
@@ -926,14 +926,15 @@ static void at__steal_all(at__mt *mt)
 
 static at_task *at__mt_runq_pop(at_runtime *rt)
 {
-    if (!rt->run_head)
+    at__runtime *rs = at__rt(rt);
+    if (!rs->run_head)
         at__steal_all(at__mt_of(rt));
-    return at__taskq_pop(&rt->run_head, &rt->run_tail);
+    return at__taskq_pop(&rs->run_head, &rs->run_tail);
 }
 
 static void at__mt_runq_push(at_runtime *rt, at_task *t)
 {
-    at__taskq_push(&rt->run_head, &rt->run_tail, t);
+    at__taskq_push(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, t);
 }
 
 unsigned at__mt_stop_world(at_runtime *rt, uint64_t timeout_ns)
@@ -976,13 +977,14 @@ unsigned at__mt_stop_world(at_runtime *rt, uint64_t timeout_ns)
 
 void at__mt_resume_world(at_runtime *rt)
 {
+    at__runtime *rs = at__rt(rt);
     at__mt *mt = at__mt_of(rt);
     /* What the dump left queued goes to the injection queue. */
-    at_task *h = rt->run_head, *tl = rt->run_tail;
+    at_task *h = rs->run_head, *tl = rs->run_tail;
     size_t n = 0;
     for (at_task *t = h; t; t = t->run_next)
         n++;
-    rt->run_head = rt->run_tail = NULL;
+    rs->run_head = rs->run_tail = NULL;
     if (h)
         at__inject_push_list(mt, h, tl, n);
     pthread_mutex_lock(&mt->stop_lock);
@@ -1033,7 +1035,7 @@ static void at__dump_point(at__worker *w)
 
 int at__mt_is_worker(const at_runtime *rt)
 {
-    return rt->sched && at__cur_worker && at__cur_worker->mt == rt->sched;
+    return at__rt(rt)->sched && at__cur_worker && at__cur_worker->mt == at__rt(rt)->sched;
 }
 
 /* ====================================================================== */

@@ -33,8 +33,6 @@ static void at__waiter_enqueue(at_waiter **head, at_waiter **tail,
                                at_waiter *w, at_context *cx)
 {
     w->waker.task = cx->task;
-    w->task_id = cx->task ? cx->task->id : 0;
-    w->want = 0;
     __atomic_store_n(&w->state, AT__W_QUEUED, __ATOMIC_RELAXED);
     at__waitq_push(head, tail, w);
 }
@@ -680,7 +678,6 @@ AT_NOINLINE static at_poll_result at__oneshot_recv_poll(at_frame *frame,
     }
     if (!o->waiter) {
         f->waiter.waker.task = cx->task; /* no reference: see the top */
-        f->waiter.task_id = cx->task ? cx->task->id : 0;
         __atomic_store_n(&f->waiter.state, AT__W_QUEUED, __ATOMIC_RELAXED);
         o->waiter = &f->waiter;
         f->queued = 1;

@@ -21,13 +21,18 @@ enum { AT__W_QUEUED = 0, AT__W_GRANTED = 1, AT__W_CLOSED = 2 };
 
 /* Put the polled task on a wait queue (no reference: see the top). */
 static void at__waiter_enqueue(at_waiter **head, at_waiter **tail,
-                               at_waiter *w, at_context *cx, uint64_t want)
+                               at_waiter *w, at_context *cx)
 {
     w->waker.task = cx->task;
-    w->task_id = cx->task ? cx->task->id : 0;
-    w->want = want;
+    w->how = 0;
     __atomic_store_n(&w->state, AT__W_QUEUED, __ATOMIC_RELAXED);
     at__waitq_push(head, tail, w);
+}
+
+/* The id of a queued (not yet granted) waiter's task, 0 outside tasks. */
+static inline uint64_t at__waiter_task_id(const at_waiter *w)
+{
+    return w->waker.task ? w->waker.task->id : 0;
 }
 
 /* Wake a popped waiter's task, then mark it granted (lock held).  After
@@ -43,9 +48,9 @@ static void at__waiter_grant(at_waiter *w)
 
 /* A queued leaf's poll: 1 if its waiter was granted (then it is no longer
  * queued), 0 if it still waits.  Lock-free when the grant is visible. */
-static int at__waiter_granted(_Atomic uint32_t *lock, at_waiter *w, int *queued)
+static int at__waiter_granted(_Atomic uint32_t *lock, at_waiter *w)
 {
-    int st = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
+    uint32_t st = __atomic_load_n(&w->state, __ATOMIC_ACQUIRE);
     if (st == AT__W_QUEUED) {
         at__spin_lock(lock);
         st = w->state;
@@ -53,7 +58,7 @@ static int at__waiter_granted(_Atomic uint32_t *lock, at_waiter *w, int *queued)
     }
     if (st != AT__W_GRANTED)
         return 0;
-    *queued = 0;
+    w->queued = 0;
     return 1;
 }
 
@@ -110,7 +115,7 @@ static void at__mutex_pass(at_mutex *m)
         return;
     }
     m->waiters--;
-    m->owner_id = w->task_id;
+    m->owner_id = at__waiter_task_id(w);
     m->owner = w->waker.task;
     /* A queued waiter's future is alive (it leaves the queue only under
      * the lock): its leaf frame gives the new holder's await site. */
@@ -125,10 +130,10 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
     if (at_trace_leaf(cx))
         return AT_PENDING;
     at_mutex_lock_fut *f = (at_mutex_lock_fut *)frame;
-    at_mutex *m = f->mutex;
+    at_mutex *m = (at_mutex *)f->leaf.wait.object;
 
-    if (f->queued)
-        return at__waiter_granted(&m->lock, &f->waiter, &f->queued) ? AT_READY
+    if (f->waiter.queued)
+        return at__waiter_granted(&m->lock, &f->waiter) ? AT_READY
                                                                     : AT_PENDING;
     at__spin_lock(&m->lock);
     if (!m->locked && !m->head) {
@@ -139,9 +144,9 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
         at__spin_unlock(&m->lock);
         return AT_READY;
     }
-    at__waiter_enqueue(&m->head, &m->tail, &f->waiter, cx, 0);
+    at__waiter_enqueue(&m->head, &m->tail, &f->waiter, cx);
     m->waiters++;
-    f->queued = 1;
+    f->waiter.queued = 1;
     at__spin_unlock(&m->lock);
     at__leaf_waiting(&f->leaf);
     return AT_PENDING;
@@ -151,9 +156,9 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
 static void at__mutex_lock_drop(at_frame *frame)
 {
     at_mutex_lock_fut *f = (at_mutex_lock_fut *)frame;
-    at_mutex *m = f->mutex;
+    at_mutex *m = (at_mutex *)f->leaf.wait.object;
 
-    if (!f->queued)
+    if (!f->waiter.queued)
         return;
     at__spin_lock(&m->lock);
     if (f->waiter.state == AT__W_QUEUED) {
@@ -162,7 +167,7 @@ static void at__mutex_lock_drop(at_frame *frame)
     } else if (f->waiter.state == AT__W_GRANTED) {
         at__mutex_pass(m);
     }
-    f->queued = 0;
+    f->waiter.queued = 0;
     at__spin_unlock(&m->lock);
     f->waiter.waker.task = NULL;
 }
@@ -173,9 +178,6 @@ AT__LEAF_SITE(at__mutex_lock_site, "at_mutex_lock", at__mutex_lock_poll,
 at_frame *at_mutex_lock(at_mutex_lock_fut *f, at_mutex *m)
 {
     memset(&f->waiter, 0, sizeof f->waiter);
-    f->mutex = m;
-    f->queued = 0;
-    f->pad = 0;
     return at__leaf_init(&f->leaf, &at__mutex_lock_site, AT_RES_MUTEX, m);
 }
 
@@ -223,11 +225,17 @@ void at_semaphore_init(at_semaphore *s, uint64_t permits)
 static void at__semaphore_grant_locked(at_semaphore *s)
 {
     at_waiter *w;
-    while ((w = s->head) && w->want <= s->permits) {
+    while ((w = s->head)) {
+        at_semaphore_acquire_fut *f = (at_semaphore_acquire_fut *)(void *)(
+            (char *)w - offsetof(at_semaphore_acquire_fut, waiter));
+        uint64_t want = f->leaf.wait.detail[0];
+        if (want > s->permits)
+            break;
         at__waitq_remove(&s->head, &s->tail, w);
         s->waiters--;
-        s->permits -= w->want;
-        at__holders_add(s->holders, &s->untracked, w->task_id, w->want);
+        s->permits -= want;
+        f->holder_id = at__waiter_task_id(w);
+        at__holders_add(s->holders, &s->untracked, f->holder_id, want);
         at__waiter_grant(w);
     }
 }
@@ -244,11 +252,11 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
     if (at_trace_leaf(cx))
         return AT_PENDING;
     at_semaphore_acquire_fut *f = (at_semaphore_acquire_fut *)frame;
-    at_semaphore *s = f->sem;
+    at_semaphore *s = (at_semaphore *)f->leaf.wait.object;
     uint64_t n = f->leaf.wait.detail[0];
 
-    if (f->queued)
-        return at__waiter_granted(&s->lock, &f->waiter, &f->queued) ? AT_READY
+    if (f->waiter.queued)
+        return at__waiter_granted(&s->lock, &f->waiter) ? AT_READY
                                                                     : AT_PENDING;
     at__spin_lock(&s->lock);
     if (!s->head && s->permits >= n) {
@@ -257,9 +265,9 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
         at__spin_unlock(&s->lock);
         return AT_READY;
     }
-    at__waiter_enqueue(&s->head, &s->tail, &f->waiter, cx, n);
+    at__waiter_enqueue(&s->head, &s->tail, &f->waiter, cx);
     s->waiters++;
-    f->queued = 1;
+    f->waiter.queued = 1;
     at__spin_unlock(&s->lock);
     at__leaf_waiting(&f->leaf);
     return AT_PENDING;
@@ -270,20 +278,20 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
 static void at__semaphore_acquire_drop(at_frame *frame)
 {
     at_semaphore_acquire_fut *f = (at_semaphore_acquire_fut *)frame;
-    at_semaphore *s = f->sem;
+    at_semaphore *s = (at_semaphore *)f->leaf.wait.object;
 
-    if (!f->queued)
+    if (!f->waiter.queued)
         return;
     at__spin_lock(&s->lock);
     if (f->waiter.state == AT__W_QUEUED) {
         at__waitq_remove(&s->head, &s->tail, &f->waiter);
         s->waiters--;
     } else if (f->waiter.state == AT__W_GRANTED) {
-        at__semaphore_add_locked(s, f->waiter.want);
-        at__holders_take(s->holders, &s->untracked, f->waiter.task_id,
-                         f->waiter.task_id, f->waiter.want);
+        uint64_t want = f->leaf.wait.detail[0];
+        at__semaphore_add_locked(s, want);
+        at__holders_take(s->holders, &s->untracked, f->holder_id, f->holder_id, want);
     }
-    f->queued = 0;
+    f->waiter.queued = 0;
     at__semaphore_grant_locked(s);
     at__spin_unlock(&s->lock);
     f->waiter.waker.task = NULL;
@@ -296,9 +304,7 @@ at_frame *at_semaphore_acquire(at_semaphore_acquire_fut *f, at_semaphore *s,
                                uint64_t n)
 {
     memset(&f->waiter, 0, sizeof f->waiter);
-    f->sem = s;
-    f->queued = 0;
-    f->pad = 0;
+    f->holder_id = 0;
     at_frame *fr = at__leaf_init(&f->leaf, &at__semaphore_acquire_site,
                                  AT_RES_SEMAPHORE, s);
     f->leaf.wait.detail[0] = n;
@@ -334,7 +340,7 @@ void at_semaphore_release(at_semaphore *s, uint64_t n)
 /* Notify                                                                 */
 /* ====================================================================== */
 
-/* A waiter granted by notify_one carries want = 1, by notify_all want = 0:
+/* A waiter granted by notify_one carries how = 1, by notify_all how = 0:
  * a cancelled waiter passes a notify_one on, never a notify_all. */
 enum { AT__NOTIFIED_ALL = 0, AT__NOTIFIED_ONE = 1 };
 
@@ -350,10 +356,10 @@ AT_NOINLINE static at_poll_result at__notify_wait_poll(at_frame *frame,
     if (at_trace_leaf(cx))
         return AT_PENDING;
     at_notify_wait_fut *f = (at_notify_wait_fut *)frame;
-    at_notify *n = f->notify;
+    at_notify *n = (at_notify *)f->leaf.wait.object;
 
-    if (f->queued)
-        return at__waiter_granted(&n->lock, &f->waiter, &f->queued) ? AT_READY
+    if (f->waiter.queued)
+        return at__waiter_granted(&n->lock, &f->waiter) ? AT_READY
                                                                     : AT_PENDING;
     at__spin_lock(&n->lock);
     if (n->permit) {
@@ -361,9 +367,9 @@ AT_NOINLINE static at_poll_result at__notify_wait_poll(at_frame *frame,
         at__spin_unlock(&n->lock);
         return AT_READY;
     }
-    at__waiter_enqueue(&n->head, &n->tail, &f->waiter, cx, 0);
+    at__waiter_enqueue(&n->head, &n->tail, &f->waiter, cx);
     n->waiters++;
-    f->queued = 1;
+    f->waiter.queued = 1;
     at__spin_unlock(&n->lock);
     at__leaf_waiting(&f->leaf);
     return AT_PENDING;
@@ -376,19 +382,19 @@ static void at__notify_one(at_notify *n, int count);
 static void at__notify_wait_drop(at_frame *frame)
 {
     at_notify_wait_fut *f = (at_notify_wait_fut *)frame;
-    at_notify *n = f->notify;
+    at_notify *n = (at_notify *)f->leaf.wait.object;
     int forward = 0;
 
-    if (!f->queued)
+    if (!f->waiter.queued)
         return;
     at__spin_lock(&n->lock);
     if (f->waiter.state == AT__W_QUEUED) {
         at__waitq_remove(&n->head, &n->tail, &f->waiter);
         n->waiters--;
     } else if (f->waiter.state == AT__W_GRANTED) {
-        forward = f->waiter.want == AT__NOTIFIED_ONE;
+        forward = f->waiter.how == AT__NOTIFIED_ONE;
     }
-    f->queued = 0;
+    f->waiter.queued = 0;
     at__spin_unlock(&n->lock);
     f->waiter.waker.task = NULL;
     if (forward)
@@ -401,9 +407,6 @@ AT__LEAF_SITE(at__notify_wait_site, "at_notify_wait", at__notify_wait_poll,
 at_frame *at_notify_wait(at_notify_wait_fut *f, at_notify *n)
 {
     memset(&f->waiter, 0, sizeof f->waiter);
-    f->notify = n;
-    f->queued = 0;
-    f->pad = 0;
     return at__leaf_init(&f->leaf, &at__notify_wait_site, AT_RES_NOTIFY, n);
 }
 
@@ -414,7 +417,7 @@ static int at__notify_pop(at_notify *n, uint64_t how)
     if (!w)
         return 0;
     n->waiters--;
-    w->want = how;
+    w->how = (uint16_t)how;
     at__waiter_grant(w);
     return 1;
 }
