@@ -108,7 +108,9 @@ def cmd_ps(args, src):
     from .. import running
     with no_gc():
         table = text.tasks_table(snap, running.native_of_snapshot(snap))
-    _out("\n".join([table] + _footer(src, snap)) + "\n")
+    _out(table)  # not joined with the footer: no second copy of a large table
+    del table
+    _out("".join("\n" + line for line in _footer(src, snap)) + "\n")
 
 
 def _task_ids(values):
@@ -158,6 +160,12 @@ def cmd_bt(args, src):
             chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
     if not order:
         chunks.append("no task matches" if filtered else "no tasks")
+    # The reading's own notes (a damaged layout table, a thread polling a
+    # task no list has); the backend's come in the footer.
+    footer = set(snap.backend.notes())
+    notes = ["note: %s" % text.esc(e) for e in snap.errors if e not in footer]
+    if notes:
+        chunks.append("\n".join(notes))
     _out("\n\n".join(chunks + ["\n".join(_footer(src, snap))]).rstrip("\n") + "\n")
 
 
