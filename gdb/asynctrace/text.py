@@ -41,7 +41,9 @@ def quote_name(name):
 def esc_line(s):
     """A message (which may quote names from memory) kept on one line and
     free of control characters; quotes are left as they are."""
-    return s.translate(_LINE) if s is not None else s
+    if s is None or s.isprintable():  # (no control character: nothing to do)
+        return s
+    return s.translate(_LINE)
 
 
 def safe_output(text):
