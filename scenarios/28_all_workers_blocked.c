@@ -11,23 +11,10 @@
 #include <unistd.h>
 
 #include "scenario.h"
+#include "starved_task.h"
 
 static int pipe_fds[2];
 static int a_blocking;
-
-typedef struct {
-    AT_FRAME;
-    at_yield_fut yield;
-} starved_state;
-
-AT_ASYNC_FN(starved, starved_state)
-{
-    AT_BEGIN(starved_state);
-    AT_AWAIT(at_yield(&self->yield));
-    AT_END;
-}
-
-static at_frame *starved(starved_state *s) { return AT_START(s, starved); }
 
 typedef struct {
     AT_FRAME;

@@ -83,16 +83,17 @@ def _condition(frame, self_id, depth=0):
     return ("and", subs)
 
 
-def _simplify(cond):
-    """FREE for a condition that holds whatever other tasks do."""
+def simplify(cond):
+    """FREE for a condition that holds whatever other tasks do (the
+    condition algebra of this module and of waitgraph.py)."""
     tag = cond[0]
     if tag == "and":
-        subs = [c for c in (_simplify(c) for c in cond[1]) if c is not FREE]
+        subs = [c for c in (simplify(c) for c in cond[1]) if c is not FREE]
         if not subs:
             return FREE
         return subs[0] if len(subs) == 1 else ("and", subs)
     if tag == "or":
-        subs = [_simplify(c) for c in cond[1]]
+        subs = [simplify(c) for c in cond[1]]
         if any(c is FREE for c in subs):
             return FREE
         return subs[0] if len(subs) == 1 else ("or", subs)
@@ -182,7 +183,7 @@ def _conditions(tasks_list):
                 cond = _atom(t.resource, t.id) if t.resource is not None else FREE
             else:
                 tree = t.await_tree()
-                cond = _simplify(_condition(tree, t.id)) if tree is not None else FREE
+                cond = simplify(_condition(tree, t.id)) if tree is not None else FREE
             if cond is FREE and t.error and not t.resources():
                 cond = ("corrupt", t.id, t.error)  # what it waits for is lost
         elif t.state.startswith("?") or (t.error and t.state not in

@@ -373,19 +373,18 @@ class Walker(ListWalker):
         self._check(v["magic"], C.CHAN_MAGIC, "channel", obj)
         cflags, cap = v["flags"], v["capacity"]
         unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
-        closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
+        closed = C.chan_is_closed(cflags)
         holders, truncated = self._holders(v.get("tx_holders"), v.get("tx_untracked", 0))
         return (None if unbounded else cap, v["len"], v["senders"], v["rx_task_id"],
-                bool(closed), tuple(t for t, _ in holders), truncated)
+                closed, tuple(t for t, _ in holders), truncated)
 
     def _oneshot(self, obj):
         v = self._read("oneshot", (("magic", "u"), ("flags", "u"), ("rx_task_id", "u"),
                                    ("tx_task_id", "u")), obj)
         self._check(v["magic"], C.ONESHOT_MAGIC, "oneshot", obj)
         oflags = v["flags"]
-        closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
-        dropped = oflags & (C.ONESHOT_TX_DROPPED | C.ONESHOT_SENT)
-        return (v["rx_task_id"], bool(closed), v.get("tx_task_id", 0), bool(dropped))
+        return (v["rx_task_id"], C.oneshot_is_closed(oflags), v.get("tx_task_id", 0),
+                C.oneshot_sender_gone(oflags))
 
     def _blocking(self, obj):
         """(thread,): the LWP running the job (the job id is the wait's)."""
@@ -601,6 +600,7 @@ class Walker(ListWalker):
         lwp_get = threads_by_task.get
         slow = self.task
         tpl = None  # the chaintpl.Template of the last chain met
+        from_bytes = int.from_bytes
         use_tpl = self._frame_limit >= 0
         out = []
         append = out.append
@@ -623,8 +623,9 @@ class Walker(ListWalker):
             blk = blocks_get(root >> BLOCK_SHIFT)
             off = root & BLOCK_MASK
             if tpl is not None and blk is not None and off + tpl.hi <= BLOCK and \
-                    tpl.pick(tpl.unpack(blk, off)) == \
-                    tpl.consts + tuple(map(root.__add__, tpl.ptr_rel)):
+                    root < tpl.root_max and \
+                    from_bytes(blk[off:off + tpl.hi], "little") & tpl.mask == \
+                    tpl.base + root * tpl.mult:
                 chain = tpl.chain
                 addrs = tuple(map(root.__add__, tpl.rel))
             else:
@@ -665,7 +666,7 @@ class Walker(ListWalker):
         if hit is False:
             hit = None
             if len(self.templates) < chaintpl.MAX_TEMPLATES:
-                hit = chaintpl.make(self._frame_struct, addrs, shape, chain)
+                hit = chaintpl.make(self.abi.records["frame"], addrs, shape, chain)
                 self.templates[key] = hit
         return hit
 

@@ -31,6 +31,7 @@ from diagrec_tests import cases as diagrec_cases  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 from asynctrace import constants  # noqa: E402  (checked against abi.h)
+from asynctrace import records  # noqa: E402  (resource fields, checked)
 
 PROGS = os.path.join(ROOT, "tests", "gdb", "progs")
 HEX = r"0x[0-9a-f]+"
@@ -608,19 +609,52 @@ def check_printers(parts):
 
 # -- the test cases -----------------------------------------------------------------
 
-def t_constants(ctx):
-    """The Python package's ABI constants are those of abi.h."""
+def header_defines(header):
+    """abi.h's object-like AT_* macros whose bodies are integer expressions
+    of numbers and earlier such macros, by name, evaluated."""
     defines = {}
-    with open(os.path.join(ROOT, "runtime", "include", "asynctrace", "abi.h")) as f:
-        for line in f:
-            m = re.match(r"#define (AT_\w+)\s+(0x[0-9a-fA-F]+|\d+)u?\b", line)
-            if m:
-                defines[m.group(1)] = int(m.group(2), 0)
+    for m in re.finditer(r"^#define (AT_\w+)[ \t]+([^\n]*)", header, re.M):
+        body = re.sub(r"/\*.*?\*/", "", m.group(2)).strip()
+        expr = re.sub(r"\b(0x[0-9a-fA-F]+|\d+)[uU]\b", r"\1", body)
+        expr = re.sub(r"\bAT_\w+\b", lambda n: repr(defines.get(n.group(0))), expr)
+        if expr and re.fullmatch(r"[0-9a-fA-Fx()|&~<> ]+", expr):
+            defines[m.group(1)] = eval(expr)  # digits and bit operators only
+    return defines
+
+
+def header_rule(header, name, defines):
+    """The function-like macro NAME(flags) of abi.h as a Python function."""
+    m = re.search(r"^#define %s\(flags\)((?:[^\n]*\\\n)*[^\n]*)" % name, header, re.M)
+    if not m:
+        raise TestFailure("abi.h has no macro %s(flags)" % name)
+    body = re.sub(r"\\\n", " ", m.group(1))
+    body = re.sub(r"\bAT_\w+\b", lambda n: repr(defines[n.group(0)]), body)
+    body = body.replace("&&", " and ").replace("||", " or ")
+    body = re.sub(r"!(?!=)", " not ", body)
+    if not re.fullmatch(r"[0-9()|&!=<> a-z]+", body):
+        raise TestFailure("cannot read the macro %s: %r" % (name, body))
+    return lambda flags: bool(eval(body, {}, {"flags": flags}))
+
+
+def t_constants(ctx):
+    """The Python package's ABI constants and flag rules are those of abi.h."""
+    header = open(os.path.join(ROOT, "runtime", "include", "asynctrace", "abi.h")).read()
+    defines = header_defines(header)
     for name, value in constants.HEADER_NAMES.items():
         if defines.get(name) != value:
             raise TestFailure("%s is %r in abi.h but %r in gdb/asynctrace/constants.py"
                               % (name, defines.get(name), value))
-    header = open(os.path.join(ROOT, "runtime", "include", "asynctrace", "abi.h")).read()
+    for name, rule in constants.HEADER_RULES.items():
+        c_rule = header_rule(header, name, defines)
+        for flags in range(16):
+            if c_rule(flags) != rule(flags):
+                raise TestFailure("%s(0x%x) is %r in abi.h but %r in constants.py"
+                                  % (name, flags, c_rule(flags), rule(flags)))
+    state_list = re.search(r"#define AT_TASK_STATES\(X\)(.*?)\n\n", header, re.S)
+    c_states = re.findall(r'X\(AT_TASK_\w+, "([^"]+)"\)', state_list.group(1) if state_list else "")
+    if not c_states or tuple(c_states) != constants.TASK_STATES:
+        raise TestFailure("task states are %r in abi.h (AT_TASK_STATES) but %r in "
+                          "gdb/asynctrace/constants.py" % (c_states, constants.TASK_STATES))
     flag_list = re.search(r"#define AT_TASK_FLAG_NAMES\(X\)(.*?)\n\n", header, re.S)
     c_flags = [(defines[name], text) for name, text in
                re.findall(r'X\((AT_TF_\w+), "([^"]+)"\)', flag_list.group(1) if flag_list else "")]
@@ -706,6 +740,43 @@ def t_states_snapshot(ctx):
         match(b, a, "gdb", diffs)
         raise TestFailure("gdb and the in-process snapshot differ:\n  " +
                           "\n  ".join(diffs[:20]))
+
+
+def resources_of(doc):
+    """Every resource object of a trace document, in document order."""
+    out = []
+
+    def frame(fr):
+        if fr.get("resource"):
+            out.append(fr["resource"])
+        for c in fr.get("children", ()):
+            frame(c)
+    for rt in doc["runtimes"]:
+        for t in rt["tasks"]:
+            if t.get("await"):
+                frame(t["await"])
+    return out
+
+
+def t_resource_fields(ctx):
+    """The C JSON writer (the in-process snapshot) and the Python one (GDB)
+    write each resource kind's fields as records.RESOURCE_FIELDS lists them,
+    in that order."""
+    r = ctx.results["plain"]
+    with open(r["snapshot"]) as f:
+        snap = json.load(f)
+    seen = set()
+    for who, doc in (("C writer", snap), ("Python writer", r["doc"])):
+        for res in resources_of(doc):
+            keys = [k for k in res if k != "error"]
+            want = ["kind", "object", "since_ns"] + list(records.RESOURCE_FIELDS[res["kind"]])
+            if keys != want:
+                raise TestFailure("%s: %s resource has fields %r; records.RESOURCE_FIELDS "
+                                  "says %r" % (who, res["kind"], keys, want))
+            seen.add(res["kind"])
+    need = {"sleep", "mutex", "notify", "channel-send", "channel-recv", "oneshot", "join"}
+    if not need <= seen:
+        raise TestFailure("the states program shows no %s resource" % sorted(need - seen))
 
 
 def t_stripped_attach(ctx):
@@ -1810,6 +1881,7 @@ CASES = [
     ("states: program finishes after detach", t_states_continues),
     ("states: core file", t_states_core),
     ("states: agrees with the in-process snapshot", t_states_snapshot),
+    ("states: both JSON writers write records.RESOURCE_FIELDS", t_resource_fields),
     ("states: stripped copy, attached", t_stripped_attach),
     ("states: stripped copy, core file", t_stripped_core),
     ("multi-thread: attached, a task stuck on a worker", t_mt_attach),
