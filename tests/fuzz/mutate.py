@@ -18,7 +18,7 @@ import struct
 
 POINTERS = frozenset((
     "root", "runtime", "owned_next", "owned_prev", "spawn_site", "site", "parent",
-    "child", "sibling", "next", "prev", "active", "current", "task", "wait.object",
+    "child", "sibling", "resume", "next", "prev", "active", "current", "task", "wait.object",
     "function", "file", "owned_head", "collector", "owner", "runtimes", "threads",
     "layouts", "enums"))
 # Fields whose value the analysis may legitimately follow (a changed value

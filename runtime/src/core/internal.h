@@ -101,7 +101,7 @@ static inline at_frame *at__leaf_init(at_leaf *l, const at_site *site,
     l->wait.flags = 0;
     l->wait.object = object;
     l->wait.since_ns = 0;
-    l->wait.detail[0] = l->wait.detail[1] = l->wait.detail[2] = 0;
+    l->wait.detail[0] = 0;
     return &l->frame;
 }
 

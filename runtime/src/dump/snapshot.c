@@ -143,10 +143,10 @@ enum {
     X(task, name)                                                              \
     X(site, magic) X(site, kind) X(site, function) X(site, file) X(site, line) \
     X(site, poll)                                                              \
-    X(frame, site) X(frame, child) X(frame, sibling) X(frame, resume_line)     \
+    X(frame, site) X(frame, child) X(frame, sibling) X(frame, resume)          \
+    X(await, line)                                                             \
     X(leaf, wait_kind) X(leaf, wait_flags) X(leaf, wait_object)                \
-    X(leaf, wait_since_ns) X(leaf, wait_detail0) X(leaf, wait_detail1)         \
-    X(leaf, wait_detail2)                                                      \
+    X(leaf, wait_since_ns) X(leaf, wait_detail0)                               \
     X(context, magic) X(context, role) X(context, tid) X(context, worker)      \
     X(context, active) X(context, current) X(context, runtime)                 \
     X(context, next) X(context, poll_start_ns)                                 \
@@ -175,8 +175,7 @@ static const char *at__field_name(const char *f)
     static const struct { const char *a, *b; } alias[] = {
         {"wait_kind", "wait.kind"},           {"wait_flags", "wait.flags"},
         {"wait_object", "wait.object"},       {"wait_since_ns", "wait.since_ns"},
-        {"wait_detail0", "wait.detail[0]"},   {"wait_detail1", "wait.detail[1]"},
-        {"wait_detail2", "wait.detail[2]"},
+        {"wait_detail0", "wait.detail[0]"},
     };
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (!strcmp(f, alias[i].a))
@@ -278,6 +277,18 @@ static const char *at__dup_str(at__walk *w, uint64_t addr)
     if (!addr || at__read_str(&w->rd, addr, w->strbuf, sizeof w->strbuf) < 0)
         return NULL;
     return at_dump_strdup(w->d, w->strbuf);
+}
+
+/* The line of the at_await record a frame's resume points to; 0 when
+ * there is none (or it cannot be read: the frame then shows its site's
+ * line). */
+static uint32_t at__await_line(at__walk *w, uint64_t resume)
+{
+    uint32_t line = 0;
+    if (resume <= AT_RESUME_DONE || w->size[L_await_line] != sizeof line ||
+        at__read(&w->rd, resume + w->off[L_await_line], &line, sizeof line) < 0)
+        return 0;
+    return line;
 }
 
 /* ---- Sites (cached by address: many frames share one) ---- */
@@ -492,8 +503,7 @@ static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t ad
     r->object = at__get(w, lrec, L_leaf_wait_object);
     r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
     r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
-    r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
-    r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
+    r->detail[1] = r->detail[2] = 0; /* no wait record has them (ABI 3) */
     at__read_resource(w, sc, r);
     return f; /* a leaf's own children (none) are not walked */
 }
@@ -570,7 +580,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
     f->file = s->file;
     f->kind = s->kind;
     f->poll = s->poll;
-    uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
+    uint32_t resume = at__await_line(w, at__get(w, rec, L_frame_resume));
     f->line = resume ? resume : s->line;
     if (s->kind == AT_KIND_LEAF)
         return at__walk_leaf(w, sc, addr, f);

@@ -94,7 +94,7 @@ static void at__mutex_note_site(at_mutex *m, const at_frame *leaf)
         f = f->parent;
     if (f && f->site && f->site->kind == AT_KIND_ASYNC) {
         m->lock_site = f->site;
-        m->lock_line = f->resume_line;
+        m->lock_line = at__frame_line(f);
     } else {
         m->lock_site = NULL;
         m->lock_line = 0;
