@@ -11,14 +11,22 @@ CLI_PY     := $(wildcard gdb/asynctrace/*.py gdb/asynctrace/cli/*.py)
 CLI_PYDIR   = $(PYTHON_DIR)
 CLI_LIBEXEC = $(PREFIX)/libexec/asynctrace
 
+# The tool's interpreter: the system's python3 (the one GDB's Python is),
+# else whatever python3 is on PATH.
+CLI_PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,/usr/bin/env python3)
+
 ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN)
 TEST_TARGETS += test-cli
 
 .PHONY: test-cli install-cli bench-cli
 
+# The package's bytecode goes to $(BUILD)/pycache (sys.pycache_prefix), not
+# into the source tree.
 $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	@mkdir -p $(@D)
-	sed -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' $< > $@
+	@$(CLI_PYTHON) -X pycache_prefix=$(abspath $(BUILD))/pycache -m compileall -q gdb/asynctrace
+	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' \
+	    -e 's|@PYCACHE@|$(abspath $(BUILD))/pycache|' $< > $@
 	chmod 755 $@
 
 $(UNWIND_BIN): gdb/asynctrace-unwind.c
@@ -33,8 +41,8 @@ install: install-cli
 install-cli: $(CLI_BIN) $(UNWIND_BIN) install-python
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CLI_LIBEXEC)
 	install -m 755 $(UNWIND_BIN) $(DESTDIR)$(CLI_LIBEXEC)/
-	sed -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
-	  gdb/asynctrace-cli.in > $(DESTDIR)$(BINDIR)/asynctrace
+	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
+	  -e 's|@PYCACHE@||' gdb/asynctrace-cli.in > $(DESTDIR)$(BINDIR)/asynctrace
 	chmod 755 $(DESTDIR)$(BINDIR)/asynctrace
 
 # `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task

@@ -133,15 +133,7 @@ def resource_words(res, now, names=None):
         return 'task %d "%s"' % (tid, esc(name)) if name else "task %d" % tid
 
     if kind == "sleep":
-        deadline = res.get("deadline_ns")
-        if now is None or not deadline:
-            return "sleep"
-        left = deadline - now
-        if left >= 0:
-            return "sleep until +%s" % duration(left)
-        if -left < DUE_SLACK_NS:
-            return "sleep due now"
-        return "sleep until %s (overdue)" % duration(left)
+        return _sleep_words(res.get("deadline_ns"), now)
     if kind == "mutex":
         owner = res.get("owner")
         words = "mutex %s held by %s" % (obj, task_ref(owner)) if owner else \
@@ -283,23 +275,12 @@ def _chain_where(chain):
     return user + "  -> " if user is not None else "-> "
 
 
-def on_column(task, native=None):
-    if native is not None:
-        return lwp_text(native[0])
-    if task.worker >= 0:
-        return "w%d" % task.worker
-    return "-"
-
-
 def tasks_table(snap, native_of=None):
     """The `info async-tasks` table of a Snapshot; `native_of(task)` gives
     (LWP, function, nested) for a task being polled on a thread, else None.
     The runtime lines say how many tasks a filter left out."""
-    now = snap.now
-    names = snap.walker.names
     lines = [] if snap.runtimes else ["no runtime exists"]
-    chain_where = {}  # Chain -> WHERE up to the resource words
-    words_of = {}  # (kind, object, values) -> resource words (not sleeps)
+    cache = _RowCache()
     for rt, items, rt_errors in snap.runtimes:
         total = snap.task_counts.get(rt["id"])
         lines.append("runtime %d (%s, %s) at %s: %s%s" % (
@@ -311,37 +292,87 @@ def tasks_table(snap, native_of=None):
         if not items:
             continue
         rows = [("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")]
-        append = rows.append
         for tasks in snap.batches(items):
-            for t in tasks:
-                nat = native_of(t) if native_of is not None else None
-                chain = t.chain
-                if chain is not None and nat is None and t.error is None:
-                    where = chain_where.get(chain)
-                    if where is None:
-                        where = chain_where[chain] = _chain_where(chain)
-                    res = t.resource
-                    if res is not None:
-                        if res.kind == "sleep" or res.error is not None:
-                            where += resource_words(res, now, names)
-                        else:
-                            key = (res.kind, res.object, res.values)
-                            words = words_of.get(key)
-                            if words is None:
-                                words = words_of[key] = resource_words(res, now, names)
-                            where += words
-                else:
-                    where = task_where(t, now, names, nat)
-                    if t.error and not where.endswith(esc(t.error)):
-                        where = ("%s  [%s]" % (where, esc(t.error))).strip()
-                state_ns = t.state_ns
-                append((str(t.id), esc(t.state), since(now, state_ns),
-                        on_column(t, nat), str(t.polls), '"%s"' % esc(t.name), where))
+            _task_rows(tasks, snap.now, snap.walker.names, native_of, cache, rows.append)
         lines.extend(_columns(rows, right=(0, 4)))
     lines.append(now_note(snap))
     for e in snap.errors:
         lines.append("note: %s" % esc(e))
     return "\n".join(lines)
+
+
+class _RowCache(object):
+    """What rows of one table share: the WHERE of each chain shape, the
+    words of each resource (but sleeps), escaped states, quoted names,
+    worker columns."""
+    __slots__ = ("chain_where", "words", "states", "names", "workers")
+
+    def __init__(self):
+        self.chain_where = {}  # Chain -> WHERE up to the resource words
+        self.words = {}  # (kind, object, values) -> resource words (not sleeps)
+        self.states = {}
+        self.names = {}
+        self.workers = {}
+
+
+def _task_rows(tasks, now, names, native_of, cache, append):
+    """Append the table row (tuple of str) of each Task.  The common row, a
+    healthy task not on a thread whose await tree is a chain, takes what
+    it can from `cache`; the rest goes through task_where."""
+    chain_where, words_of = cache.chain_where, cache.words
+    states, quoted, workers = cache.states, cache.names, cache.workers
+    for t in tasks:
+        nat = native_of(t) if native_of is not None else None
+        chain = t.chain
+        if chain is not None and nat is None and t.error is None:
+            where = chain_where.get(chain)
+            if where is None:
+                where = chain_where[chain] = _chain_where(chain)
+            res = t.resource
+            if res is not None:
+                if res.error is not None:
+                    where += resource_words(res, now, names)
+                elif res.kind == "sleep":
+                    where += _sleep_words(res.values[0], now)
+                else:
+                    key = (res.kind, res.object, res.values)
+                    words = words_of.get(key)
+                    if words is None:
+                        words = words_of[key] = resource_words(res, now, names)
+                    where += words
+        else:
+            where = task_where(t, now, names, nat)
+            if t.error and not where.endswith(esc(t.error)):
+                where = ("%s  [%s]" % (where, esc(t.error))).strip()
+        state = states.get(t.state)
+        if state is None:
+            state = states[t.state] = esc(t.state)
+        name = quoted.get(t.name)
+        if name is None:
+            name = quoted[t.name] = '"%s"' % esc(t.name)
+        if nat is not None:
+            on = lwp_text(nat[0])
+        else:
+            on = workers.get(t.worker)
+            if on is None:
+                on = workers[t.worker] = "w%d" % t.worker if t.worker >= 0 else "-"
+        state_ns = t.state_ns
+        append((str(t.id), state,
+                duration(now - state_ns if now > state_ns else 0)
+                if state_ns and now is not None else "?",
+                on, str(t.polls), name, where))
+
+
+def _sleep_words(deadline, now):
+    """resource_words of a sleep without an error."""
+    if now is None or not deadline:
+        return "sleep"
+    left = deadline - now
+    if left >= 0:
+        return "sleep until +%s" % duration(left)
+    if -left < DUE_SLACK_NS:
+        return "sleep due now"
+    return "sleep until %s (overdue)" % duration(left)
 
 
 def now_note(snap):

@@ -7,7 +7,6 @@ command needs native frames.
 
 import json
 import os
-import subprocess
 
 from .backend import MAX_NATIVE, ROOT_POLL, NativeFrame
 
@@ -39,6 +38,7 @@ class Unwinder(object):
         if self.helper is None:
             self.error = "the unwind helper %s is not installed" % HELPER_NAME
             return
+        import subprocess  # only a reading that needs native frames pays for it
         try:
             out = subprocess.run([self.helper] + self.args, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, timeout=TIMEOUT)

@@ -19,9 +19,10 @@ carries "corrupt: ..." (or "in-flux: ..." for a task flagged as being
 relinked) and the walk goes on with what is readable.
 """
 
+from . import chaintpl
 from . import constants as C
 from .lists import ListWalker
-from .memory import BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
+from .memory import BLOCK, BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
 from .records import Chain, Frame, Head, Resource, Site, Task, new
 
 MAX_DEPTH = 256
@@ -58,6 +59,7 @@ class Walker(ListWalker):
         self.sites = {}  # address -> Site or error str
         self.heads = {}  # (site, resume line or await record) -> Head
         self.chains = {}  # chain shape (site, resume word, ...) -> Chain
+        self.templates = {}  # (frame offsets, shape) -> chaintpl.Template or None
         self.spawns = {}  # site address -> (Site or None, error or None)
         self.raw_names = {}  # raw task name bytes -> str
         self.flag_names = {}  # flags word -> tuple of flag names
@@ -587,7 +589,8 @@ class Walker(ListWalker):
         live_states = self._live_states
         lwp_get = threads_by_task.get
         slow = self.task
-        last_shape = last_chain = None
+        tpl = None  # the chaintpl.Template of the last chain met
+        use_tpl = self._frame_limit >= 0
         out = []
         append = out.append
         for tid, addr, error, state, name, flags in items:
@@ -605,20 +608,28 @@ class Walker(ListWalker):
                     roots_setdefault(root, tid) != tid):
                 append(slow(addr, error, threads_by_task))
                 continue
-            links = chain_links(root)
-            if links is None:
-                append(slow(addr, error, threads_by_task))
-                continue
-            addrs, shape, blk = links
-            if shape == last_shape:  # most tasks look like the one before
-                chain = last_chain
+            # Most tasks look like the one before: one unpack checks it all.
+            blk = blocks_get(root >> BLOCK_SHIFT)
+            off = root & BLOCK_MASK
+            if tpl is not None and blk is not None and off + tpl.hi <= BLOCK and \
+                    tpl.pick(tpl.unpack(blk, off)) == \
+                    tpl.consts + tuple(map(root.__add__, tpl.ptr_rel)):
+                chain = tpl.chain
+                addrs = tuple(map(root.__add__, tpl.rel))
             else:
-                chain = chains_get(tuple(shape))
+                links = chain_links(root)
+                if links is None:
+                    append(slow(addr, error, threads_by_task))
+                    continue
+                addrs, shape, blk = links
+                shape = tuple(shape)
+                chain = chains_get(shape)
                 if chain is None:
                     append(slow(addr, error, threads_by_task))
                     continue
-                last_shape = shape
-                last_chain = chain
+                addrs = tuple(addrs)
+                if use_tpl:
+                    tpl = self._template(addrs, shape, chain)
             res = None
             if chain.leaf:
                 res = leaf_resource(addrs[-1], blk)
@@ -630,8 +641,22 @@ class Walker(ListWalker):
                 continue
             append(new(Task, (tid, addr, name, state, fl, parent_id, sp[0], polls, created,
                               state_ns, pstart, pend, worker, lwp_get(addr), None,
-                              chain, tuple(addrs), res, None)))
+                              chain, addrs, res, None)))
         return out
+
+    def _template(self, addrs, shape, chain):
+        """The chaintpl.Template of a chain just checked frame by frame
+        (made once per layout and shape; None past MAX_TEMPLATES, or when
+        its frames cannot be read in one unpack)."""
+        root = addrs[0]
+        key = (tuple(a - root for a in addrs), shape)
+        hit = self.templates.get(key, False)
+        if hit is False:
+            hit = None
+            if len(self.templates) < chaintpl.MAX_TEMPLATES:
+                hit = chaintpl.make(self._frame_struct, addrs, shape, chain)
+                self.templates[key] = hit
+        return hit
 
     def task_brief(self, addr):
         """(id, state, name) of the task at addr (None if unreadable or not

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "asynctrace.h"
+#include "core/runtime_state.h" /* white-box checks of private state */
 #include "cunit_main.h"
 
 static unsigned scale(unsigned n)
@@ -301,16 +302,16 @@ AT_TEST(ct_wake_request_then_drain)
     AT_ASSERT_EQ_U64(c->len, 0);
     AT_ASSERT_EQ_U64(c->recv_waiters, 0);
     AT_ASSERT_EQ_INT(state_of(r), AT_TASK_IDLE); /* only asked */
-    CU_ASSERT_PTR_EQUAL(rt->wake_head, r.task);
+    CU_ASSERT_PTR_EQUAL(at__rt(rt)->wake_head, r.task);
     /* A second wake of the same task adds nothing. */
     at_waker again = {r.task};
     at_waker_wake_by_ref(&again);
-    CU_ASSERT_PTR_EQUAL(rt->wake_head, r.task);
+    CU_ASSERT_PTR_EQUAL(at__rt(rt)->wake_head, r.task);
     AT_ASSERT_EQ_INT(state_of(r), AT_TASK_IDLE);
     v = 8;
     AT_ASSERT_EQ_INT(at_chan_try_send(c, &v), 0); /* buffered */
     AT_ASSERT_EQ_U64(c->len, 1);
-    CU_ASSERT_PTR_EQUAL(rt->wake_head, r.task);
+    CU_ASSERT_PTR_EQUAL(at__rt(rt)->wake_head, r.task);
 
     join1_state j = {.h = r};
     AT_ASSERT_EQ_INT(at_block_on(rt, AT_START(&j, join1), "join"), 0);
@@ -319,7 +320,7 @@ AT_TEST(ct_wake_request_then_drain)
     AT_ASSERT_EQ_U64(r.task->poll_count, polls + 1);
     AT_ASSERT_EQ_INT(rs->status, 0);
     AT_ASSERT_EQ_U64(rs->msg, 7);
-    CU_ASSERT_PTR_NULL(rt->wake_head);
+    CU_ASSERT_PTR_NULL(at__rt(rt)->wake_head);
     AT_ASSERT_EQ_INT(at_chan_try_recv(c, &v), 0);
     AT_ASSERT_EQ_U64(v, 8);
     at_join_handle_release(&r);
@@ -339,7 +340,7 @@ AT_TEST(ct_wake_request_at_shutdown)
     AT_ASSERT_EQ_INT(at_block_on(rt, AT_START(&s, setup), "setup"), 0);
     uint64_t v = 1;
     AT_ASSERT_EQ_INT(at_chan_try_send(c, &v), 0);
-    CU_ASSERT_PTR_EQUAL(rt->wake_head, r[0].task);
+    CU_ASSERT_PTR_EQUAL(at__rt(rt)->wake_head, r[0].task);
     at_join_handle_release(&r[1]);
     at_runtime_free(rt); /* cancels both; r[0] leaves the request list */
     AT_ASSERT_EQ_INT(state_of(r[0]), AT_TASK_CANCELLED);

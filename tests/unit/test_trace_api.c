@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "core/runtime_state.h" /* white-box checks of private state */
 #include "trace_util.h"
 
 #define WAITERS 20
@@ -203,7 +204,7 @@ AT_TEST(dump_of_a_stuck_runtime_times_out_with_a_snapshot)
     at_dump_free(d);
     /* The withdrawn request left nothing behind; once released, the runtime
      * finishes normally. */
-    CU_ASSERT_PTR_NULL(r.rt->dump_state);
+    CU_ASSERT_PTR_NULL(at__rt(r.rt)->dump_state);
     atomic_store(&stuck_release, 1);
     rt_thread_join(&r);
 }
@@ -257,7 +258,7 @@ static void *request_dump(void *arg)
 static unsigned pending_requests(at_runtime *rt)
 {
     unsigned n = 0;
-    for (at_dump_request *q = __atomic_load_n((at_dump_request **)&rt->dump_state,
+    for (at_dump_request *q = __atomic_load_n((at_dump_request **)&at__rt(rt)->dump_state,
                                               __ATOMIC_ACQUIRE);
          q; q = __atomic_load_n(&q->next, __ATOMIC_ACQUIRE))
         n++;

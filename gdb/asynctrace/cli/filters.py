@@ -4,7 +4,7 @@ the work), plus --runtime ADDR|ID."""
 
 import fnmatch
 
-from .. import diagnose, group, taskselect
+from .. import taskselect
 from ..backend import EXIT_USAGE, UserError
 
 GROUP_KEYS = taskselect.GROUP_KEYS
@@ -87,6 +87,7 @@ def apply(snap, sel):
     state and name was asked)."""
     if not sel.needs_records:
         return None
+    from .. import diagnose
     now = diagnose.reading_clock(snap)[0]
     chosen = sel.apply([t for _, t in snap.tasks()], now)
     order = {t.id: i for i, t in enumerate(chosen)}
@@ -101,6 +102,7 @@ def apply(snap, sel):
 
 def groups(snap, sel, chosen, as_json):
     """The grouped table (text) or document (dict) of the chosen tasks."""
+    from .. import diagnose, group
     now = diagnose.reading_clock(snap)[0]
     gs = group.group(chosen, sel.group)
     if as_json:

@@ -3,13 +3,16 @@ its executable, or a trace document (docs/cli.md).
 
 Every failure the user can cause is one line `asynctrace: ...` on standard
 error and a documented exit status (backend.py EXIT_*); never a traceback.
+
+Each command imports the modules it needs when it runs (the tool starts in
+a fraction of the time it takes to import all of them: docs/performance.md).
 """
 
 import argparse
 import json
 import sys
 
-from .. import deadlock, diagnose, diagnose_text, exports, pprof, running, stacks, text
+from .. import text
 from ..abi import AbiError
 from ..backend import EXIT_ERROR, EXIT_USAGE, UserError
 from ..memory import ReadError
@@ -144,6 +147,7 @@ def cmd_bt(args, src):
     snap = src.snapshot(rt_filter, (lambda tid, st, name: tid in wanted) if wanted else None)
     sel = filters.selection(args, snap)
     filtered = sel.needs_records or sel.state is not None or sel.name is not None
+    from .. import diagnose
     chains = {}
     chunks = []
     with no_gc():
@@ -190,6 +194,7 @@ def cmd_runtimes(args, src):
 
 
 def cmd_deadlocks(args, src):
+    from .. import deadlock
     snap = src.snapshot()
     with no_gc():
         result, notes = deadlock.of_snapshot(snap)
@@ -200,6 +205,7 @@ def cmd_deadlocks(args, src):
 
 
 def cmd_diagnose(args, src):
+    from .. import diagnose, diagnose_text, running
     snap = src.snapshot()
     with no_gc():
         rep = diagnose.diagnose(snap, lambda t: running.running_facts(snap, t))
@@ -210,6 +216,7 @@ def cmd_diagnose(args, src):
 
 
 def cmd_dump(args, src):
+    from .. import deadlock, exports, pprof, stacks
     snap = src.snapshot()
     if args.format == "json":
         data = snap.json.encode("utf-8") + b"\n"

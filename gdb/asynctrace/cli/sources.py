@@ -7,7 +7,6 @@ resumed before anything is formatted; the stop time is kept for the notes.
 
 import os
 
-from .. import coresource, document, procsource
 from ..backend import EXIT_BAD_CORE, EXIT_NO_PROCESS, EXIT_USAGE, UserError
 from ..session import Snapshot, no_gc
 
@@ -54,6 +53,7 @@ class Source(object):
 
     def snapshot(self, runtime_filter=None, keep=None):
         """A Snapshot of the source (a PID is stopped and resumed inside)."""
+        from .. import coresource, document, procsource  # only the one used
         if self.kind == "document":
             return document.DocumentSnapshot(self.args[0], runtime_filter, keep)
         if self.kind == "core":

@@ -302,8 +302,11 @@ struct at_task {
     _Alignas(16) unsigned char state_storage[]; /* the future's state */
 };
 
-/* at_runtime: one per runtime.  Its debugger-visible head is fixed; the
- * scheduler's private state follows.
+/* at_runtime: one per runtime; this is its debugger-visible head, all of
+ * it in the layout table.  The runtime's private state (locks, run queues,
+ * timers, the scheduler's and the dump subsystem's state) follows the head
+ * in the same allocation and is declared inside the library only
+ * (runtime/src/core/runtime_state.h).
  *
  *   0        4        8                16               24               32
  *   +--------+--------+----------------+----------------+----------------+
@@ -325,30 +328,6 @@ struct at_runtime {
     uint32_t flags;           /* AT_RTF_* */
     uint64_t now_ns;          /* last monotonic clock reading */
     uint64_t spawned_total;
-    /* private */
-    at_runtime *prev;
-    pthread_mutex_t lock;     /* inject queue, wake requests, timers */
-    pthread_cond_t park;
-    at_task *run_head, *run_tail;       /* local run queue (owner thread) */
-    at_task *inject_head, *inject_tail; /* wakes from other threads */
-    int parked;
-    int in_block_on;
-    at_trace_context *owner;  /* thread driving a current-thread runtime */
-    uint32_t polls_since_check;
-    _Atomic uint32_t owned_lock; /* spin lock: owned list, task_count */
-    struct at__timer_heap {
-        struct at_sleep_fut **entries;
-        size_t len, cap;
-    } timers;
-    void *driver;             /* I/O driver (epoll), created on demand */
-    void *sched;              /* multi-thread scheduler state */
-    void *dump_state;         /* live-dump state */
-    void *blocking;           /* spawn_blocking pool, created on demand */
-    void *task_pool;          /* task memory (task_pool.c) */
-    at_task *wake_head;       /* current-thread: wakes asked by other threads */
-    const struct at__sched_ops *sched_ops; /* the flavor's operations */
-    uint64_t sched_rng;       /* seeded schedules: generator state, 0 = none */
-    uint64_t dump_not_before; /* no dump served before this (dump_request.c) */
 };
 
 /* at_trace_context: one per thread that polls tasks, registered in the

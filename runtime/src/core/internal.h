@@ -13,6 +13,7 @@
 
 #include "asynctrace.h"
 #include "core/list.h"
+#include "core/runtime_state.h"
 
 /* ---- Spin lock (primitives hold it for a few instructions only) ---- */
 

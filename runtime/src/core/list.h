@@ -28,30 +28,42 @@
 #define AT__LIST_POISON_PREV NULL
 #endif
 
+/* A link of a node: LINK(n, f) is an lvalue.  Most nodes hold both links
+ * as fields (AT__LINK_FIELD); a record whose back link is private names
+ * its own accessor (the runtime list, rt/runtime.c). */
+#define AT__LINK_FIELD(n, f) ((n)->f)
+
 /* Link `node` at the front of the list `head`. */
-#define AT__LIST_PUSH_HEAD(head, node, NEXT, PREV)                             \
+#define AT__LIST_PUSH_HEAD_VIA(head, node, NEXT_OF, NEXT, PREV_OF, PREV)       \
     do {                                                                       \
         __typeof__(node) at__ln = (node);                                      \
-        at__ln->PREV = NULL;                                                   \
-        at__ln->NEXT = (head);                                                 \
-        if (at__ln->NEXT)                                                      \
-            at__ln->NEXT->PREV = at__ln;                                       \
+        PREV_OF(at__ln, PREV) = NULL;                                          \
+        NEXT_OF(at__ln, NEXT) = (head);                                        \
+        if (NEXT_OF(at__ln, NEXT))                                             \
+            PREV_OF(NEXT_OF(at__ln, NEXT), PREV) = at__ln;                     \
         __atomic_store_n(&(head), at__ln, __ATOMIC_RELEASE);                   \
     } while (0)
 
 /* Take `node` off the list `head` (the only place that unlinks). */
-#define AT__LIST_UNLINK(head, node, NEXT, PREV)                                \
+#define AT__LIST_UNLINK_VIA(head, node, NEXT_OF, NEXT, PREV_OF, PREV)          \
     do {                                                                       \
         __typeof__(node) at__ln = (node);                                      \
-        if (at__ln->PREV)                                                      \
-            __atomic_store_n(&at__ln->PREV->NEXT, at__ln->NEXT, __ATOMIC_RELEASE); \
+        if (PREV_OF(at__ln, PREV))                                             \
+            __atomic_store_n(&NEXT_OF(PREV_OF(at__ln, PREV), NEXT),            \
+                             NEXT_OF(at__ln, NEXT), __ATOMIC_RELEASE);         \
         else                                                                   \
-            __atomic_store_n(&(head), at__ln->NEXT, __ATOMIC_RELEASE);         \
-        if (at__ln->NEXT)                                                      \
-            at__ln->NEXT->PREV = at__ln->PREV;                                 \
-        at__ln->NEXT = AT__LIST_POISON_NEXT;                                   \
-        at__ln->PREV = AT__LIST_POISON_PREV;                                   \
+            __atomic_store_n(&(head), NEXT_OF(at__ln, NEXT), __ATOMIC_RELEASE);\
+        if (NEXT_OF(at__ln, NEXT))                                             \
+            PREV_OF(NEXT_OF(at__ln, NEXT), PREV) = PREV_OF(at__ln, PREV);      \
+        NEXT_OF(at__ln, NEXT) = AT__LIST_POISON_NEXT;                          \
+        PREV_OF(at__ln, PREV) = AT__LIST_POISON_PREV;                          \
     } while (0)
+
+/* The same for nodes whose link fields are named NEXT and PREV. */
+#define AT__LIST_PUSH_HEAD(head, node, NEXT, PREV)                             \
+    AT__LIST_PUSH_HEAD_VIA(head, node, AT__LINK_FIELD, NEXT, AT__LINK_FIELD, PREV)
+#define AT__LIST_UNLINK(head, node, NEXT, PREV)                                \
+    AT__LIST_UNLINK_VIA(head, node, AT__LINK_FIELD, NEXT, AT__LINK_FIELD, PREV)
 
 /* Append `node` at the tail of the queue head..tail. */
 #define AT__QUEUE_PUSH_TAIL(head, tail, node, NEXT, PREV)                      \

@@ -42,14 +42,14 @@ static void at__owned_link(at_runtime *rt, at_task *t)
 {
     uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
     atomic_store_explicit(&t->flags, flags | AT_TF_IN_FLUX, memory_order_relaxed);
-    at__spin_lock(&rt->owned_lock);
+    at__spin_lock(&at__rt(rt)->owned_lock);
     /* The node is complete before it becomes reachable. */
     AT__LIST_PUSH_HEAD(rt->owned_head, t, owned_next, owned_prev);
     rt->task_count++;
     rt->spawned_total++;
     atomic_store_explicit(&t->flags, flags, memory_order_release);
     at__generation_bump();
-    at__spin_unlock(&rt->owned_lock);
+    at__spin_unlock(&at__rt(rt)->owned_lock);
 }
 
 /* Unlink from the owned list; caller holds rt->owned_lock.  `dead`: the
@@ -82,13 +82,13 @@ static void at__task_free(at_task *t)
         /* Off any list of the scheduler flavor first (current-thread: the
          * wake-request list, rarely).  Lock order: rt->lock, then
          * rt->owned_lock. */
-        const at__sched_ops *ops = rt->sched_ops;
+        const at__sched_ops *ops = at__rt(rt)->sched_ops;
         int locked = ops->task_leaving && ops->task_leaving(rt, t);
-        at__spin_lock(&rt->owned_lock);
+        at__spin_lock(&at__rt(rt)->owned_lock);
         at__owned_unlink(rt, t, 1);
-        at__spin_unlock(&rt->owned_lock);
+        at__spin_unlock(&at__rt(rt)->owned_lock);
         if (locked)
-            pthread_mutex_unlock(&rt->lock);
+            pthread_mutex_unlock(&at__rt(rt)->lock);
     }
     t->magic = AT_DEAD_MAGIC;
     at__pool_free(rt, t, t->alloc_class);
@@ -128,7 +128,7 @@ at_join_handle at__task_spawn(at_task *t, at_frame *root, const char *name,
     atomic_store_explicit(&t->state, AT_TASK_SCHEDULED, memory_order_relaxed);
     t->magic = AT_TASK_MAGIC;
     at__owned_link(rt, t);
-    rt->sched_ops->enqueue(rt, t);
+    at__rt(rt)->sched_ops->enqueue(rt, t);
     h.task = t;
     return h;
 }
@@ -175,7 +175,7 @@ void at__task_wake(at_task *t)
 {
     at_runtime *rt = t->runtime;
     if (rt)
-        rt->sched_ops->wake(rt, t);
+        at__rt(rt)->sched_ops->wake(rt, t);
     else
         at__task_wake_shared(NULL, t);
 }
@@ -190,7 +190,7 @@ void at__task_wake_shared(at_runtime *rt, at_task *t)
                                                       memory_order_acquire)) {
                 at__stamp_state(t);
                 if (rt)
-                    rt->sched_ops->enqueue(rt, t);
+                    at__rt(rt)->sched_ops->enqueue(rt, t);
                 return;
             }
             continue; /* s holds the state that made the CAS fail */

@@ -304,8 +304,10 @@ static at__pool_cache *at__cache_of(at__pool *p, at_runtime *rt)
     at_trace_context *tcx = at__tls_context;
     if (!tcx || tcx->runtime != rt)
         return NULL;
-    if (rt->flavor == AT_FLAVOR_CURRENT_THREAD)
-        return __atomic_load_n(&rt->owner, __ATOMIC_RELAXED) == tcx ? &p->caches[0] : NULL;
+    if (rt->flavor == AT_FLAVOR_CURRENT_THREAD) {
+        at_trace_context *owner = __atomic_load_n(&at__rt(rt)->owner, __ATOMIC_RELAXED);
+        return owner == tcx ? &p->caches[0] : NULL;
+    }
     if (tcx->worker >= 0 && (unsigned)tcx->worker < p->ncaches)
         return &p->caches[tcx->worker];
     return NULL;
@@ -316,7 +318,7 @@ static at__pool_cache *at__cache_of(at__pool *p, at_runtime *rt)
 int at__pool_new(at_runtime *rt, unsigned ncaches)
 {
     if (AT__POOL_DISABLED) {
-        rt->task_pool = NULL;
+        at__rt(rt)->task_pool = NULL;
         return 0;
     }
     size_t sz = sizeof(at__pool) + (size_t)ncaches * sizeof(at__pool_cache);
@@ -326,7 +328,7 @@ int at__pool_new(at_runtime *rt, unsigned ncaches)
     memset(p, 0, sz);
     p->ncaches = ncaches;
     atomic_store_explicit(&p->holds, 1, memory_order_relaxed);
-    rt->task_pool = p;
+    at__rt(rt)->task_pool = p;
     return 0;
 }
 
@@ -343,7 +345,7 @@ static void at__pool_destroy(at__pool *p)
 
 void *at__pool_alloc(at_runtime *rt, size_t size, uint32_t *cls_out)
 {
-    at__pool *p = rt->task_pool;
+    at__pool *p = at__rt(rt)->task_pool;
     size_t rounded = (size + AT__POOL_GRAIN - 1) / AT__POOL_GRAIN;
     if (!p || size > AT__POOL_MAX) {
         *cls_out = 0;
@@ -374,7 +376,7 @@ void at__pool_free(at_runtime *rt, void *b, uint32_t cls)
             at__pool_destroy(p);
         return;
     }
-    at__pool *p = rt->task_pool;
+    at__pool *p = at__rt(rt)->task_pool;
     at__pool_cache *c = at__cache_of(p, rt);
     if (c) {
         at__cache_free(p, c, cls, b, 0);
@@ -387,15 +389,15 @@ void at__pool_free(at_runtime *rt, void *b, uint32_t cls)
 
 void at__pool_hold(at_runtime *rt, uint64_t n)
 {
-    at__pool *p = rt->task_pool;
+    at__pool *p = at__rt(rt)->task_pool;
     if (p)
         atomic_fetch_add_explicit(&p->holds, n, memory_order_relaxed);
 }
 
 void at__pool_release(at_runtime *rt)
 {
-    at__pool *p = rt->task_pool;
-    rt->task_pool = NULL;
+    at__pool *p = at__rt(rt)->task_pool;
+    at__rt(rt)->task_pool = NULL;
     if (p && atomic_fetch_sub_explicit(&p->holds, 1, memory_order_acq_rel) == 1)
         at__pool_destroy(p);
 }

@@ -50,7 +50,7 @@ static void at__dump_cond_init(void)
 
 static at_dump_request **at__queue_head(at_runtime *rt)
 {
-    return (at_dump_request **)&rt->dump_state;
+    return (at_dump_request **)&at__rt(rt)->dump_state;
 }
 
 static int at__enqueue_locked(at_dump_request *req)
@@ -143,7 +143,7 @@ void at__dump_safe_point(at_runtime *rt, int busy)
     /* Only a thread driving rt (between two polls of rt's tasks: in a nested
      * block_on the outer task's poll is still on the stack, which is fine),
      * and never from inside a trace poll. */
-    if (!tcx || (rt->owner != tcx && !at__mt_is_worker(rt)) || tcx->collector)
+    if (!tcx || (at__rt(rt)->owner != tcx && !at__mt_is_worker(rt)) || tcx->collector)
         return;
     pthread_once(&at__dump_cond_once, at__dump_cond_init);
     uint64_t start = at_now_ns();
@@ -156,7 +156,7 @@ void at__dump_safe_point(at_runtime *rt, int busy)
             at__dump_serve_one(rt, tcx, at_now_ns());
         return;
     }
-    if (busy && start < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
+    if (busy && start < __atomic_load_n(&at__rt(rt)->dump_not_before, __ATOMIC_RELAXED))
         return;
     at__dump_serve_one(rt, tcx, start);
 }
@@ -171,7 +171,7 @@ static void at__dump_serve_one(at_runtime *rt, at_trace_context *tcx, uint64_t s
     int status;
     at_dump *d = at__dump_serve(rt, tcx, req, &status);
     uint64_t end = at_now_ns();
-    __atomic_store_n(&rt->dump_not_before, end + AT__DUMP_DUTY * (end - start),
+    __atomic_store_n(&at__rt(rt)->dump_not_before, end + AT__DUMP_DUTY * (end - start),
                      __ATOMIC_RELAXED);
     pthread_mutex_lock(&at__dump_lock);
     if (req->abandoned) {
@@ -251,7 +251,7 @@ int at_dump_runtime_tasks(at_runtime *rt, uint64_t timeout_ns, at_dump **out)
     if (!rt || rt->magic != AT_RUNTIME_MAGIC)
         return AT_EINVAL;
     at_trace_context *tcx = at__tls_context;
-    if ((tcx && rt->owner == tcx) || at__mt_is_worker(rt))
+    if ((tcx && at__rt(rt)->owner == tcx) || at__mt_is_worker(rt))
         return AT_EINVAL; /* we are its thread: it would wait for itself */
     at_dump_request *req = calloc(1, sizeof(*req));
     if (!req)

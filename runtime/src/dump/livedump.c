@@ -168,7 +168,7 @@ static void at__visit(at__live *lv, at__dump_entry *e, size_t slot, at_task *req
 /* Owned tasks, each referenced.  NULL with *n = 0 when there are none. */
 static at__dump_entry *at__owned_entries(at_runtime *rt, size_t *n, int *oom)
 {
-    at__spin_lock(&rt->owned_lock);
+    at__spin_lock(&at__rt(rt)->owned_lock);
     size_t cap = rt->task_count, k = 0;
     at__dump_entry *ents = cap ? calloc(cap, sizeof(*ents)) : NULL;
     if (cap && !ents)
@@ -179,7 +179,7 @@ static at__dump_entry *at__owned_entries(at_runtime *rt, size_t *n, int *oom)
             ents[k].id = t->id;
             k++;
         }
-    at__spin_unlock(&rt->owned_lock);
+    at__spin_unlock(&at__rt(rt)->owned_lock);
     *n = k;
     return ents;
 }

@@ -130,61 +130,84 @@ static void at__set_clear(at__set *s)
 
 /* ---- The layout, from the table in the process ---- */
 
-enum {
-#define AT__L(rec, field) L_##rec##_##field,
+/* The fields this walker reads: X(record, id, member).  The table name of
+ * each is the member designator spelled as abi.c spells it (#member of the
+ * same AT_LAYOUT_* entry), and offsetof below makes a renamed member a
+ * compile error here, so the walker holds no second spelling of any name. */
 #define AT__LAYOUT_WANTED(X)                                                   \
-    X(runtime, magic) X(runtime, flavor) X(runtime, id) X(runtime, next)       \
-    X(runtime, owned_head) X(runtime, task_count) X(runtime, workers)          \
-    X(runtime, now_ns) X(runtime, spawned_total)                               \
-    X(task, magic) X(task, state) X(task, id) X(task, parent_id)               \
-    X(task, spawn_site) X(task, root) X(task, owned_next) X(task, owned_prev)  \
-    X(task, poll_count) X(task, created_ns) X(task, state_ns)                  \
-    X(task, poll_start_ns) X(task, poll_end_ns) X(task, worker) X(task, flags) \
-    X(task, name)                                                              \
-    X(site, magic) X(site, kind) X(site, function) X(site, file) X(site, line) \
-    X(site, poll)                                                              \
-    X(frame, site) X(frame, child) X(frame, sibling) X(frame, resume)          \
-    X(await, line)                                                             \
-    X(leaf, wait_kind) X(leaf, wait_flags) X(leaf, wait_object)                \
-    X(leaf, wait_since_ns) X(leaf, wait_detail0)                               \
-    X(context, magic) X(context, role) X(context, tid) X(context, worker)      \
-    X(context, active) X(context, current) X(context, runtime)                 \
-    X(context, next) X(context, poll_start_ns)                                 \
-    X(root_frame, parent) X(root_frame, task)                                  \
-    X(mutex, magic) X(mutex, owner_id) X(mutex, waiters)                       \
-    X(mutex, lock_site) X(mutex, lock_line)                                    \
-    X(semaphore, magic) X(semaphore, waiters) X(semaphore, permits)            \
-    X(semaphore, max_permits) X(semaphore, untracked) X(semaphore, holders)    \
-    X(notify, magic) X(notify, waiters) X(notify, last_notifier)               \
-    X(notify, notified)                                                        \
-    X(chan, magic) X(chan, flags) X(chan, capacity) X(chan, len)               \
-    X(chan, senders) X(chan, rx_task_id) X(chan, send_waiters)                 \
-    X(chan, recv_waiters) X(chan, tx_untracked) X(chan, tx_holders)            \
-    X(oneshot, magic) X(oneshot, flags) X(oneshot, rx_task_id)                 \
-    X(oneshot, tx_task_id)                                                     \
-    X(holder, task_id) X(holder, count)                                        \
-    X(blocking_job, magic) X(blocking_job, tid)
+    X(runtime, magic, magic) X(runtime, flavor, flavor) X(runtime, id, id)     \
+    X(runtime, next, next) X(runtime, owned_head, owned_head)                  \
+    X(runtime, task_count, task_count) X(runtime, workers, workers)            \
+    X(runtime, now_ns, now_ns) X(runtime, spawned_total, spawned_total)        \
+    X(task, magic, magic) X(task, state, state) X(task, id, id)                \
+    X(task, parent_id, parent_id) X(task, spawn_site, spawn_site)              \
+    X(task, root, root) X(task, owned_next, owned_next)                        \
+    X(task, owned_prev, owned_prev) X(task, poll_count, poll_count)            \
+    X(task, created_ns, created_ns) X(task, state_ns, state_ns)                \
+    X(task, poll_start_ns, poll_start_ns) X(task, poll_end_ns, poll_end_ns)    \
+    X(task, worker, worker) X(task, flags, flags) X(task, name, name)          \
+    X(site, magic, magic) X(site, kind, kind) X(site, function, function)      \
+    X(site, file, file) X(site, line, line) X(site, poll, poll)                \
+    X(frame, site, site) X(frame, child, child) X(frame, sibling, sibling)     \
+    X(frame, resume, resume) X(await, line, line)                              \
+    X(leaf, wait_kind, wait.kind) X(leaf, wait_flags, wait.flags)              \
+    X(leaf, wait_object, wait.object) X(leaf, wait_since_ns, wait.since_ns)    \
+    X(leaf, wait_detail0, wait.detail[0])                                      \
+    X(context, magic, magic) X(context, role, role) X(context, tid, tid)       \
+    X(context, worker, worker) X(context, active, active)                      \
+    X(context, current, current) X(context, runtime, runtime)                  \
+    X(context, next, next) X(context, poll_start_ns, poll_start_ns)            \
+    X(root_frame, parent, parent) X(root_frame, task, task)                    \
+    X(mutex, magic, magic) X(mutex, owner_id, owner_id)                        \
+    X(mutex, waiters, waiters) X(mutex, lock_site, lock_site)                  \
+    X(mutex, lock_line, lock_line)                                             \
+    X(semaphore, magic, magic) X(semaphore, waiters, waiters)                  \
+    X(semaphore, permits, permits) X(semaphore, max_permits, max_permits)      \
+    X(semaphore, untracked, untracked) X(semaphore, holders, holders)          \
+    X(notify, magic, magic) X(notify, waiters, waiters)                        \
+    X(notify, last_notifier, last_notifier) X(notify, notified, notified)      \
+    X(chan, magic, magic) X(chan, flags, flags) X(chan, capacity, capacity)    \
+    X(chan, len, len) X(chan, senders, senders)                                \
+    X(chan, rx_task_id, rx_task_id) X(chan, send_waiters, send_waiters)        \
+    X(chan, recv_waiters, recv_waiters) X(chan, tx_untracked, tx_untracked)    \
+    X(chan, tx_holders, tx_holders)                                            \
+    X(oneshot, magic, magic) X(oneshot, flags, flags)                          \
+    X(oneshot, rx_task_id, rx_task_id) X(oneshot, tx_task_id, tx_task_id)      \
+    X(holder, task_id, task_id) X(holder, count, count)                        \
+    X(blocking_job, magic, magic) X(blocking_job, tid, tid)
+
+/* Records, in the order of abi.h's AT_LAYOUT_RECORDS: R_<record>, the C
+ * type of each (AT__TYPE_<record>) and its table name. */
+enum {
+#define AT__R(rec, type, list) R_##rec,
+    AT_LAYOUT_RECORDS(AT__R)
+#undef AT__R
+    R_COUNT
+};
+#define AT__R(rec, type, list) typedef type at__type_##rec;
+AT_LAYOUT_RECORDS(AT__R)
+#undef AT__R
+static const char *const at__record_names[R_COUNT] = {
+#define AT__R(rec, type, list) #rec,
+    AT_LAYOUT_RECORDS(AT__R)
+#undef AT__R
+};
+
+enum {
+#define AT__L(rec, id, member) L_##rec##_##id,
     AT__LAYOUT_WANTED(AT__L)
 #undef AT__L
     L_COUNT
 };
 
-/* Table names differ from enum spellings only for leaf fields. */
-static const char *at__field_name(const char *f)
-{
-    static const struct { const char *a, *b; } alias[] = {
-        {"wait_kind", "wait.kind"},           {"wait_flags", "wait.flags"},
-        {"wait_object", "wait.object"},       {"wait_since_ns", "wait.since_ns"},
-        {"wait_detail0", "wait.detail[0]"},
-    };
-    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
-        if (!strcmp(f, alias[i].a))
-            return alias[i].b;
-    return f;
-}
+#define AT__W(rec, id, member)                                                 \
+    _Static_assert(offsetof(at__type_##rec, member) < 4096,                    \
+                   #rec "." #member " is a field of its record");
+AT__LAYOUT_WANTED(AT__W)
+#undef AT__W
 
-static const struct { const char *rec, *field; } at__wanted[L_COUNT] = {
-#define AT__W(rec, field) {#rec, #field},
+static const struct { int rec; const char *field; } at__wanted[L_COUNT] = {
+#define AT__W(rec, id, member) {R_##rec, #member},
     AT__LAYOUT_WANTED(AT__W)
 #undef AT__W
 };
@@ -194,12 +217,37 @@ typedef struct at__walk {
     at_dump *d;
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
-    uint32_t task_size, frame_size, leaf_size, runtime_size, context_size;
-    uint32_t site_size, root_frame_size, holder_size;
+    uint32_t rec_size[R_COUNT]; /* the table's record sizes */
     at__set seen;       /* per list / per tree */
     at__set sites_bad;  /* sites known unreadable */
     char strbuf[512];
 } at__walk;
+
+/* The record index of a table name, -1 for records this walker does not know. */
+static int at__record_index(const char *name)
+{
+    for (int r = 0; r < R_COUNT; r++)
+        if (!strcmp(at__record_names[r], name))
+            return r;
+    return -1;
+}
+
+/* Take the wanted fields of record `r` from its table entry. */
+static void at__load_fields(at__walk *w, int r, const at_layout_record *rec, int *found)
+{
+    for (uint32_t j = 0; j < rec->field_count; j++) {
+        at_layout_field fl;
+        if (at__read(&w->rd, (uint64_t)(uintptr_t)(rec->fields + j), &fl, sizeof fl) < 0 ||
+            at__read_str(&w->rd, (uint64_t)(uintptr_t)fl.name, w->strbuf, 64) < 0)
+            continue;
+        for (int k = 0; k < L_COUNT; k++)
+            if (!found[k] && at__wanted[k].rec == r && !strcmp(at__wanted[k].field, w->strbuf)) {
+                w->off[k] = fl.offset;
+                w->size[k] = fl.size;
+                found[k] = 1;
+            }
+    }
+}
 
 static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
 {
@@ -215,36 +263,17 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
             at_dump_note(w->d, "corrupt: layout record %u unreadable", i);
             return -1;
         }
-        char recname[64];
-        strcpy(recname, w->strbuf);
-        if (!strcmp(recname, "task")) w->task_size = rec.size;
-        if (!strcmp(recname, "frame")) w->frame_size = rec.size;
-        if (!strcmp(recname, "leaf")) w->leaf_size = rec.size;
-        if (!strcmp(recname, "runtime")) w->runtime_size = rec.size;
-        if (!strcmp(recname, "context")) w->context_size = rec.size;
-        if (!strcmp(recname, "site")) w->site_size = rec.size;
-        if (!strcmp(recname, "root_frame")) w->root_frame_size = rec.size;
-        if (!strcmp(recname, "holder")) w->holder_size = rec.size;
-        if (rec.field_count > 256)
+        int r = at__record_index(w->strbuf);
+        if (r < 0)
             continue;
-        for (uint32_t j = 0; j < rec.field_count; j++) {
-            at_layout_field fl;
-            if (at__read(&w->rd, (uint64_t)(uintptr_t)(rec.fields + j), &fl, sizeof fl) < 0 ||
-                at__read_str(&w->rd, (uint64_t)(uintptr_t)fl.name, w->strbuf, 64) < 0)
-                continue;
-            for (int k = 0; k < L_COUNT; k++)
-                if (!found[k] && !strcmp(at__wanted[k].rec, recname) &&
-                    !strcmp(at__field_name(at__wanted[k].field), w->strbuf)) {
-                    w->off[k] = fl.offset;
-                    w->size[k] = fl.size;
-                    found[k] = 1;
-                }
-        }
+        w->rec_size[r] = rec.size;
+        if (rec.field_count <= 256)
+            at__load_fields(w, r, &rec, found);
     }
     for (int k = 0; k < L_COUNT; k++)
         if (!found[k]) {
-            at_dump_note(w->d, "layout table lacks %s.%s", at__wanted[k].rec,
-                         at__field_name(at__wanted[k].field));
+            at_dump_note(w->d, "layout table lacks %s.%s",
+                         at__record_names[at__wanted[k].rec], at__wanted[k].field);
             return -1;
         }
     return 0;
@@ -313,7 +342,7 @@ static const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t a
         if (s->addr == addr)
             return s;
     unsigned char rec[512];
-    if (at__read_rec(w, addr, rec, w->site_size) < 0 ||
+    if (at__read_rec(w, addr, rec, w->rec_size[R_site]) < 0 ||
         at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
         return NULL;
     at__site_info *s = at_dump_alloc(w->d, sizeof *s);
@@ -360,7 +389,7 @@ static int at__cmp_holder(const void *a, const void *b)
 static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned char *rec,
                              int table, uint64_t untracked)
 {
-    uint32_t hs = w->holder_size;
+    uint32_t hs = w->rec_size[R_holder];
     uint32_t n = hs ? w->size[table] / hs : 0;
     r->holders_truncated = untracked != 0;
     if (!n || hs > 64 || w->off[L_holder_count] + 8 > hs || w->off[L_holder_task_id] + 8 > hs)
@@ -488,7 +517,7 @@ static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t ad
                                      at_dump_frame *f)
 {
     unsigned char lrec[512];
-    if (at__read_rec(w, addr, lrec, w->leaf_size) < 0) {
+    if (at__read_rec(w, addr, lrec, w->rec_size[R_leaf]) < 0) {
         f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
@@ -530,7 +559,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
         }
         list[n++] = c;
         unsigned char crec[512];
-        if (at__read_rec(w, c, crec, w->frame_size) < 0)
+        if (at__read_rec(w, c, crec, w->rec_size[R_frame]) < 0)
             break; /* reported when the child itself is walked */
         c = at__get(w, crec, L_frame_sibling);
         if (c == list[n - 1] || (n >= 2 && c == list[n - 2]))
@@ -566,7 +595,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
                                   (unsigned long long)addr);
         return f;
     }
-    if (at__read_rec(w, addr, rec, w->frame_size) < 0) {
+    if (at__read_rec(w, addr, rec, w->rec_size[R_frame]) < 0) {
         f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
@@ -662,7 +691,7 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
             break;
         }
         unsigned char trec[512];
-        if (at__read_rec(w, cur, trec, w->task_size) < 0) {
+        if (at__read_rec(w, cur, trec, w->rec_size[R_task]) < 0) {
             r->error = at_dump_printf(w->d, "corrupt: task 0x%llx unreadable (list cut)",
                                       (unsigned long long)cur);
             break;
@@ -725,7 +754,7 @@ static int at__cmp_thread(const void *a, const void *b)
 static uint64_t at__task_id_at(at__walk *w, uint64_t task_addr)
 {
     unsigned char rec[512];
-    if (!task_addr || at__read_rec(w, task_addr, rec, w->task_size) < 0 ||
+    if (!task_addr || at__read_rec(w, task_addr, rec, w->rec_size[R_task]) < 0 ||
         at__get(w, rec, L_task_magic) != AT_TASK_MAGIC)
         return 0;
     return at__get(w, rec, L_task_id);
@@ -734,7 +763,7 @@ static uint64_t at__task_id_at(at__walk *w, uint64_t task_addr)
 static uint64_t at__runtime_id_at(at__walk *w, uint64_t rt_addr)
 {
     unsigned char rec[512];
-    if (!rt_addr || at__read_rec(w, rt_addr, rec, w->runtime_size) < 0 ||
+    if (!rt_addr || at__read_rec(w, rt_addr, rec, w->rec_size[R_runtime]) < 0 ||
         at__get(w, rec, L_runtime_magic) != AT_RUNTIME_MAGIC)
         return 0;
     return at__get(w, rec, L_runtime_id);
@@ -752,7 +781,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
             break;
         }
         unsigned char rec[512];
-        if (at__read_rec(w, cur, rec, w->context_size) < 0 ||
+        if (at__read_rec(w, cur, rec, w->rec_size[R_context]) < 0 ||
             at__get(w, rec, L_context_magic) != AT_CONTEXT_MAGIC) {
             at_dump_note(d, "corrupt: thread context 0x%llx unreadable", (unsigned long long)cur);
             break;
@@ -777,7 +806,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
             unsigned char rrec[512];
-            if (at__read_rec(w, rf, rrec, w->root_frame_size) < 0)
+            if (at__read_rec(w, rf, rrec, w->rec_size[R_root_frame]) < 0)
                 break;
             roots[nr++] = at__task_id_at(w, at__get(w, rrec, L_root_frame_task));
             uint64_t parent = at__get(w, rrec, L_root_frame_parent);
@@ -850,7 +879,7 @@ static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
             break;
         }
         unsigned char rec[512];
-        if (at__read_rec(w, cur, rec, w->runtime_size) < 0 ||
+        if (at__read_rec(w, cur, rec, w->rec_size[R_runtime]) < 0 ||
             at__get(w, rec, L_runtime_magic) != AT_RUNTIME_MAGIC) {
             at_dump_note(d, "corrupt: runtime 0x%llx unreadable or bad magic", (unsigned long long)cur);
             break;

@@ -14,13 +14,18 @@
 
 static uint64_t at__next_runtime_id = 1;
 
+/* The runtime list's back link is private (at__runtime.prev); next is in
+ * the public head, where a debugger follows it. */
+#define AT__RT_PRIVATE_FIELD(r, f) (at__rt(r)->f)
+
 /* ---- Runtime list in the descriptor ---- */
 
 static void at__runtime_register(at_runtime *rt)
 {
     at__registry_lock();
     rt->id = at__next_runtime_id++;
-    AT__LIST_PUSH_HEAD(asynctrace_debug.runtimes, rt, next, prev);
+    AT__LIST_PUSH_HEAD_VIA(asynctrace_debug.runtimes, rt, AT__LINK_FIELD, next,
+                           AT__RT_PRIVATE_FIELD, prev);
     at__generation_bump();
     at__registry_unlock();
 }
@@ -28,7 +33,8 @@ static void at__runtime_register(at_runtime *rt)
 static void at__runtime_unregister(at_runtime *rt)
 {
     at__registry_lock();
-    AT__LIST_UNLINK(asynctrace_debug.runtimes, rt, next, prev);
+    AT__LIST_UNLINK_VIA(asynctrace_debug.runtimes, rt, AT__LINK_FIELD, next,
+                        AT__RT_PRIVATE_FIELD, prev);
     at__generation_bump();
     at__registry_unlock();
 }
@@ -38,23 +44,24 @@ at_runtime *at_runtime_new(const at_runtime_options *opts)
     at_flavor flavor = opts ? opts->flavor : AT_FLAVOR_CURRENT_THREAD;
     if (flavor != AT_FLAVOR_CURRENT_THREAD && flavor != AT_FLAVOR_MULTI_THREAD)
         return NULL;
-    at_runtime *rt = calloc(1, sizeof(*rt));
-    if (!rt)
+    at__runtime *state = calloc(1, sizeof(*state));
+    if (!state)
         return NULL;
+    at_runtime *rt = &state->head;
     rt->flavor = flavor;
     rt->now_ns = at_now_ns();
     at__record_clock(rt->now_ns);
     at__record_clock_pair();
     at__sched_set_safe_point(at__dump_safe_point);
     if (at__sched_init(rt, opts) < 0) {
-        free(rt);
+        free(state);
         return NULL;
     }
     /* No task can exist before rt is returned, so the workers (already
      * running) allocate nothing before the pool is there. */
     if (at__pool_new(rt, rt->workers) < 0) {
         at__sched_fini(rt);
-        free(rt);
+        free(state);
         return NULL;
     }
     rt->magic = AT_RUNTIME_MAGIC;
@@ -74,8 +81,8 @@ int at_runtime_shutdown(at_runtime *rt)
         return 0;
     /* Multi-thread: every worker finishes the poll it is in and exits; the
      * tasks left are cancelled below, on this thread. */
-    if (rt->sched_ops->shutdown)
-        rt->sched_ops->shutdown(rt);
+    if (at__rt(rt)->sched_ops->shutdown)
+        at__rt(rt)->sched_ops->shutdown(rt);
     /* Dump requests still queued for rt are answered with AT_ESHUTDOWN. */
     at__dump_runtime_free(rt);
     /* Cancel every unfinished task (drop hooks run; joiners are woken and
@@ -99,5 +106,5 @@ void at_runtime_free(at_runtime *rt)
     at__pool_release(rt);
     at__runtime_unregister(rt);
     rt->magic = AT_DEAD_MAGIC;
-    free(rt);
+    free(at__rt(rt));
 }

@@ -178,11 +178,11 @@ static int at__pool_spawn_locked(at__pool *p)
 
 static at__pool *at__pool_get(at_runtime *rt)
 {
-    at__pool *p = __atomic_load_n((at__pool **)&rt->blocking, __ATOMIC_ACQUIRE);
+    at__pool *p = __atomic_load_n((at__pool **)&at__rt(rt)->blocking, __ATOMIC_ACQUIRE);
     if (p)
         return p;
-    pthread_mutex_lock(&rt->lock);
-    p = rt->blocking;
+    pthread_mutex_lock(&at__rt(rt)->lock);
+    p = at__rt(rt)->blocking;
     if (!p && (p = calloc(1, sizeof(*p)))) {
         p->rt = rt;
         p->next_job_id = 1;
@@ -192,9 +192,9 @@ static at__pool *at__pool_get(at_runtime *rt)
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&p->cv, &ca);
         pthread_condattr_destroy(&ca);
-        __atomic_store_n((at__pool **)&rt->blocking, p, __ATOMIC_RELEASE);
+        __atomic_store_n((at__pool **)&at__rt(rt)->blocking, p, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&at__rt(rt)->lock);
     return p;
 }
 
@@ -230,7 +230,7 @@ static int at__pool_submit(at__pool *p, at__blocking_job *j)
 
 void at__blocking_free(at_runtime *rt)
 {
-    at__pool *p = rt->blocking;
+    at__pool *p = at__rt(rt)->blocking;
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
@@ -255,7 +255,7 @@ void at__blocking_free(at_runtime *rt)
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cv);
-    rt->blocking = NULL;
+    at__rt(rt)->blocking = NULL;
     free(p);
 }
 

@@ -23,7 +23,7 @@ static const char at__wake_end_mark;
 
 static void at__ct_runq_push(at_runtime *rt, at_task *t)
 {
-    at__taskq_push(&rt->run_head, &rt->run_tail, t);
+    at__taskq_push(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, t);
 }
 
 static void at__ct_wake_local(at_runtime *rt, at_task *t);
@@ -32,33 +32,35 @@ static void at__ct_wake_local(at_runtime *rt, at_task *t);
  * queue and turn the wake requests into wakes. */
 static void at__ct_drain_inject(at_runtime *rt)
 {
-    if (!__atomic_load_n(&rt->inject_head, __ATOMIC_ACQUIRE) &&
-        !__atomic_load_n(&rt->wake_head, __ATOMIC_ACQUIRE))
+    at__runtime *rs = at__rt(rt);
+    if (!__atomic_load_n(&rs->inject_head, __ATOMIC_ACQUIRE) &&
+        !__atomic_load_n(&rs->wake_head, __ATOMIC_ACQUIRE))
         return;
-    pthread_mutex_lock(&rt->lock);
-    at__taskq_append(&rt->run_head, &rt->run_tail, rt->inject_head, rt->inject_tail);
-    rt->inject_head = rt->inject_tail = NULL;
+    pthread_mutex_lock(&rs->lock);
+    at__taskq_append(&rs->run_head, &rs->run_tail, rs->inject_head, rs->inject_tail);
+    rs->inject_head = rs->inject_tail = NULL;
     /* Under the lock: a requester looks at the links under it, and a task
      * being freed takes itself off the list under it (at__ct_task_leaving).
      * Links are atomic: a task being freed peeks at its own without it. */
-    at_task *w = rt->wake_head;
-    __atomic_store_n(&rt->wake_head, NULL, __ATOMIC_RELAXED);
+    at_task *w = rs->wake_head;
+    __atomic_store_n(&rs->wake_head, NULL, __ATOMIC_RELAXED);
     while (w && w != AT__WAKE_END) {
         at_task *next = w->sched_data;
         __atomic_store_n(&w->sched_data, NULL, __ATOMIC_RELAXED);
         at__ct_wake_local(rt, w);
         w = next;
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 static at_task *at__ct_runq_pop(at_runtime *rt)
 {
-    if (!rt->run_head)
+    at__runtime *rs = at__rt(rt);
+    if (!rs->run_head)
         at__ct_drain_inject(rt);
-    if (__builtin_expect(rt->sched_rng != 0, 0))
+    if (__builtin_expect(rs->sched_rng != 0, 0))
         return at__runq_pop_seeded(rt);
-    return at__taskq_pop(&rt->run_head, &rt->run_tail);
+    return at__taskq_pop(&rs->run_head, &rs->run_tail);
 }
 
 /* A task being freed leaves the wake-request list, under rt->lock (kept
@@ -67,10 +69,10 @@ static int at__ct_task_leaving(at_runtime *rt, at_task *t)
 {
     if (!__atomic_load_n(&t->sched_data, __ATOMIC_RELAXED))
         return 0;
-    pthread_mutex_lock(&rt->lock);
+    pthread_mutex_lock(&at__rt(rt)->lock);
     if (t->sched_data) {
         /* The head is also read without the lock (a quick look for work). */
-        at_task **pp = &rt->wake_head;
+        at_task **pp = &at__rt(rt)->wake_head;
         while (*pp && *pp != AT__WAKE_END) {
             if (*pp == t) {
                 __atomic_store_n(pp, (at_task *)t->sched_data, __ATOMIC_RELAXED);
@@ -89,37 +91,39 @@ static int at__ct_task_leaving(at_runtime *rt, at_task *t)
  * driver (woken through its eventfd). */
 static void at__wake_owner_locked(at_runtime *rt)
 {
-    if (rt->parked == 2)
+    at__runtime *rs = at__rt(rt);
+    if (rs->parked == 2)
         at__io_wake(rt);
-    else if (rt->parked)
-        pthread_cond_signal(&rt->park);
+    else if (rs->parked)
+        pthread_cond_signal(&rs->park);
 }
 
 static void at__ct_unpark(at_runtime *rt)
 {
-    pthread_mutex_lock(&rt->lock);
+    pthread_mutex_lock(&at__rt(rt)->lock);
     at__wake_owner_locked(rt);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&at__rt(rt)->lock);
 }
 
 static void at__ct_enqueue(at_runtime *rt, at_task *t)
 {
+    at__runtime *rs = at__rt(rt);
     at_trace_context *c = at__tls_context;
     /* rt->owner is read here by any thread: atomic accesses. */
-    if (c && __atomic_load_n(&rt->owner, __ATOMIC_RELAXED) == c) {
+    if (c && __atomic_load_n(&rs->owner, __ATOMIC_RELAXED) == c) {
         at__ct_runq_push(rt, t);
         return;
     }
     /* From another thread (or before block_on runs): inject and unpark. */
-    pthread_mutex_lock(&rt->lock);
+    pthread_mutex_lock(&rs->lock);
     t->run_next = NULL;
-    if (rt->inject_tail)
-        rt->inject_tail->run_next = t;
+    if (rs->inject_tail)
+        rs->inject_tail->run_next = t;
     else
-        __atomic_store_n(&rt->inject_head, t, __ATOMIC_RELEASE);
-    rt->inject_tail = t;
+        __atomic_store_n(&rs->inject_head, t, __ATOMIC_RELEASE);
+    rs->inject_tail = t;
     at__wake_owner_locked(rt);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 /* On the owner thread: the only writer of the state. */
@@ -138,20 +142,21 @@ static void at__ct_wake_local(at_runtime *rt, at_task *t)
 /* From any other thread: ask the owner. */
 static void at__ct_wake_remote(at_runtime *rt, at_task *t)
 {
-    pthread_mutex_lock(&rt->lock);
+    at__runtime *rs = at__rt(rt);
+    pthread_mutex_lock(&rs->lock);
     if (!t->sched_data) {
-        __atomic_store_n(&t->sched_data, rt->wake_head ? rt->wake_head : AT__WAKE_END,
+        __atomic_store_n(&t->sched_data, rs->wake_head ? rs->wake_head : AT__WAKE_END,
                          __ATOMIC_RELAXED);
-        __atomic_store_n(&rt->wake_head, t, __ATOMIC_RELEASE);
+        __atomic_store_n(&rs->wake_head, t, __ATOMIC_RELEASE);
         at__wake_owner_locked(rt);
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 static void at__ct_wake(at_runtime *rt, at_task *t)
 {
     at_trace_context *c = at__tls_context;
-    if (c && __atomic_load_n(&rt->owner, __ATOMIC_RELAXED) == c)
+    if (c && __atomic_load_n(&at__rt(rt)->owner, __ATOMIC_RELAXED) == c)
         at__ct_wake_local(rt, t);
     else
         at__ct_wake_remote(rt, t);
@@ -175,26 +180,27 @@ static void at__ct_pending(at_runtime *rt, at_task *t)
 
 static void at__park(at_runtime *rt, uint64_t deadline)
 {
-    pthread_mutex_lock(&rt->lock);
-    int work = rt->inject_head || rt->wake_head;
-    if (!work && !at__dump_pending(rt) && rt->driver) {
+    at__runtime *rs = at__rt(rt);
+    pthread_mutex_lock(&rs->lock);
+    int work = rs->inject_head || rs->wake_head;
+    if (!work && !at__dump_pending(rt) && rs->driver) {
         /* Wait in epoll instead; wakes come through the eventfd. */
-        rt->parked = 2;
-        pthread_mutex_unlock(&rt->lock);
+        rs->parked = 2;
+        pthread_mutex_unlock(&rs->lock);
         at__io_turn(rt, deadline);
-        pthread_mutex_lock(&rt->lock);
-        rt->parked = 0;
+        pthread_mutex_lock(&rs->lock);
+        rs->parked = 0;
     } else if (!work && !at__dump_pending(rt)) {
-        rt->parked = 1;
+        rs->parked = 1;
         if (deadline == UINT64_MAX) {
-            pthread_cond_wait(&rt->park, &rt->lock);
+            pthread_cond_wait(&rs->park, &rs->lock);
         } else {
             struct timespec ts = {(time_t)(deadline / AT_SEC), (long)(deadline % AT_SEC)};
-            pthread_cond_timedwait(&rt->park, &rt->lock, &ts);
+            pthread_cond_timedwait(&rs->park, &rs->lock, &ts);
         }
-        rt->parked = 0;
+        rs->parked = 0;
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 /* A dump request is served between two polls, a bounded number
@@ -205,7 +211,7 @@ static void at__ct_dump_point(at_runtime *rt, at__loop_clock *clk, int busy)
 {
     if (!at__dump_pending(rt))
         return;
-    if (busy && clk->ns < __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED))
+    if (busy && clk->ns < __atomic_load_n(&at__rt(rt)->dump_not_before, __ATOMIC_RELAXED))
         return;
     at__sched_safe_point(rt, busy);
     at__loop_clock_read(clk);
@@ -216,7 +222,8 @@ static void at__ct_dump_point(at_runtime *rt, at__loop_clock *clk, int busy)
  * deadline (UINT64_MAX: none). */
 static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int polled)
 {
-    rt->polls_since_check = 0;
+    at__runtime *rs = at__rt(rt);
+    rs->polls_since_check = 0;
     at__ct_drain_inject(rt); /* not only when idle: no starving */
     /* A fresh reading: the clock recorded for cores is never older than a
      * time the tasks saw (at_now_ns() in a poll). */
@@ -224,15 +231,16 @@ static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int poll
     __atomic_store_n(&rt->now_ns, now, __ATOMIC_RELAXED);
     at__record_clock(now);
     uint64_t next = at__timers_fire(rt, now);
-    if (rt->driver)
+    if (rs->driver)
         at__io_turn(rt, 0);
-    at__ct_dump_point(rt, clk, polled || rt->run_head);
+    at__ct_dump_point(rt, clk, polled || rs->run_head);
     return next;
 }
 
 /* The loop: poll until the block_on task is done. */
 static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task)
 {
+    at__runtime *rs = at__rt(rt);
     /* At most one clock reading per poll (at__task_run_at), a fresh one
      * after parking and after a dump. */
     at__loop_clock clk;
@@ -243,14 +251,14 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
             at__task_run_at(tcx, t, &clk);
             __atomic_store_n(&rt->now_ns, clk.ns, __ATOMIC_RELAXED);
             at__ct_dump_point(rt, &clk, 1);
-            if (++rt->polls_since_check < 61)
+            if (++rs->polls_since_check < 61)
                 continue;
         }
         uint64_t next = at__ct_maintenance(rt, &clk, t != NULL);
-        if (t || rt->run_head || at__task_done(main_task))
+        if (t || rs->run_head || at__task_done(main_task))
             continue;
         at__ct_drain_inject(rt);
-        if (rt->run_head)
+        if (rs->run_head)
             continue;
         at__park(rt, next);
         at__loop_clock_read(&clk);
@@ -264,15 +272,16 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
 static int at__ct_block_on(at_runtime *rt, at_frame *future, const char *name,
                            const at_site *site)
 {
-    if (rt->in_block_on)
+    at__runtime *rs = at__rt(rt);
+    if (rs->in_block_on)
         return AT_EINVAL;
     at_trace_context *tcx = at__thread_context();
     if (!tcx)
         return AT_ENOMEM;
 
     at_runtime *saved_rt = tcx->runtime;
-    rt->in_block_on = 1;
-    __atomic_store_n(&rt->owner, tcx, __ATOMIC_RELAXED);
+    rs->in_block_on = 1;
+    __atomic_store_n(&rs->owner, tcx, __ATOMIC_RELAXED);
     tcx->runtime = rt;
 
     at_join_handle h = at__spawn_frame(rt, future, name, site);
@@ -282,8 +291,8 @@ static int at__ct_block_on(at_runtime *rt, at_frame *future, const char *name,
         at__ct_run(rt, tcx, h.task);
         result = h.task->result == AT_ECANCELED ? AT_ECANCELED : 0;
     }
-    rt->in_block_on = 0;
-    __atomic_store_n(&rt->owner, NULL, __ATOMIC_RELAXED);
+    rs->in_block_on = 0;
+    __atomic_store_n(&rs->owner, NULL, __ATOMIC_RELAXED);
     tcx->runtime = saved_rt;
     at_join_handle_release(&h);
     return result;

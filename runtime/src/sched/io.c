@@ -72,11 +72,12 @@ struct at__io_driver {
 
 at__io_driver *at__io_driver_get(at_runtime *rt)
 {
-    at__io_driver *d = __atomic_load_n((at__io_driver **)&rt->driver, __ATOMIC_ACQUIRE);
+    at__runtime *rs = at__rt(rt);
+    at__io_driver *d = __atomic_load_n((at__io_driver **)&rs->driver, __ATOMIC_ACQUIRE);
     if (d)
         return d;
-    pthread_mutex_lock(&rt->lock);
-    d = rt->driver;
+    pthread_mutex_lock(&rs->lock);
+    d = rs->driver;
     if (!d && (d = calloc(1, sizeof(*d)))) {
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -90,16 +91,16 @@ at__io_driver *at__io_driver_get(at_runtime *rt)
             d = NULL;
         } else {
             pthread_mutex_init(&d->lock, NULL);
-            __atomic_store_n((at__io_driver **)&rt->driver, d, __ATOMIC_RELEASE);
+            __atomic_store_n((at__io_driver **)&rs->driver, d, __ATOMIC_RELEASE);
         }
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
     return d;
 }
 
 static at__io_driver *at__drv(at_runtime *rt)
 {
-    return __atomic_load_n((at__io_driver **)&rt->driver, __ATOMIC_ACQUIRE);
+    return __atomic_load_n((at__io_driver **)&at__rt(rt)->driver, __ATOMIC_ACQUIRE);
 }
 
 void at__io_wake(at_runtime *rt)
@@ -219,7 +220,7 @@ void at__io_driver_free(at_runtime *rt)
     close(d->epfd);
     close(d->evfd);
     pthread_mutex_destroy(&d->lock);
-    rt->driver = NULL;
+    at__rt(rt)->driver = NULL;
     free(d);
 }
 

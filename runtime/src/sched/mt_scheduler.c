@@ -17,9 +17,28 @@
  *    threads that are not workers of this runtime.
  * A worker takes from its LIFO slot, its queue, the injection queue (every
  * AT__INJECT_EVERY polls first, so it is never starved), then steals half
- * of another worker's queue.  Finding nothing, it parks: the first worker
- * to park waits in epoll_wait (the I/O driver, with the next timer deadline
- * as timeout); the others sleep on a futex.
+ * of another worker's queue - but only when that worker does not keep up
+ * with it (see "Stealing only what waits" below).  Finding
+ * nothing, it parks: the first worker to park waits in epoll_wait (the I/O
+ * driver, with the next timer deadline as timeout); the others sleep on a
+ * futex.
+ *
+ * Stealing only what waits: a task woken by a task of this worker (a
+ * channel's producer woken by its consumer, a ping-pong partner) is usually
+ * polled by this worker within microseconds.  Taken by another worker, it
+ * runs at the same time as the task it talks to, and every message then
+ * moves the channel's cache lines and lock between the cores: fan-in 8->1
+ * ran 5-7 times slower on two workers than on one.  So a local queue's
+ * tasks carry the time they were queued, the queue the time its owner last
+ * took a task from it, and thieves leave a queue alone until either its
+ * owner has taken nothing from it for AT__STEAL_STALL_NS while its head
+ * waited (the owner is stuck in a long poll, or not running), or its head
+ * has waited AT__STEAL_AGE_NS (a backlog the owner works through too
+ * slowly).  A worker that parks while some queue holds tasks it may not
+ * steal yet parks as a "lookout", with a deadline when the first of them
+ * may be stolen, so that pushes to local queues need not wake anybody
+ * meanwhile.  The injection queue is never subject to this: its tasks are
+ * taken at once.
  *
  * Lost wake-ups: a producer publishes the task, then (seq_cst fence) looks
  * for a sleeping worker; a worker about to sleep registers as a sleeper,
@@ -43,13 +62,25 @@
 #define AT__LIFO_MAX 3
 #define AT__INJECT_EVERY 61
 #define AT__MAX_WORKERS 256
+/* When another worker may steal from a local queue (see the top): its
+ * owner took nothing from it for AT__STEAL_STALL_NS while the head waited,
+ * or the head waited AT__STEAL_AGE_NS.  The first bounds the extra wait of
+ * a task queued behind a long poll.  In a fan-in the owner takes a task
+ * every few tens of microseconds (its loop clock, which stamps both, may
+ * lag by up to AT__TSC_FRESH cycles: ~50 us at 2.4 GHz). */
+#define AT__STEAL_STALL_NS (200 * AT_US)
+#define AT__STEAL_AGE_NS (2 * AT_MS)
 
 enum { AT__PARK_EMPTY, AT__PARK_SLEEP, AT__PARK_DRIVER, AT__PARK_NOTIFIED };
 
 typedef struct at__lq {
     _Alignas(64) _Atomic uint32_t head; /* consumers: owner and thieves */
+    _Atomic uint64_t popped_ns;         /* the owner last took a task (owner) */
     _Alignas(64) _Atomic uint32_t tail; /* producer: the owner only */
     at_task *_Atomic buf[AT__LQ_CAP];
+    /* When each slot's task was queued (monotonic ns, never later than the
+     * truth): thieves read the head's (see "Stealing only what waits"). */
+    _Atomic uint64_t since[AT__LQ_CAP];
 } at__lq;
 
 typedef struct at__mt at__mt;
@@ -63,6 +94,7 @@ typedef struct at__worker {
     pthread_t thread;
     at_trace_context *_Atomic tcx;
     uint32_t tick, lifo_streak;
+    uint64_t loop_ns;               /* the loop's clock between polls (owner) */
     uint64_t rng;
     int seeded;                     /* ASYNCTRACE_SCHED_SEED: shuffle (seed.c) */
     /* Under mt->idle_lock while the worker is on the sleeper stack; the
@@ -88,6 +120,9 @@ struct at__mt {
     unsigned *sleepers;
     unsigned nsleepers;
     _Atomic uint32_t num_searching, num_sleeping;
+    /* Parked workers with a deadline: the time the oldest young task of
+     * some local queue becomes stealable (at__park_worker). */
+    _Atomic uint32_t num_lookout;
     _Atomic int shutdown;
     /* block_on callers wait here. */
     pthread_mutex_t done_lock;
@@ -110,7 +145,7 @@ static void at__mt_shutdown(at_runtime *rt);
 static void at__mt_free(at_runtime *rt);
 static void at__mt_runq_push(at_runtime *rt, at_task *t);
 
-static at__mt *at__mt_of(at_runtime *rt) { return (at__mt *)rt->sched; }
+static at__mt *at__mt_of(at_runtime *rt) { return (at__mt *)at__rt(rt)->sched; }
 
 /* ====================================================================== */
 /* Local queue                                                            */
@@ -141,17 +176,18 @@ static at_task *at__lq_pop(at__lq *q)
 static void at__inject_push_list(at__mt *mt, at_task *head, at_task *tail, size_t n);
 static void at__notify_parked(at__mt *mt);
 
-/* Owner only.  A full queue moves half of itself, then t, to the
- * injection queue. */
-static void at__lq_push(at__mt *mt, at__lq *q, at_task *task)
+/* Owner only; `since`: when the task was queued.  A full queue moves
+ * half of itself, then t, to the injection queue: returns 1 then. */
+static int at__lq_push(at__mt *mt, at__lq *q, at_task *task, uint64_t since)
 {
     for (;;) {
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
         if (t - h < AT__LQ_CAP) {
             atomic_store_explicit(&q->buf[t & AT__LQ_MASK], task, memory_order_relaxed);
+            atomic_store_explicit(&q->since[t & AT__LQ_MASK], since, memory_order_relaxed);
             atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-            return;
+            return 0;
         }
         /* Full: claim the older half (link them only once they are ours:
          * a thief may take some first). */
@@ -168,15 +204,32 @@ static void at__lq_push(at__mt *mt, at__lq *q, at_task *task)
         task->run_next = NULL;
         last->run_next = task;
         at__inject_push_list(mt, first, task, n + 1);
-        return;
+        return 1;
     }
 }
 
+/* When another worker may steal from q (UINT64_MAX: q is empty).  Racy
+ * reads: a stale stamp only moves a steal a little. */
+static uint64_t at__lq_ready_at(at__lq *q)
+{
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (h == t)
+        return UINT64_MAX;
+    uint64_t since = atomic_load_explicit(&q->since[h & AT__LQ_MASK], memory_order_relaxed);
+    uint64_t popped = atomic_load_explicit(&q->popped_ns, memory_order_relaxed);
+    uint64_t stalled = (popped > since ? popped : since) + AT__STEAL_STALL_NS;
+    uint64_t aged = since + AT__STEAL_AGE_NS;
+    return stalled < aged ? stalled : aged;
+}
+
 /* Thief: move about half of src into dst (whose owner is the caller, dst
- * empty) and return one of them. */
-static at_task *at__lq_steal(at__lq *src, at__lq *dst)
+ * empty) and return one of them; nothing before at__lq_ready_at(src). */
+static at_task *at__lq_steal(at__lq *src, at__lq *dst, uint64_t now)
 {
     uint32_t dt = atomic_load_explicit(&dst->tail, memory_order_relaxed);
+    if (at__lq_ready_at(src) > now)
+        return NULL;
     for (;;) {
         uint32_t h = atomic_load_explicit(&src->head, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&src->tail, memory_order_acquire);
@@ -188,7 +241,10 @@ static at_task *at__lq_steal(at__lq *src, at__lq *dst)
         n -= n / 2;
         for (uint32_t i = 0; i < n; i++) {
             at_task *x = atomic_load_explicit(&src->buf[(h + i) & AT__LQ_MASK], memory_order_relaxed);
+            uint64_t since = atomic_load_explicit(&src->since[(h + i) & AT__LQ_MASK],
+                                                  memory_order_relaxed);
             atomic_store_explicit(&dst->buf[(dt + i) & AT__LQ_MASK], x, memory_order_relaxed);
+            atomic_store_explicit(&dst->since[(dt + i) & AT__LQ_MASK], since, memory_order_relaxed);
         }
         if (!atomic_compare_exchange_strong_explicit(&src->head, &h, h + n, memory_order_acq_rel,
                                                      memory_order_acquire))
@@ -233,7 +289,7 @@ static at_task *at__inject_pop(at__mt *mt, at__worker *w, size_t max)
             at_task *x = mt->inj_head;
             mt->inj_head = x->run_next;
             x->run_next = NULL;
-            at__lq_push(mt, &w->q, x);
+            at__lq_push(mt, &w->q, x, w->loop_ns);
             k++;
         }
         if (!mt->inj_head)
@@ -308,6 +364,8 @@ static inline void at__park_handshake(at__mt *mt)
 #endif
 }
 
+static void at__wake_sleeper(at__mt *mt);
+
 /* New work was published: wake a sleeping worker unless one is searching. */
 static void at__notify_parked(at__mt *mt)
 {
@@ -315,6 +373,24 @@ static void at__notify_parked(at__mt *mt)
     if (atomic_load_explicit(&mt->num_searching, memory_order_relaxed) ||
         !atomic_load_explicit(&mt->num_sleeping, memory_order_relaxed))
         return;
+    at__wake_sleeper(mt);
+}
+
+/* A worker queued a task on its own local queue: as at__notify_parked,
+ * except that nobody is woken while a lookout watches the local queues (it
+ * wakes by itself when their oldest task becomes stealable). */
+static void at__notify_local(at__mt *mt)
+{
+    at__park_handshake(mt);
+    if (atomic_load_explicit(&mt->num_lookout, memory_order_relaxed) ||
+        atomic_load_explicit(&mt->num_searching, memory_order_relaxed) ||
+        !atomic_load_explicit(&mt->num_sleeping, memory_order_relaxed))
+        return;
+    at__wake_sleeper(mt);
+}
+
+static void at__wake_sleeper(at__mt *mt)
+{
     pthread_mutex_lock(&mt->idle_lock);
     at__worker *w = NULL;
     if (!atomic_load(&mt->num_searching))
@@ -330,8 +406,10 @@ static void at__unpark_all(at__mt *mt)
         at__unpark(&mt->w[i]);
 }
 
-/* Anything a parking worker must not sleep through. */
-static int at__work_visible(at__mt *mt, at__worker *w)
+/* Anything a parking worker must not sleep through.  Other workers'
+ * queues count once their head may be stolen; until then *young (if not
+ * NULL) is lowered to the time when it may. */
+static int at__work_visible(at__mt *mt, at__worker *w, uint64_t now, uint64_t *young)
 {
     if (atomic_load(&mt->inj_len) || atomic_load(&mt->stop) || atomic_load(&mt->shutdown))
         return 1;
@@ -342,9 +420,15 @@ static int at__work_visible(at__mt *mt, at__worker *w)
         return 1;
     if (atomic_load(&w->lifo))
         return 1;
-    for (unsigned i = 0; i < mt->n; i++)
-        if (at__lq_len(&mt->w[i].q))
+    if (at__lq_len(&w->q))
+        return 1;
+    for (unsigned i = 0; i < mt->n; i++) {
+        uint64_t ready = &mt->w[i] == w ? UINT64_MAX : at__lq_ready_at(&mt->w[i].q);
+        if (ready <= now)
             return 1;
+        if (young && ready < *young)
+            *young = ready;
+    }
     return 0;
 }
 
@@ -356,9 +440,12 @@ static void at__found_work(at__worker *w)
         return;
     w->searching = 0;
     at__mt *mt = w->mt;
-    if (atomic_fetch_sub(&mt->num_searching, 1) == 1 &&
-        (at__lq_len(&w->q) || atomic_load(&mt->inj_len)))
+    if (atomic_fetch_sub(&mt->num_searching, 1) != 1)
+        return;
+    if (atomic_load(&mt->inj_len))
         at__notify_parked(mt);
+    else if (at__lq_len(&w->q))
+        at__notify_local(mt);
 }
 
 /* Fire due timers and poll the I/O driver without waiting. */
@@ -369,7 +456,7 @@ static void at__maintenance(at__mt *mt)
     __atomic_store_n(&rt->now_ns, now, __ATOMIC_RELAXED);
     at__record_clock(now);
     at__timers_fire(rt, now);
-    if (rt->driver)
+    if (at__rt(rt)->driver)
         at__io_turn(rt, 0);
 }
 
@@ -378,15 +465,49 @@ static int at__own_work(at__worker *w)
     return at__lq_len(&w->q) || atomic_load(&w->lifo);
 }
 
-/* Sleep until woken, a timer is due, or (in the driver) an fd is ready.
- * The first worker to get here waits in the I/O driver with the next timer
- * deadline as its timeout; the others sleep on their futex, also until the
- * next timer deadline, so a timer armed while the driver waits is never
- * missed. */
+/* The earliest of `until`, the next timer (firing the due ones) and the
+ * next dump that falls due. */
+static uint64_t at__park_deadline(at_runtime *rt, uint64_t until)
+{
+    uint64_t next = at__timers_fire(rt, at_now_ns());
+    uint64_t due = at__dump_due_ns(rt);
+    next = due < next ? due : next;
+    return until < next ? until : next;
+}
+
+/* Sleep until woken, `until`, a timer is due, or (in the driver) an fd is
+ * ready.  The first worker to get here waits in the I/O driver with that
+ * deadline as its timeout; the others sleep on their futex, also until it,
+ * so a timer armed while the driver waits is never missed. */
+static void at__park_sleep(at__worker *w, uint64_t until)
+{
+    at_runtime *rt = w->mt->rt;
+    uint32_t e = AT__PARK_EMPTY;
+    if (at__io_acquire(rt)) {
+        if (atomic_compare_exchange_strong(&w->park, &e, AT__PARK_DRIVER)) {
+            uint64_t next = at__park_deadline(rt, until);
+            if (!at__own_work(w))
+                at__io_turn_locked(rt, next);
+        }
+        at__io_release(rt);
+        return;
+    }
+    uint64_t next = at__park_deadline(rt, until);
+    if (at__own_work(w) || !atomic_compare_exchange_strong(&w->park, &e, AT__PARK_SLEEP))
+        return;
+    while (atomic_load(&w->park) == AT__PARK_SLEEP) {
+        at__futex_wait(&w->park, AT__PARK_SLEEP, next);
+        if (next != UINT64_MAX && at_now_ns() >= next)
+            break;
+    }
+}
+
+/* Park: register as a sleeper, look for work once more, sleep.  While
+ * other workers' queues hold tasks too young to steal, sleep as a lookout
+ * until the oldest of them may be stolen (see the top). */
 static void at__park_worker(at__worker *w)
 {
     at__mt *mt = w->mt;
-    at_runtime *rt = mt->rt;
 
     pthread_mutex_lock(&mt->idle_lock);
     mt->sleepers[mt->nsleepers++] = w->index;
@@ -399,30 +520,14 @@ static void at__park_worker(at__worker *w)
         atomic_fetch_sub(&mt->num_searching, 1);
     at__park_handshake(mt);
 
-    if (!at__work_visible(mt, w)) {
-        uint32_t e = AT__PARK_EMPTY;
-        if (at__io_acquire(rt)) {
-            if (atomic_compare_exchange_strong(&w->park, &e, AT__PARK_DRIVER)) {
-                uint64_t next = at__timers_fire(rt, at_now_ns());
-                uint64_t due = at__dump_due_ns(rt);
-                next = due < next ? due : next;
-                if (!at__own_work(w))
-                    at__io_turn_locked(rt, next);
-            }
-            at__io_release(rt);
-        } else {
-            uint64_t next = at__timers_fire(rt, at_now_ns());
-            uint64_t due = at__dump_due_ns(rt);
-            next = due < next ? due : next;
-            if (!at__own_work(w) &&
-                atomic_compare_exchange_strong(&w->park, &e, AT__PARK_SLEEP)) {
-                while (atomic_load(&w->park) == AT__PARK_SLEEP) {
-                    at__futex_wait(&w->park, AT__PARK_SLEEP, next);
-                    if (next != UINT64_MAX && at_now_ns() >= next)
-                        break;
-                }
-            }
-        }
+    uint64_t young = UINT64_MAX;
+    if (!at__work_visible(mt, w, at_now_ns(), &young)) {
+        int lookout = young != UINT64_MAX;
+        if (lookout)
+            atomic_fetch_add(&mt->num_lookout, 1);
+        at__park_sleep(w, young);
+        if (lookout)
+            atomic_fetch_sub(&mt->num_lookout, 1);
     }
     /* Consumes a notification too (whoever set it has woken us or will
      * find us awake). */
@@ -459,8 +564,11 @@ static void at__mt_enqueue(at_runtime *rt, at_task *t)
                 return;
             t = prev;
         }
-        at__lq_push(mt, &w->q, t);
-        at__notify_parked(mt);
+        uint64_t since = tcx->current ? tcx->poll_start_ns : w->loop_ns;
+        if (at__lq_push(mt, &w->q, t, since))
+            at__notify_parked(mt); /* half of the queue went to the injection queue */
+        else
+            at__notify_local(mt);
         return;
     }
     t->run_next = NULL;
@@ -495,11 +603,12 @@ static at_task *at__steal(at__worker *w)
     w->rng ^= w->rng >> 7;
     w->rng ^= w->rng << 17;
     unsigned start = (unsigned)(w->rng % mt->n);
+    uint64_t now = at_now_ns();
     for (unsigned i = 0; i < mt->n; i++) {
         at__worker *v = &mt->w[(start + i) % mt->n];
         if (v == w)
             continue;
-        at_task *t = at__lq_steal(&v->q, &w->q);
+        at_task *t = at__lq_steal(&v->q, &w->q, now);
         if (t)
             return t;
     }
@@ -517,7 +626,7 @@ static void at__lq_shuffle(at__mt *mt, at__worker *w)
         at_task *t = at__lq_pop(&w->q);
         if (!t)
             return;
-        at__lq_push(mt, &w->q, t);
+        at__lq_push(mt, &w->q, t, w->loop_ns);
     }
 }
 
@@ -536,13 +645,15 @@ static at_task *at__next_task(at__worker *w)
             w->lifo_streak++;
             return t;
         }
-        at__lq_push(mt, &w->q, t); /* its turn comes after the queue's */
+        at__lq_push(mt, &w->q, t, w->loop_ns); /* its turn comes after the queue's */
     }
     w->lifo_streak = 0;
     if (__builtin_expect(w->seeded, 0))
         at__lq_shuffle(mt, w);
-    if ((t = at__lq_pop(&w->q)))
+    if ((t = at__lq_pop(&w->q))) {
+        atomic_store_explicit(&w->q.popped_ns, w->loop_ns, memory_order_relaxed);
         return t;
+    }
     if ((t = at__inject_pop(mt, w, AT__LQ_CAP / 2)))
         return t;
     return at__steal(w);
@@ -565,13 +676,13 @@ static int at__spin_for_work(at__worker *w)
         w->searching = 1;
         atomic_fetch_add(&mt->num_searching, 1);
     }
-    uint64_t end = at_now_ns() + AT__SPIN_NS;
+    uint64_t now = at_now_ns(), end = now + AT__SPIN_NS;
     do {
         for (int i = 0; i < 64; i++)
             __builtin_ia32_pause();
-        if (at__work_visible(mt, w))
+        if (at__work_visible(mt, w, now = at_now_ns(), NULL))
             return 1;
-    } while (at_now_ns() < end);
+    } while (now < end);
     return 0;
 }
 
@@ -600,6 +711,7 @@ static void *at__worker_main(void *arg)
     at__loop_clock clk;
     at__loop_clock_read(&clk);
     for (;;) {
+        w->loop_ns = clk.ns;
         if (atomic_load_explicit(&mt->stop, memory_order_acquire)) {
             at__stop_point(w);
             at__loop_clock_read(&clk);
@@ -607,7 +719,7 @@ static void *at__worker_main(void *arg)
         if (atomic_load_explicit(&mt->shutdown, memory_order_acquire))
             break;
         if (at__dump_pending(rt) &&
-            clk.ns >= __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)) {
+            clk.ns >= __atomic_load_n(&at__rt(rt)->dump_not_before, __ATOMIC_RELAXED)) {
             at__dump_point(w);
             at__loop_clock_read(&clk);
         }
@@ -665,7 +777,7 @@ static int at__mt_start(at_runtime *rt, unsigned workers, const char *name)
     pthread_cond_init(&mt->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     rt->workers = workers;
-    rt->sched = mt;
+    at__rt(rt)->sched = mt;
     if (!at__io_driver_get(rt))
         goto fail_started;
     for (unsigned i = 0; i < workers; i++) {
@@ -717,7 +829,7 @@ static void at__mt_free(at_runtime *rt)
     at__mt *mt = at__mt_of(rt);
     if (!mt)
         return;
-    rt->sched = NULL;
+    at__rt(rt)->sched = NULL;
     pthread_mutex_destroy(&mt->inj_lock);
     pthread_mutex_destroy(&mt->idle_lock);
     pthread_mutex_destroy(&mt->done_lock);
@@ -794,7 +906,7 @@ static void at__steal_all(at__mt *mt)
     mt->inj_head = mt->inj_tail = NULL;
     atomic_store(&mt->inj_len, 0);
     pthread_mutex_unlock(&mt->inj_lock);
-    at__taskq_append(&rt->run_head, &rt->run_tail, h, tl);
+    at__taskq_append(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, h, tl);
     for (unsigned i = 0; i < mt->n; i++) {
         at__worker *v = &mt->w[i];
         at_task *t = atomic_exchange(&v->lifo, NULL);
@@ -807,14 +919,15 @@ static void at__steal_all(at__mt *mt)
 
 static at_task *at__mt_runq_pop(at_runtime *rt)
 {
-    if (!rt->run_head)
+    at__runtime *rs = at__rt(rt);
+    if (!rs->run_head)
         at__steal_all(at__mt_of(rt));
-    return at__taskq_pop(&rt->run_head, &rt->run_tail);
+    return at__taskq_pop(&rs->run_head, &rs->run_tail);
 }
 
 static void at__mt_runq_push(at_runtime *rt, at_task *t)
 {
-    at__taskq_push(&rt->run_head, &rt->run_tail, t);
+    at__taskq_push(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, t);
 }
 
 unsigned at__mt_stop_world(at_runtime *rt, uint64_t timeout_ns)
@@ -857,13 +970,14 @@ unsigned at__mt_stop_world(at_runtime *rt, uint64_t timeout_ns)
 
 void at__mt_resume_world(at_runtime *rt)
 {
+    at__runtime *rs = at__rt(rt);
     at__mt *mt = at__mt_of(rt);
     /* What the dump left queued goes to the injection queue. */
-    at_task *h = rt->run_head, *tl = rt->run_tail;
+    at_task *h = rs->run_head, *tl = rs->run_tail;
     size_t n = 0;
     for (at_task *t = h; t; t = t->run_next)
         n++;
-    rt->run_head = rt->run_tail = NULL;
+    rs->run_head = rs->run_tail = NULL;
     if (h)
         at__inject_push_list(mt, h, tl, n);
     pthread_mutex_lock(&mt->stop_lock);
@@ -914,7 +1028,7 @@ static void at__dump_point(at__worker *w)
 
 int at__mt_is_worker(const at_runtime *rt)
 {
-    return rt->sched && at__cur_worker && at__cur_worker->mt == rt->sched;
+    return at__rt(rt)->sched && at__cur_worker && at__cur_worker->mt == at__rt(rt)->sched;
 }
 
 /* ====================================================================== */

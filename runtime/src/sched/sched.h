@@ -86,15 +86,16 @@ static inline int at__task_done(at_task *t)
  * under its lock). */
 static inline int at__dump_pending(const at_runtime *rt)
 {
-    return __atomic_load_n(&rt->dump_state, __ATOMIC_RELAXED) != NULL;
+    return __atomic_load_n(&at__rt(rt)->dump_state, __ATOMIC_RELAXED) != NULL;
 }
 
 /* The earliest monotonic time a busy runtime serves its next dump, or
  * UINT64_MAX when none is queued (a parked worker wakes by then). */
 static inline uint64_t at__dump_due_ns(const at_runtime *rt)
 {
-    return at__dump_pending(rt) ? __atomic_load_n(&rt->dump_not_before, __ATOMIC_RELAXED)
-                                : UINT64_MAX;
+    if (!at__dump_pending(rt))
+        return UINT64_MAX;
+    return __atomic_load_n(&at__rt(rt)->dump_not_before, __ATOMIC_RELAXED);
 }
 
 /* The live-dump safe point, registered by the dump subsystem through

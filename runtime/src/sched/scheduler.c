@@ -67,17 +67,18 @@ void at__sched_safe_point(at_runtime *rt, int busy)
 
 int at__sched_init(at_runtime *rt, const at_runtime_options *opts)
 {
+    at__runtime *rs = at__rt(rt);
     rt->workers = 1;
-    rt->sched_ops = rt->flavor == AT_FLAVOR_MULTI_THREAD ? &at__mt_ops : &at__ct_ops;
-    pthread_mutex_init(&rt->lock, NULL);
+    rs->sched_ops = rt->flavor == AT_FLAVOR_MULTI_THREAD ? &at__mt_ops : &at__ct_ops;
+    pthread_mutex_init(&rs->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&rt->park, &ca);
+    pthread_cond_init(&rs->park, &ca);
     pthread_condattr_destroy(&ca);
-    if (rt->sched_ops->start && rt->sched_ops->start(rt, opts) < 0) {
-        pthread_mutex_destroy(&rt->lock);
-        pthread_cond_destroy(&rt->park);
+    if (rs->sched_ops->start && rs->sched_ops->start(rt, opts) < 0) {
+        pthread_mutex_destroy(&rs->lock);
+        pthread_cond_destroy(&rs->park);
         return AT_ENOMEM;
     }
     return 0;
@@ -85,13 +86,14 @@ int at__sched_init(at_runtime *rt, const at_runtime_options *opts)
 
 void at__sched_fini(at_runtime *rt)
 {
-    if (rt->sched_ops->shutdown)
-        rt->sched_ops->shutdown(rt);
+    at__runtime *rs = at__rt(rt);
+    if (rs->sched_ops->shutdown)
+        rs->sched_ops->shutdown(rt);
     at__io_driver_free(rt);
-    if (rt->sched_ops->free)
-        rt->sched_ops->free(rt);
-    pthread_mutex_destroy(&rt->lock);
-    pthread_cond_destroy(&rt->park);
+    if (rs->sched_ops->free)
+        rs->sched_ops->free(rt);
+    pthread_mutex_destroy(&rs->lock);
+    pthread_cond_destroy(&rs->park);
 }
 
 void at__sched_cancel_all(at_runtime *rt)
@@ -99,14 +101,14 @@ void at__sched_cancel_all(at_runtime *rt)
     /* Cancelling can free tasks, so restart the scan after each one. */
     for (;;) {
         at_task *victim = NULL;
-        at__spin_lock(&rt->owned_lock);
+        at__spin_lock(&at__rt(rt)->owned_lock);
         for (at_task *t = rt->owned_head; t; t = t->owned_next)
             if (!at__task_done(t)) {
                 victim = t;
                 at__task_ref(victim);
                 break;
             }
-        at__spin_unlock(&rt->owned_lock);
+        at__spin_unlock(&at__rt(rt)->owned_lock);
         if (!victim)
             break;
         at__task_cancel(victim);
@@ -116,8 +118,9 @@ void at__sched_cancel_all(at_runtime *rt)
 
 void at__sched_detach_all(at_runtime *rt)
 {
-    pthread_mutex_lock(&rt->lock);
-    at__spin_lock(&rt->owned_lock);
+    at__runtime *rs = at__rt(rt);
+    pthread_mutex_lock(&rs->lock);
+    at__spin_lock(&rs->owned_lock);
     /* Their memory stays valid: each holds the task pool until freed. */
     at__pool_hold(rt, rt->task_count);
     while (rt->owned_head) {
@@ -127,28 +130,28 @@ void at__sched_detach_all(at_runtime *rt)
         __atomic_store_n(&t->sched_data, NULL, __ATOMIC_RELAXED);
         t->runtime = NULL;
     }
-    at__spin_unlock(&rt->owned_lock);
-    __atomic_store_n(&rt->wake_head, NULL, __ATOMIC_RELAXED);
-    rt->run_head = rt->run_tail = NULL;
-    rt->inject_head = rt->inject_tail = NULL;
-    pthread_mutex_unlock(&rt->lock);
+    at__spin_unlock(&rs->owned_lock);
+    __atomic_store_n(&rs->wake_head, NULL, __ATOMIC_RELAXED);
+    rs->run_head = rs->run_tail = NULL;
+    rs->inject_head = rs->inject_tail = NULL;
+    pthread_mutex_unlock(&rs->lock);
 }
 
 /* ---- Run queues as a live dump sees them ---- */
 
 at_task *at__runq_pop(at_runtime *rt)
 {
-    return rt->sched_ops->runq_pop(rt);
+    return at__rt(rt)->sched_ops->runq_pop(rt);
 }
 
 void at__runq_push(at_runtime *rt, at_task *t)
 {
-    rt->sched_ops->runq_push(rt, t);
+    at__rt(rt)->sched_ops->runq_push(rt, t);
 }
 
 void at__runtime_unpark(at_runtime *rt)
 {
-    rt->sched_ops->unpark(rt);
+    at__rt(rt)->sched_ops->unpark(rt);
 }
 
 /* ---- Polling ---- */
@@ -175,9 +178,9 @@ static void at__task_finish(at_task *t, uint32_t final_state, int result, uint64
     atomic_store_explicit(&t->state, final_state, memory_order_release);
     at__task_notify_joiner(t);
     at_runtime *rt = t->runtime;
-    if (rt && rt->sched_ops->block_on_done &&
+    if (rt && at__rt(rt)->sched_ops->block_on_done &&
         (atomic_load_explicit(&t->flags, memory_order_relaxed) & AT_TF_BLOCK_ON))
-        rt->sched_ops->block_on_done(rt);
+        at__rt(rt)->sched_ops->block_on_done(rt);
     at__task_unref(t); /* the runtime's reference */
 }
 
@@ -236,7 +239,7 @@ at_poll_result at__task_run_at(at_trace_context *tcx, at_task *t, at__loop_clock
         return AT_READY;
     }
     __atomic_store_n(&t->state_ns, end, __ATOMIC_RELAXED);
-    t->runtime->sched_ops->pending(t->runtime, t);
+    at__rt(t->runtime)->sched_ops->pending(t->runtime, t);
     return AT_PENDING;
 }
 
@@ -249,5 +252,5 @@ int at__block_on(at_runtime *rt, at_frame *future, const char *name,
         return AT_EINVAL;
     if (__atomic_load_n(&rt->flags, __ATOMIC_ACQUIRE) & AT_RTF_SHUTDOWN)
         return AT_ESHUTDOWN;
-    return rt->sched_ops->block_on(rt, future, name, site);
+    return at__rt(rt)->sched_ops->block_on(rt, future, name, site);
 }

@@ -45,18 +45,19 @@ uint64_t at__sched_rand(uint64_t *state)
 
 void at__sched_seed(at_runtime *rt)
 {
-    rt->sched_rng = at__sched_seed_state(rt->id);
+    at__rt(rt)->sched_rng = at__sched_seed_state(rt->id);
 }
 
 at_task *at__runq_pop_seeded(at_runtime *rt)
 {
+    at__runtime *rs = at__rt(rt);
     size_t n = 0;
-    for (at_task *t = rt->run_head; t; t = t->run_next)
+    for (at_task *t = rs->run_head; t; t = t->run_next)
         n++;
     if (!n)
         return NULL;
-    size_t k = (size_t)(at__sched_rand(&rt->sched_rng) % n);
-    at_task *prev = NULL, *t = rt->run_head;
+    size_t k = (size_t)(at__sched_rand(&rs->sched_rng) % n);
+    at_task *prev = NULL, *t = rs->run_head;
     while (k--) {
         prev = t;
         t = t->run_next;
@@ -64,9 +65,9 @@ at_task *at__runq_pop_seeded(at_runtime *rt)
     if (prev)
         prev->run_next = t->run_next;
     else
-        rt->run_head = t->run_next;
-    if (rt->run_tail == t)
-        rt->run_tail = prev;
+        rs->run_head = t->run_next;
+    if (rs->run_tail == t)
+        rs->run_tail = prev;
     t->run_next = NULL;
     return t;
 }

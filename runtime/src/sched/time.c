@@ -80,7 +80,8 @@ static void at__heap_remove(struct at__timer_heap *h, at_sleep_fut *s)
 
 uint64_t at__timers_fire(at_runtime *rt, uint64_t now)
 {
-    struct at__timer_heap *h = &rt->timers;
+    at__runtime *rs = at__rt(rt);
+    struct at__timer_heap *h = &rs->timers;
     if (!__atomic_load_n(&h->len, __ATOMIC_RELAXED))
         return UINT64_MAX;
     at_waker fired[64];
@@ -88,7 +89,7 @@ uint64_t at__timers_fire(at_runtime *rt, uint64_t now)
     uint64_t next;
     do {
         nfired = 0;
-        pthread_mutex_lock(&rt->lock);
+        pthread_mutex_lock(&rs->lock);
         while (h->len && h->entries[0]->deadline <= now && nfired < 64) {
             at_sleep_fut *s = h->entries[0];
             at__heap_remove(h, s);
@@ -96,7 +97,7 @@ uint64_t at__timers_fire(at_runtime *rt, uint64_t now)
             s->waker.task = NULL;
         }
         next = h->len ? h->entries[0]->deadline : UINT64_MAX;
-        pthread_mutex_unlock(&rt->lock);
+        pthread_mutex_unlock(&rs->lock);
         for (size_t i = 0; i < nfired; i++)
             at_waker_wake(&fired[i]);
     } while (nfired == 64);
@@ -105,14 +106,15 @@ uint64_t at__timers_fire(at_runtime *rt, uint64_t now)
 
 void at__timers_free(at_runtime *rt)
 {
-    struct at__timer_heap *h = &rt->timers;
-    pthread_mutex_lock(&rt->lock);
+    at__runtime *rs = at__rt(rt);
+    struct at__timer_heap *h = &rs->timers;
+    pthread_mutex_lock(&rs->lock);
     size_t n = h->len;
     at_sleep_fut **e = h->entries;
     h->entries = NULL;
     __atomic_store_n(&h->len, 0, __ATOMIC_RELAXED);
     h->cap = 0;
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rs->lock);
     for (size_t i = 0; i < n; i++) {
         e[i]->heap_index = AT__NO_INDEX;
         e[i]->runtime = NULL;
@@ -154,22 +156,22 @@ AT_NOINLINE static at_poll_result at__sleep_poll(at_frame *fr, at_context *cx)
         at__sleep_drop(fr);
         return AT_READY;
     }
-    pthread_mutex_lock(&rt->lock);
+    pthread_mutex_lock(&at__rt(rt)->lock);
     if (f->heap_index == AT__NO_INDEX) {
         if (f->waker.task)
             at_waker_drop(&f->waker); /* fired, then polled early: re-arm */
         f->waker = at_waker_clone(cx);
         f->runtime = rt;
-        if (at__heap_insert(&rt->timers, f) < 0) {
+        if (at__heap_insert(&at__rt(rt)->timers, f) < 0) {
             /* Out of memory: degrade to a busy re-poll rather than hang. */
-            pthread_mutex_unlock(&rt->lock);
+            pthread_mutex_unlock(&at__rt(rt)->lock);
             at_waker_drop(&f->waker);
             at__task_wake(cx->task);
             at__leaf_waiting(&f->leaf);
             return AT_PENDING;
         }
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&at__rt(rt)->lock);
     at__leaf_waiting(&f->leaf);
     return AT_PENDING;
 }
@@ -181,9 +183,9 @@ static void at__sleep_drop(at_frame *fr)
     /* heap_index moves under the lock (swaps made by other timers' inserts
      * and removals, on any worker): look at it only there. */
     if (rt) {
-        pthread_mutex_lock(&rt->lock);
-        at__heap_remove(&rt->timers, f);
-        pthread_mutex_unlock(&rt->lock);
+        pthread_mutex_lock(&at__rt(rt)->lock);
+        at__heap_remove(&at__rt(rt)->timers, f);
+        pthread_mutex_unlock(&at__rt(rt)->lock);
     }
     f->runtime = NULL;
     at_waker_drop(&f->waker);
