@@ -10,6 +10,7 @@
 //!
 //! Each prints one BENCH line (docs/performance.md) with the median of the
 //! runs; the multi-thread flavor uses 2 workers, like mt_bench.
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -156,7 +157,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 // Five nested async functions, the innermost parked on a Notify: the shape
 // of bench/idle_tasks.c.
-async fn idle5(n: Arc<Notify>) { n.notified().await }
+// Counts tasks that reached their wait (a static: no bytes in the tasks).
+static IDLE_WAITING: AtomicUsize = AtomicUsize::new(0);
+
+async fn idle5(n: Arc<Notify>) {
+    IDLE_WAITING.fetch_add(1, Ordering::Relaxed);
+    n.notified().await
+}
 async fn idle4(n: Arc<Notify>) { idle5(n).await }
 async fn idle3(n: Arc<Notify>) { idle4(n).await }
 async fn idle2(n: Arc<Notify>) { idle3(n).await }
@@ -177,8 +184,9 @@ fn idle_mem(n: usize) {
         for _ in 0..n {
             handles.push(tokio::spawn(idle1(notify.clone())));
         }
-        // Let every task run to its wait.
-        for _ in 0..4 {
+        // Let every task run to its wait: notify_waiters() below wakes only
+        // the tasks already waiting.
+        while IDLE_WAITING.load(Ordering::Relaxed) < n {
             tokio::task::yield_now().await;
         }
     });
