@@ -11,7 +11,11 @@ core of it with generate-core-file, then times whole GDB runs of
     BENCH name=gdb.deadlocks_chain_s.100k value=<median whole run, s> unit=s ...
 
 The target is a whole run under 2 s at 100,000 chained joins (an analysis
-quadratic in the chain took 17.6 s at 16,000).  Timings are measured and
+quadratic in the chain took 17.6 s at 16,000).  On a shared, loaded machine
+wall times say little, so each round also times, right after, the task
+table (`info async-tasks`) and GDB alone on the same core, and the CPU time
+(user + system) of each run: the deadlock run's ratio to the table run is
+what the analysis adds to the walk both do.  Timings are measured and
 reported, never asserted; the script fails only if the verdict is wrong.
 
 usage: bench/gdb_chain_bench.py --build BUILD [--tasks N] [--runs R]
@@ -48,6 +52,19 @@ def make_core(exe, n, core):
         proc.wait()
 
 
+def timed(cmd):
+    """(wall s, CPU s of the child, stdout) of one run."""
+    before = os.times()
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT).stdout
+    wall = time.perf_counter() - t0
+    after = os.times()
+    used = (after.children_user - before.children_user +
+            after.children_system - before.children_system)
+    return wall, used, out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -59,14 +76,18 @@ def main():
     try:
         core = os.path.join(tmp, "chain.core")
         make_core(exe, args.tasks, core)
-        cmd = GDB + [exe, core, "-ex", "source %s" % LOADER, "-ex", "info async-deadlocks"]
-        times = []
-        out = b""
+        base = GDB + [exe, core, "-ex", "source %s" % LOADER]
+        runs = {"deadlocks": base + ["-ex", "info async-deadlocks"],
+                "tasks": base + ["-ex", "info async-tasks"], "gdb": base}
+        times = {k: [] for k in runs}
+        cpu = {k: [] for k in runs}
+        outs = {}
         for _ in range(args.runs):
-            t0 = time.perf_counter()
-            out = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT).stdout
-            times.append(time.perf_counter() - t0)
+            for k, cmd in runs.items():
+                wall, used, outs[k] = timed(cmd)
+                times[k].append(wall)
+                cpu[k].append(used)
+        times, out = times["deadlocks"], outs["deadlocks"]
         text = out.decode("utf-8", "replace")
         stuck = len(re.findall(r"^stuck: task \d+ \"link\": join task", text, re.M))
         if stuck != args.tasks // 2 or not re.search(r"^deadlock: task 2 ", text, re.M):
@@ -78,6 +99,12 @@ def main():
               % (args.tasks, min(times), med, TARGET_S))
         print("BENCH name=gdb.deadlocks_chain_s.%s value=%.3f unit=s runs=%d best=%.3f"
               % (n, med, args.runs, min(times)))
+        c = {k: statistics.median(v) for k, v in cpu.items()}
+        print("CPU (user+sys) medians: deadlocks %.2f s, task table %.2f s, GDB and the "
+              "core alone %.2f s; deadlocks / table = %.2f" % (
+                  c["deadlocks"], c["tasks"], c["gdb"], c["deadlocks"] / c["tasks"]))
+        print("BENCH name=gdb.deadlocks_chain_cpu_s.%s value=%.3f unit=s table=%.3f gdb=%.3f"
+              % (n, c["deadlocks"], c["tasks"], c["gdb"]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

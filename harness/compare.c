@@ -170,10 +170,8 @@ static void cdiff(cmpctx *c, const char *fmt, ...) __attribute__((format(printf,
 static void cdiff(cmpctx *c, const char *fmt, ...)
 {
     va_list ap;
-    char *s;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = h_vformat(fmt, ap);
     va_end(ap);
     if (s) {
         hlist_printf(c->diffs, "%s: %s", c->task, s);

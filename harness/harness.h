@@ -53,6 +53,8 @@ void hlist_printf(hlist *l, const char *fmt, ...) __attribute__((format(printf, 
 void hlist_free(hlist *l);
 
 char *h_strdup(const char *s);
+/* The formatted string (malloc'd), or NULL when out of memory. */
+char *h_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 char *h_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *h_xmalloc(size_t n);
 /* Whole file as a NUL-terminated string (NULL and errno on failure). */

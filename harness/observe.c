@@ -268,11 +268,32 @@ static void observe_deadlocks(json_t *dl, hlist *out)
     }
 }
 
+/* Thread lines sort by role, then by the task polled: which worker thread
+ * a task lands on (and so the thread list's order) is up to the scheduler. */
+typedef struct {
+    const char *role;
+    long long task;
+    char *line;
+} thread_line;
+
+static int thread_line_cmp(const void *a, const void *b)
+{
+    const thread_line *x = a, *y = b;
+    int c = strcmp(x->role, y->role);
+    if (c)
+        return c;
+    return (x->task > y->task) - (x->task < y->task);
+}
+
 static void observe_threads(json_t *doc, hlist *out)
 {
-    size_t i, k;
+    size_t i, k, n = 0;
     json_t *th, *r;
-    json_array_foreach(j_arr(doc, "threads"), i, th) {
+    json_t *threads = j_arr(doc, "threads");
+    thread_line *lines = calloc(json_array_size(threads) + 1, sizeof *lines);
+    if (!lines)
+        return;
+    json_array_foreach(threads, i, th) {
         json_t *roots = j_arr(th, "roots");
         if (!roots || !json_array_size(roots))
             continue;
@@ -283,9 +304,14 @@ static void observe_threads(json_t *doc, hlist *out)
             hstr_printf(&b, "%s%lld", k ? " <- " : " ",
                         json_is_integer(r) ? (long long)json_integer_value(r) : 0);
         }
-        hlist_add(out, b.s);
-        hstr_free(&b);
+        lines[n++] = (thread_line){role ? role : "?", j_int(th, "task", 0), b.s};
     }
+    qsort(lines, n, sizeof *lines, thread_line_cmp);
+    for (i = 0; i < n; i++) {
+        hlist_add(out, lines[i].line);
+        free(lines[i].line);
+    }
+    free(lines);
 }
 
 void observe(json_t *doc, json_t *deadlocks, json_t *frames, int live, hlist *out)

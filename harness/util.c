@@ -68,13 +68,17 @@ void hstr_add(hstr *b, const char *s)
     hstr_addn(b, s, strlen(s));
 }
 
+char *h_vformat(const char *fmt, va_list ap)
+{
+    char *s;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 void hstr_printf(hstr *b, const char *fmt, ...)
 {
     va_list ap;
-    char *s;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = h_vformat(fmt, ap);
     va_end(ap);
     if (s) {
         hstr_add(b, s);
@@ -101,10 +105,8 @@ void hlist_add(hlist *l, const char *s)
 void hlist_printf(hlist *l, const char *fmt, ...)
 {
     va_list ap;
-    char *s;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = h_vformat(fmt, ap);
     va_end(ap);
     if (s) {
         hlist_add(l, s);

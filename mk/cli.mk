@@ -20,13 +20,13 @@ TEST_TARGETS += test-cli
 
 .PHONY: test-cli install-cli bench-cli
 
-# The package's bytecode goes to $(BUILD)/pycache (sys.pycache_prefix), not
-# into the source tree.
+# The package's bytecode is written beside it (gdb/asynctrace/__pycache__,
+# ignored by git) even where PYTHONDONTWRITEBYTECODE is set: the tool and
+# GDB then never compile it at start-up.
 $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	@mkdir -p $(@D)
-	@$(CLI_PYTHON) -X pycache_prefix=$(abspath $(BUILD))/pycache -m compileall -q gdb/asynctrace
-	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' \
-	    -e 's|@PYCACHE@|$(abspath $(BUILD))/pycache|' $< > $@
+	@$(CLI_PYTHON) -m compileall -q gdb/asynctrace
+	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' $< > $@
 	chmod 755 $@
 
 $(UNWIND_BIN): gdb/asynctrace-unwind.c
@@ -42,10 +42,17 @@ install-cli: $(CLI_BIN) $(UNWIND_BIN) install-python
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CLI_LIBEXEC)
 	install -m 755 $(UNWIND_BIN) $(DESTDIR)$(CLI_LIBEXEC)/
 	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(CLI_PYDIR)|' -e 's|@UNWIND@|$(CLI_LIBEXEC)/asynctrace-unwind|' \
-	  -e 's|@PYCACHE@||' gdb/asynctrace-cli.in > $(DESTDIR)$(BINDIR)/asynctrace
+	  gdb/asynctrace-cli.in > $(DESTDIR)$(BINDIR)/asynctrace
 	chmod 755 $(DESTDIR)$(BINDIR)/asynctrace
 
 # `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task
 # PID (whole run and stop time); run by `make bench` (bench/run_all).
 bench-cli: $(CLI_BIN) $(GDB_BENCH_BIN)
 	@python3 bench/cli_bench.py --build $(BUILD)
+
+# Where the time of an offline reading goes (interpreter start, imports,
+# core load, list walk, task walk, table, JSON, and GDB's own start with the
+# core): bench/walk_profile.py, docs/performance.md "The offline walk".
+.PHONY: bench-walk
+bench-walk: $(CLI_BIN) $(GDB_BENCH_BIN)
+	@python3 bench/walk_profile.py --build $(BUILD)

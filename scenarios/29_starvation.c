@@ -8,20 +8,7 @@
  * the starving tasks with how long they have waited.  No live dump
  * (offline). */
 #include "scenario.h"
-
-typedef struct {
-    AT_FRAME;
-    at_yield_fut yield;
-} starved_state;
-
-AT_ASYNC_FN(starved, starved_state)
-{
-    AT_BEGIN(starved_state);
-    AT_AWAIT(at_yield(&self->yield));
-    AT_END;
-}
-
-static at_frame *starved(starved_state *s) { return AT_START(s, starved); }
+#include "starved_task.h"
 
 typedef struct {
     AT_FRAME;

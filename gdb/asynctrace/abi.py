@@ -1,30 +1,24 @@
-"""The debugger ABI reader: find `asynctrace_debug`, check it, and read the
-layout table and the enum name tables it points to.
+"""The debugger ABI reader: find `asynctrace_debug`, check it, and know the
+layout of every record the walker reads.
 
-Offsets of every field come from the layout table in the inferior, never from
-DWARF, so this works on stripped binaries.  Only the descriptor's head (magic,
-version, sizes, the layout pointer) and the shape of the table's own entries
-are fixed by the ABI version.
+Offsets of every field come from the expected layout of the descriptor's ABI
+version (layouts.py, generated from abi.h), never from DWARF, so this works
+on stripped binaries.  The layout table and enum name tables the descriptor
+points to are compared with it (tablecheck.py): a damaged table is reported
+in every command's output and never changes what is read.  Only the
+descriptor's head (magic, version, pointer size) can refuse a program.
 """
 
 import struct
 
 from . import constants as C
+from . import layouts as expected
+from .tablecheck import (_checked_enums, _found_enums, _found_layouts, fields_end,
+                         layout_differences, note as _note)
 from .memory import ReadError
 
 # Fixed by the ABI version: the descriptor head and the table entry shapes.
 _DESC_HEAD = struct.Struct("<8sIIIIQ")  # magic, abi, ptr size, size, nlayout, layouts
-_LAYOUT_RECORD = struct.Struct("<QIIQ")  # name *, size, field_count, fields *
-_LAYOUT_FIELD = struct.Struct("<QII")  # name *, offset, size
-_ENUM_TABLE = struct.Struct("<QIIQ")  # name *, count, pad, names *
-MAX_RECORDS = 256
-MAX_FIELDS = 256
-MAX_ENUM_NAMES = 1024
-# No record the walker reads comes near this size: a layout table saying
-# otherwise is corrupt (and one read must never copy a whole mapping).
-MAX_RECORD_SIZE = 4096
-MAX_FIELD_SIZE = 256
-
 _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
           ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}
 
@@ -108,27 +102,14 @@ class Reader(object):
         return tuple(values[i] for i in self.reorder)
 
 
-def _check_fields(record, fields):
-    """The fields of one record, as the C compiler lays them out: each
-    aligned to its size (1, 2, 4 or 8 bytes), none overlapping another.  A
-    damaged offset would otherwise read the wrong field without a word."""
-    end = 0
-    last = None
-    for off, size, fname in sorted((o, s, n) for n, (o, s) in fields.items()):
-        align = size if size in (2, 4, 8) else 1
-        if off % align or off < end:
-            raise AbiError("layout field %s.%s (offset %d, size %d) %s: the layout "
-                           "table is corrupt" % (
-                               record, fname, off, size,
-                               "is not aligned" if off % align else
-                               "overlaps field %s" % last))
-        end = off + size
-        last = fname
-
-
 class Abi(object):
     """A validated descriptor: its address, how it was found, the layout
-    records, the enum tables, and the head fields."""
+    records, the enum tables, and the head fields.
+
+    The records and enum names are those this package knows for the
+    descriptor's ABI version (layouts.py); the descriptor's own tables are
+    compared with them and every difference is in `notes` ("corrupt: ..."),
+    which every command prints."""
 
     def __init__(self, mem, address, found_by):
         self.address = address
@@ -143,7 +124,7 @@ class Abi(object):
             raise AbiError("asynctrace_debug at 0x%x does not start with the magic "
                            "\"ATDEBUG\" (found %r), so it is not an asynctrace "
                            "descriptor or its memory is corrupt" % (address, magic))
-        if version not in C.ABI_VERSIONS:
+        if version not in C.ABI_VERSIONS or version not in expected.LAYOUTS:
             raise AbiVersionError("the program uses asynctrace debugger ABI version %d but "
                            "this asynctrace reads versions %s: use the asynctrace "
                            "(GDB extension or command-line tool) installed with the "
@@ -154,7 +135,14 @@ class Abi(object):
                            "64-bit programs only" % ptr_size)
         self.version = version
         self.descriptor_size = desc_size
-        self.records = self._read_layouts(mem, layouts, nlayout)
+        self.records = {name: Record(name, fields_end(fields) if size is None else size,
+                                     dict(fields))
+                        for name, (size, fields) in expected.LAYOUTS[version].items()}
+        self.notes = []
+        diffs = layout_differences(version, desc_size,
+                                   _found_layouts(mem, layouts, nlayout))
+        if diffs:
+            self.notes.append(_note("layout table", version, diffs))
         desc = self.record("descriptor")
         self.desc_reader = Reader(desc, [
             ("runtimes", "u"), ("threads", "u"), ("generation", "u"),
@@ -163,64 +151,10 @@ class Abi(object):
         # The clock pair (ABI 2; absent before).
         self.pair_reader = (Reader(desc, [("clock_mono_ns", "u"), ("clock_real_ns", "u")])
                             if "clock_real_ns" in desc.fields else None)
-        self.enums = {}
         d = self.desc_reader.unpack(mem, address)
-        self.enums = self._read_enums(mem, d[3], d[4])
-        for table in ("task_state", "frame_kind", "resource_kind", "flavor",
-                      "thread_role"):
-            if table not in self.enums:
-                raise AbiError("the descriptor has no enum name table %r" % table)
-
-    def _read_layouts(self, mem, base, count):
-        if count == 0 or count > MAX_RECORDS:
-            raise AbiError("the descriptor's layout table has %d records, which is "
-                           "not plausible" % count)
-        records = {}
-        try:
-            for i in range(count):
-                name_p, size, nfields, fields_p = mem.unpack(
-                    _LAYOUT_RECORD, base + i * _LAYOUT_RECORD.size)
-                name = mem.cstring(name_p, 64)
-                if nfields > MAX_FIELDS:
-                    raise AbiError("layout record %r has %d fields, which is not "
-                                   "plausible" % (name, nfields))
-                if not 0 < size <= MAX_RECORD_SIZE:
-                    raise AbiError("layout record %r has size %d, which is not "
-                                   "plausible" % (name, size))
-                fields = {}
-                for j in range(nfields):
-                    fname_p, off, fsize = mem.unpack(
-                        _LAYOUT_FIELD, fields_p + j * _LAYOUT_FIELD.size)
-                    fname = mem.cstring(fname_p, 64)
-                    if not 0 < fsize <= MAX_FIELD_SIZE or off + fsize > size:
-                        raise AbiError("layout field %s.%s (offset %d, size %d) does not "
-                                       "fit in its %d-byte record: the layout table is "
-                                       "corrupt" % (name, fname, off, fsize, size))
-                    fields[fname] = (off, fsize)
-                _check_fields(name, fields)
-                records[name] = Record(name, size, fields)
-        except ReadError as e:
-            raise AbiError("the layout table of asynctrace_debug cannot be read (%s); "
-                           "if the program has not reached main yet, its pointers may "
-                           "not be relocated: stop it later" % e)
-        return records
-
-    def _read_enums(self, mem, base, count):
-        if count > MAX_RECORDS:
-            raise AbiError("the descriptor claims %d enum tables" % count)
-        tables = {}
-        try:
-            for i in range(count):
-                name_p, n, _, names_p = mem.unpack(_ENUM_TABLE, base + i * _ENUM_TABLE.size)
-                if n > MAX_ENUM_NAMES:
-                    raise AbiError("enum table %d has %d names" % (i, n))
-                names = []
-                for j in range(n):
-                    names.append(mem.cstring(mem.u64(names_p + 8 * j), 64))
-                tables[mem.cstring(name_p, 64)] = names
-        except ReadError as e:
-            raise AbiError("the enum name tables of asynctrace_debug cannot be read (%s)" % e)
-        return tables
+        self.enums, diffs = _checked_enums(version, _found_enums(mem, d[3], d[4]))
+        if diffs:
+            self.notes.append(_note("enum name tables", version, diffs))
 
     def record(self, name):
         rec = self.records.get(name)

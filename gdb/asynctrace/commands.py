@@ -15,6 +15,7 @@ import re
 
 import gdb
 
+from . import constants
 from . import deadlock
 from . import diagnose
 from . import diagnose_text
@@ -29,7 +30,7 @@ from .memory import ReadError
 from .options import Flag, Options, Usage, Value, number
 from .session import Snapshot, UserError, no_gc
 
-TASK_STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
+TASK_STATES = list(constants.TASK_STATES)
 GROUP_HINT_TASKS = 200  # a table longer than this ends with a hint at -group
 
 
@@ -336,19 +337,8 @@ long lines."""
 
 
 def _tasks_table(sink, snap, cut, from_tty):
-    roots = snap.roots_by_task
-
-    def native_of(t):
-        if t.address not in roots:
-            return None
-        lwp, record = roots[t.address]
-        nested = t.thread is None
-        fn = None if nested else snap.backend.innermost_function(lwp)
-        frames, _ = snap.backend.native_frames(lwp, record)
-        return (lwp, fn, nested, text.running_lines(frames))
-
     with no_gc():
-        table = text.tasks_table(snap, native_of)
+        table = text.tasks_table(snap, running.native_of_snapshot(snap))
     if cut:
         table += "\n(%d more tasks not shown: set asynctrace max-tasks)" % cut
     if snap.ntasks > GROUP_HINT_TASKS:
@@ -515,45 +505,43 @@ def _bt_groups(snap, sel, chosen, full):
     return "\n\n".join(chunks)
 
 
-class InfoAsyncThreads(AsyncCommand):
+class _TableCommand(AsyncCommand):
+    """A listing with no argument: its table (self.table(snap)), or with
+    -json the whole trace document."""
+
+    @_guard
+    def invoke(self, arg, from_tty):
+        opts, rest = self.parse(arg)
+        if rest:
+            raise Usage("unexpected argument %r" % rest[0])
+        snap = Snapshot()
+        with output.Sink(opts["output"]) as sink:
+            if opts["json"]:
+                _emit_json(sink, snap)
+                return
+            _table(sink, self.table(snap), from_tty)
+
+
+class InfoAsyncThreads(_TableCommand):
     NAME = "info async-threads"
     SUMMARY = "List the threads that poll asynctrace tasks and what each polls now."
     DETAILS = """Per thread: LWP, role, worker, runtime, the task it is polling now, and
 its chain of root frames (nested block_on)."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    @_guard
-    def invoke(self, arg, from_tty):
-        opts, rest = self.parse(arg)
-        if rest:
-            raise Usage("unexpected argument %r" % rest[0])
-        snap = Snapshot()
-        with output.Sink(opts["output"]) as sink:
-            if opts["json"]:
-                _emit_json(sink, snap)
-                return
-            _table(sink, text.threads_table(snap.threads, snap.walker.names, snap.now,
-                                            snap.errors), from_tty)
+    def table(self, snap):
+        return text.threads_table(snap.threads, snap.walker.names, snap.now, snap.errors)
 
 
-class InfoAsyncRuntimes(AsyncCommand):
+class InfoAsyncRuntimes(_TableCommand):
     NAME = "info async-runtimes"
     SUMMARY = "List the asynctrace runtimes with their task counts by state."
     DETAILS = """Per runtime: flavor, workers, task counts by state; first the debugger
 ABI version of the program and where its descriptor was found."""
     OPTIONS = Options(JSON, OUTPUT)
 
-    @_guard
-    def invoke(self, arg, from_tty):
-        opts, rest = self.parse(arg)
-        if rest:
-            raise Usage("unexpected argument %r" % rest[0])
-        snap = Snapshot()
-        with output.Sink(opts["output"]) as sink:
-            if opts["json"]:
-                _emit_json(sink, snap)
-                return
-            _table(sink, text.runtimes_table(snap), from_tty)
+    def table(self, snap):
+        return text.runtimes_table(snap)
 
 
 class InfoAsyncDeadlocks(AsyncCommand):

@@ -31,6 +31,12 @@ ONESHOT_MAGIC = 0x4F6E6553
 JOB_MAGIC = 0x4A6F6273
 DEAD_MAGIC = 0xDEADF4EE
 
+# Task state names in value order (abi.h's AT_TASK_STATES; a program
+# carries them in its enum table, these serve where there is no program:
+# documents, completion before a process is loaded).  Checked against
+# abi.h by tests/gdb/run.py.
+TASK_STATES = ("idle", "scheduled", "running", "complete", "cancelled")
+
 # Task flags (at_task.flags), in the order the trace format lists them.
 TASK_FLAGS = (
     (0x01, "in-flux"),
@@ -56,6 +62,28 @@ CHAN_RX_DROPPED = 0x4
 ONESHOT_SENT = 0x1
 ONESHOT_TX_DROPPED = 0x2
 ONESHOT_RX_DROPPED = 0x4
+
+# The readers' rules on those flags: abi.h's AT_CHAN_IS_CLOSED,
+# AT_ONESHOT_IS_CLOSED and AT_ONESHOT_SENDER_GONE, which the in-process
+# snapshot applies; tests/gdb/run.py evaluates the macros' bodies and
+# compares them with these for every combination of the flags.
+CHAN_CLOSED_MASK = CHAN_CLOSED | CHAN_RX_DROPPED
+
+
+def chan_is_closed(flags):
+    """Closed for its senders: closed, or its receiver is gone."""
+    return (flags & CHAN_CLOSED_MASK) != 0
+
+
+def oneshot_is_closed(flags):
+    """Closed for its receiver: the sender is gone unsent."""
+    return (flags & ONESHOT_TX_DROPPED) != 0 and not flags & ONESHOT_SENT
+
+
+def oneshot_sender_gone(flags):
+    """The sender was used (sent) or dropped."""
+    return (flags & (ONESHOT_TX_DROPPED | ONESHOT_SENT)) != 0
+
 
 # Names the C header uses for the values above (for the consistency check).
 HEADER_NAMES = {
@@ -86,4 +114,12 @@ HEADER_NAMES = {
     "AT_ONESHOT_SENT": ONESHOT_SENT,
     "AT_ONESHOT_TX_DROPPED": ONESHOT_TX_DROPPED,
     "AT_ONESHOT_RX_DROPPED": ONESHOT_RX_DROPPED,
+    "AT_CHAN_CLOSED_MASK": CHAN_CLOSED_MASK,
+}
+
+# The flag rules above by the name of the C macro they mirror.
+HEADER_RULES = {
+    "AT_CHAN_IS_CLOSED": chan_is_closed,
+    "AT_ONESHOT_IS_CLOSED": oneshot_is_closed,
+    "AT_ONESHOT_SENDER_GONE": oneshot_sender_gone,
 }

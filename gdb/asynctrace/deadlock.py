@@ -34,14 +34,14 @@ def _atom(res, self_id):
     kind = res.kind
     if res.error:
         return ("corrupt", self_id, res.error)
+    if kind == "join" or kind == "mutex":  # the usual waits: field 0 is the task
+        target = res.values[0] if res.values else 0
+        if not target:
+            return FREE
+        return ("task", target, {"kind": kind, "object": "0x%x" % res.object
+                                 if res.object else None})
     obj = res.object_text
     via = {"kind": kind, "object": obj}
-    if kind == "mutex":
-        owner = res.get("owner") or 0
-        return ("task", owner, via) if owner else FREE
-    if kind == "join":
-        target = res.get("task") or 0
-        return ("task", target, via) if target else FREE
     if kind == "channel-send":
         cap = res.get("capacity")
         rx = res.get("receiver_task") or 0
@@ -83,16 +83,17 @@ def _condition(frame, self_id, depth=0):
     return ("and", subs)
 
 
-def _simplify(cond):
-    """FREE for a condition that holds whatever other tasks do."""
+def simplify(cond):
+    """FREE for a condition that holds whatever other tasks do (the
+    condition algebra of this module and of waitgraph.py)."""
     tag = cond[0]
     if tag == "and":
-        subs = [c for c in (_simplify(c) for c in cond[1]) if c is not FREE]
+        subs = [c for c in (simplify(c) for c in cond[1]) if c is not FREE]
         if not subs:
             return FREE
         return subs[0] if len(subs) == 1 else ("and", subs)
     if tag == "or":
-        subs = [_simplify(c) for c in cond[1]]
+        subs = [simplify(c) for c in cond[1]]
         if any(c is FREE for c in subs):
             return FREE
         return subs[0] if len(subs) == 1 else ("or", subs)
@@ -169,7 +170,11 @@ def _conditions(tasks_list):
     listed = []
     for t in tasks_list:
         tasks[t.id] = t
-        d = damage(t)
+        if t.error is None and t.chain is not None:  # the usual task: one leaf
+            res = t.resource
+            d = res.error if res is not None else None
+        else:
+            d = damage(t)
         if d is not None:
             damaged[t.id] = d
             listed.append((t.id, t.name, d))
@@ -178,7 +183,7 @@ def _conditions(tasks_list):
                 cond = _atom(t.resource, t.id) if t.resource is not None else FREE
             else:
                 tree = t.await_tree()
-                cond = _simplify(_condition(tree, t.id)) if tree is not None else FREE
+                cond = simplify(_condition(tree, t.id)) if tree is not None else FREE
             if cond is FREE and t.error and not t.resources():
                 cond = ("corrupt", t.id, t.error)  # what it waits for is lost
         elif t.state.startswith("?") or (t.error and t.state not in
@@ -193,31 +198,94 @@ def _conditions(tasks_list):
 
 def _fixpoint(conds, corrupt_ok):
     """The greatest set of tasks whose conditions cannot be satisfied when
-    every task outside the set can progress (a worklist: each task is
-    looked at again only when a task it waits for leaves the set)."""
+    every task outside the set can progress."""
+    for cond in conds.values():
+        if cond[0] in ("and", "or"):
+            return _worklist(conds, corrupt_ok)
+    return _chains(conds, corrupt_ok)
+
+
+def _chains(conds, corrupt_ok):
+    """_fixpoint when every condition is one atom (the usual case): each
+    task waits for at most one other, so the wait-for graph is a set of
+    chains ending in a task that can progress, in a dead atom ("never",
+    or "corrupt" unless corrupt_ok) or in a cycle.  One walk along each
+    chain decides every task on it."""
+    dead = set()
+    done = set()
+    for start, cond in conds.items():
+        if start in done:
+            continue
+        path = []
+        on_path = set()
+        n = start
+        while True:
+            if n in done:
+                verdict = n in dead
+                break
+            cond = conds.get(n)
+            if cond is None:  # waits for nothing this analysis blocks
+                verdict = False
+                break
+            if n in on_path:  # a cycle: every task on the path waits on it
+                verdict = True
+                break
+            path.append(n)
+            on_path.add(n)
+            tag = cond[0]
+            if tag == "task":
+                n = cond[1]
+                continue
+            verdict = tag == "never" or (tag == "corrupt" and not corrupt_ok)
+            break
+        done.update(path)
+        if verdict:
+            dead.update(path)
+    return dead
+
+
+def _worklist(conds, corrupt_ok):
+    """_fixpoint for any conditions (a worklist: each task is looked at
+    again only when a task it waits for leaves the set)."""
     dependents = {}
+    single = {}  # tid -> the one task it waits for (the usual condition)
     for tid, cond in conds.items():
-        if cond[0] == "task":  # the usual condition: one task
-            if cond[1] in conds:
-                dependents.setdefault(cond[1], []).append(tid)
+        if cond[0] == "task":
+            target = cond[1]
+            single[tid] = target
+            if target in conds:
+                deps = dependents.get(target)
+                if deps is None:
+                    dependents[target] = [tid]
+                else:
+                    deps.append(tid)
             continue
         for a in _atoms(cond, []):
             if a[0] == "task" and a[1] in conds:
                 dependents.setdefault(a[1], []).append(tid)
     dead = set(conds)
-    work = list(conds)
+    # Only a task waiting for one outside the set (or a compound
+    # condition) can leave it first; the rest leave when what they wait
+    # for does.
+    work = [tid for tid, cond in conds.items()
+            if cond[0] != "task" or cond[1] not in conds]
+    get_single = single.get
+    get_deps = dependents.get
+    discard = dead.discard
     while work:
         tid = work.pop()
         if tid not in dead:
             continue
-        cond = conds[tid]
-        if cond[0] == "task":
-            ok = cond[1] not in dead
+        target = get_single(tid)
+        if target is not None:
+            ok = target not in dead
         else:
-            ok = _satisfiable(cond, dead, corrupt_ok)
+            ok = _satisfiable(conds[tid], dead, corrupt_ok)
         if ok:
-            dead.discard(tid)
-            work.extend(dependents.get(tid, ()))
+            discard(tid)
+            deps = get_deps(tid)
+            if deps:
+                work.extend(deps)
     return dead
 
 
@@ -234,9 +302,13 @@ def analyse(tasks_list, waiting):
         sure = dead
     edges = {}
     for tid in dead:
-        edges[tid] = [(a[1], a[2]) for a in _atoms(conds[tid], [])
-                      if a[0] == "task" and a[1] in dead]
-    cycles = _cycles(edges)
+        cond = conds[tid]
+        if cond[0] == "task":
+            edges[tid] = [(cond[1], cond[2])] if cond[1] in dead else []
+        else:
+            edges[tid] = [(a[1], a[2]) for a in _atoms(cond, [])
+                          if a[0] == "task" and a[1] in dead]
+    cycles = _cycles(edges, closed=True)
     on_cycle = set(tid for cyc in cycles for tid, _ in cyc)
     doc_cycles = []
     for cyc in cycles:
@@ -388,10 +460,12 @@ def _functional_cycles(edges):
     return found
 
 
-def _cycles(edges):
+def _cycles(edges, closed=False):
     """Elementary cycles of the graph, each once, starting at its lowest id
-    (searched for inside strongly connected components only)."""
-    edges = {n: [(t, v) for t, v in es if t in edges] for n, es in edges.items()}
+    (searched for inside strongly connected components only).  `closed`:
+    every edge already ends at a node of the graph."""
+    if not closed:
+        edges = {n: [(t, v) for t, v in es if t in edges] for n, es in edges.items()}
     if all(len(es) <= 1 for es in edges.values()):
         found = _functional_cycles(edges)
         found.sort(key=lambda c: c[0][0])

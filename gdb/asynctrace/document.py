@@ -6,12 +6,13 @@ analysis reads it as it reads a walk.
 
 import json
 
+from . import constants
 from . import jsonout
 from .backend import EXIT_ERROR, EXIT_NO_PROCESS, Backend, UserError
 from .records import ADDED_FIELD_DEFAULTS, RESOURCE_FIELDS, Frame, Head, Resource, Site, Task
 from .session import Snapshot
 
-STATES = ["idle", "scheduled", "running", "complete", "cancelled"]
+STATES = list(constants.TASK_STATES)
 MAX_DEPTH = 256
 
 

@@ -44,6 +44,13 @@ def core_path():
     return m.group(1) if m else None
 
 
+def _non_stop():
+    try:
+        return bool(gdb.parameter("non-stop"))
+    except (gdb.error, RuntimeError):
+        return False
+
+
 class GdbBackend(Backend):
     """The selected inferior.  A remote target reads like a live one whose
     clock is not ours: its "now" is the runtime's last reading."""
@@ -94,8 +101,12 @@ class GdbBackend(Backend):
 
     def notes(self):
         """A note when some threads of a live process run while we read
-        (non-stop mode): what they change under the walk may read torn."""
-        if self.target != "live":
+        (non-stop mode): what they change under the walk may read torn.
+        In all-stop mode every thread is stopped at the prompt; a thread
+        GDB still lists as running there is one that is exiting (seen when
+        attaching right as a thread ends), which runs none of the program's
+        code: no note."""
+        if self.target != "live" or not _non_stop():
             return []
         try:
             running = [t.num for t in self.inferior.threads()

@@ -256,9 +256,11 @@ class ListWalker(object):
         append = out.append
         names = self.names
         raw_names = self.raw_names
+        task_addrs = self.task_addrs
         check = self._task_fields
         state_names = self.state_names
         nstates = len(state_names)
+        next_id = self.next_task_id or (1 << 64)
         in_flux_bit = C.TF_IN_FLUX
         walked = 0
         in_flux = 0
@@ -269,7 +271,14 @@ class ListWalker(object):
             addr = node.addr
             walked += 1
             in_flux = flags & in_flux_bit
-            error = check(addr, state, tid, flags, raw_name, nstates)
+            # The usual task, checked inline: a new id handed out, a known
+            # state and flags (_task_fields says what is wrong otherwise).
+            if (task_addrs.setdefault(tid, addr) == addr and state < nstates and
+                    0 < tid < next_id and not flags & ~_TASK_FLAG_BITS and
+                    b"\0" in raw_name):
+                error = None
+            else:
+                error = check(addr, state, tid, flags, raw_name, nstates)
             if single:
                 pass
             elif node.link_error is not None:

@@ -4,6 +4,8 @@ from (GDB, a PID, a core), and whether it sits in a system call.  Reads
 memory only, so it works on cores; imports nothing of GDB.
 """
 
+from . import text
+
 
 SYSCALL_INSN = b"\x0f\x05"  # x86-64 `syscall`: a thread in a system call has
 # its pc right after it
@@ -30,3 +32,20 @@ def running_facts(snap, task):
     frames, _ = snap.backend.native_frames(lwp, record)
     return {"lwp": lwp, "frames": frames or [],
             "in_syscall": in_syscall(getattr(snap, "mem", None), frames)}
+
+
+def native_of_snapshot(snap):
+    """native_of(task) for text.tasks_table (GDB's info async-tasks and the
+    CLI's ps): (LWP, function, nested, lines the polls are executing) of a
+    task being polled on a thread, None for the others."""
+    roots = snap.roots_by_task
+
+    def native_of(t):
+        if t.address not in roots:
+            return None
+        lwp, record = roots[t.address]
+        nested = t.thread is None
+        fn = None if nested else snap.backend.innermost_function(lwp)
+        frames, _ = snap.backend.native_frames(lwp, record)
+        return (lwp, fn, nested, text.running_lines(frames))
+    return native_of

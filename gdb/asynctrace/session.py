@@ -93,7 +93,9 @@ class Snapshot(object):
         self._document = None
         self._json = None
         self._task_index = None
-        self.errors = []
+        # Notes of the whole reading: a damaged layout table (read with the
+        # layout the ABI version fixes), threads running under the walk.
+        self.errors = list(self.abi.notes)
         self.errors.extend(backend.notes())
         with no_gc():
             self._read_lists(runtime_filter, keep)

@@ -41,7 +41,9 @@ def quote_name(name):
 def esc_line(s):
     """A message (which may quote names from memory) kept on one line and
     free of control characters; quotes are left as they are."""
-    return s.translate(_LINE) if s is not None else s
+    if s is None or s.isprintable():  # (no control character: nothing to do)
+        return s
+    return s.translate(_LINE)
 
 
 def safe_output(text):
@@ -281,6 +283,8 @@ def tasks_table(snap, native_of=None):
     The runtime lines say how many tasks a filter left out."""
     lines = [] if snap.runtimes else ["no runtime exists"]
     cache = _RowCache()
+    if not getattr(snap, "roots_by_task", True):
+        native_of = None  # no thread is polling a task: no call per row
     for rt, items, rt_errors in snap.runtimes:
         total = snap.task_counts.get(rt["id"])
         lines.append("runtime %d (%s, %s) at %s: %s%s" % (
@@ -295,6 +299,7 @@ def tasks_table(snap, native_of=None):
         for tasks in snap.batches(items):
             _task_rows(tasks, snap.now, snap.walker.names, native_of, cache, rows.append)
         lines.extend(_columns(rows, right=(0, 4)))
+        del rows  # its cells go before the lines are joined (1,000,000 rows)
     lines.append(now_note(snap))
     for e in snap.errors:
         lines.append("note: %s" % esc(e))

@@ -17,7 +17,8 @@ res.get(name, default), so the analysis works with older programs too.
 No gdb here: this module reads records only.
 """
 
-FREE = ("free",)
+from .deadlock import FREE, simplify  # one condition algebra
+
 FINISHED = frozenset(("complete", "cancelled"))
 MAX_DEPTH = 256
 
@@ -150,7 +151,7 @@ class Graph(object):
         self.self_id = task.id
         if task.chain is not None:
             return self.atom(task.resource) if task.resource is not None else FREE
-        return _simplify(self._tree(task.tree, 0))
+        return simplify(self._tree(task.tree, 0))
 
     def _tree(self, frame, depth):
         if frame is None or depth > MAX_DEPTH:
@@ -226,21 +227,6 @@ def _any(subs):
     if not subs:
         return FREE
     return subs[0] if len(subs) == 1 else ("or", subs)
-
-
-def _simplify(cond):
-    tag = cond[0]
-    if tag == "and":
-        subs = [c for c in (_simplify(c) for c in cond[1]) if c is not FREE]
-        if not subs:
-            return FREE
-        return subs[0] if len(subs) == 1 else ("and", subs)
-    if tag == "or":
-        subs = [_simplify(c) for c in cond[1]]
-        if any(c is FREE for c in subs):
-            return FREE
-        return subs[0] if len(subs) == 1 else ("or", subs)
-    return cond
 
 
 def _sat(cond, dead):

@@ -34,6 +34,9 @@ _FINISHED = ("complete", "cancelled")  # a finished task's future is dropped
 # that have no object to check.
 _DETAIL_ONLY = frozenset(("sleep", "read", "write"))
 _NO_OBJECT = frozenset(("none", "yield", "dump"))
+# Kinds whose wait never has an object (the runtime passes NULL): one that
+# does has a damaged kind or object.
+_NULL_OBJECT = frozenset(("none", "yield", "sleep"))
 # Resource record fields added by debugger ABI 2 (read when present).
 _ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
                            "last_notifier", "notified", "tx_untracked", "tx_holders",
@@ -226,6 +229,9 @@ class Walker(ListWalker):
             return new(Resource, ("?%d" % kind_v, obj, since, (), "corrupt: resource "
                                   "kind %d is not a resource kind" % kind_v))
         kind = self.res_names[kind_v]
+        if obj and kind in _NULL_OBJECT:
+            return new(Resource, (kind, obj, since, (), "corrupt: a %s wait with an object "
+                                  "(0x%x): its kind or its object is damaged" % (kind, obj)))
         if kind in _DETAIL_ONLY:
             return new(Resource, (kind, obj, since, (d0,), None))
         if kind in _NO_OBJECT:
@@ -304,11 +310,13 @@ class Walker(ListWalker):
 
     def _mutex(self, obj):
         v = self._read("mutex", (("magic", "u"), ("locked", "u"), ("owner_id", "u"),
-                                 ("waiters", "u"), ("lock_site", "u"), ("lock_line", "u")), obj)
+                                 ("owner", "u"), ("waiters", "u"), ("lock_site", "u"),
+                                 ("lock_line", "u")), obj)
         self._check(v["magic"], C.MUTEX_MAGIC, "mutex", obj)
         if v["owner_id"] and not v["locked"]:
             raise _BadMagic("corrupt: mutex 0x%x names holder task %d but is not "
                             "locked" % (obj, v["owner_id"]))
+        self._check_holder(obj, v["owner_id"], v["owner"])
         fn = file = None
         line = 0
         site_p = v.get("lock_site", 0)
@@ -317,6 +325,28 @@ class Walker(ListWalker):
             if site.__class__ is not str:
                 fn, file, line = site.function, site.file, v.get("lock_line", 0) or site.line
         return (v["owner_id"], v["waiters"], fn, file, line)
+
+    def _check_holder(self, obj, owner_id, owner):
+        """A mutex keeps its holder twice, as an id and as a task pointer,
+        set together: when the id names a task on a list, the pointer must
+        be that task's record.  (A holder that finished may be freed and its
+        memory reused by another task, so a pointer to a task with another
+        id proves nothing.)  The id must have been handed out, and the two
+        are zero together (a lock taken outside any task has neither)."""
+        if not owner_id:
+            if owner:
+                raise _BadMagic("corrupt: mutex 0x%x has an owner pointer (0x%x) but "
+                                "names no holder task" % (obj, owner))
+            return
+        if self.next_task_id and owner_id >= self.next_task_id:
+            raise _BadMagic("corrupt: mutex 0x%x names holder task %d, an id never "
+                            "handed out (ids so far are below %d)"
+                            % (obj, owner_id, self.next_task_id))
+        at = self.task_addrs.get(owner_id)
+        if at is not None and owner != at:
+            raise _BadMagic("corrupt: mutex 0x%x names holder task %d, but its owner "
+                            "pointer is 0x%x, not that task's record 0x%x"
+                            % (obj, owner_id, owner, at))
 
     def _holders(self, raw, untracked):
         """((task id, count), ...) by task id from a holder table's bytes,
@@ -362,19 +392,18 @@ class Walker(ListWalker):
         self._check(v["magic"], C.CHAN_MAGIC, "channel", obj)
         cflags, cap = v["flags"], v["capacity"]
         unbounded = cflags & C.CHAN_UNBOUNDED or cap == 0
-        closed = cflags & (C.CHAN_CLOSED | C.CHAN_RX_DROPPED)
+        closed = C.chan_is_closed(cflags)
         holders, truncated = self._holders(v.get("tx_holders"), v.get("tx_untracked", 0))
         return (None if unbounded else cap, v["len"], v["senders"], v["rx_task_id"],
-                bool(closed), tuple(t for t, _ in holders), truncated)
+                closed, tuple(t for t, _ in holders), truncated)
 
     def _oneshot(self, obj):
         v = self._read("oneshot", (("magic", "u"), ("flags", "u"), ("rx_task_id", "u"),
                                    ("tx_task_id", "u")), obj)
         self._check(v["magic"], C.ONESHOT_MAGIC, "oneshot", obj)
         oflags = v["flags"]
-        closed = oflags & C.ONESHOT_TX_DROPPED and not oflags & C.ONESHOT_SENT
-        dropped = oflags & (C.ONESHOT_TX_DROPPED | C.ONESHOT_SENT)
-        return (v["rx_task_id"], bool(closed), v.get("tx_task_id", 0), bool(dropped))
+        return (v["rx_task_id"], C.oneshot_is_closed(oflags), v.get("tx_task_id", 0),
+                C.oneshot_sender_gone(oflags))
 
     def _blocking(self, obj):
         """(thread,): the LWP running the job (the job id is the wait's)."""
@@ -485,7 +514,7 @@ class Walker(ListWalker):
             except ReadError:
                 return None
         kind = self._detail_only.get(wait[0])
-        if kind is not None:
+        if kind is not None and not (wait[2] and kind in _NULL_OBJECT):
             return new(Resource, (kind, wait[2], wait[3], (wait[4],), None))
         return self.resource(wait)
 
@@ -590,6 +619,7 @@ class Walker(ListWalker):
         lwp_get = threads_by_task.get
         slow = self.task
         tpl = None  # the chaintpl.Template of the last chain met
+        from_bytes = int.from_bytes
         use_tpl = self._frame_limit >= 0
         out = []
         append = out.append
@@ -612,8 +642,9 @@ class Walker(ListWalker):
             blk = blocks_get(root >> BLOCK_SHIFT)
             off = root & BLOCK_MASK
             if tpl is not None and blk is not None and off + tpl.hi <= BLOCK and \
-                    tpl.pick(tpl.unpack(blk, off)) == \
-                    tpl.consts + tuple(map(root.__add__, tpl.ptr_rel)):
+                    root < tpl.root_max and \
+                    from_bytes(blk[off:off + tpl.hi], "little") & tpl.mask == \
+                    tpl.base + root * tpl.mult:
                 chain = tpl.chain
                 addrs = tuple(map(root.__add__, tpl.rel))
             else:
@@ -654,7 +685,7 @@ class Walker(ListWalker):
         if hit is False:
             hit = None
             if len(self.templates) < chaintpl.MAX_TEMPLATES:
-                hit = chaintpl.make(self._frame_struct, addrs, shape, chain)
+                hit = chaintpl.make(self.abi.records["frame"], addrs, shape, chain)
                 self.templates[key] = hit
         return hit
 

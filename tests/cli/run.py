@@ -26,6 +26,7 @@ from gdbrun import ROOT, Program, TestFailure, markers, run_gdb  # noqa: E402
 PROGS = os.path.join(ROOT, "tests", "gdb", "progs")
 sys.path.insert(0, HERE)
 import cliextra  # noqa: E402
+import clilayout  # noqa: E402
 
 
 class Ctx(object):
@@ -328,7 +329,7 @@ TESTS = [
     ("core + executable (and stripped)", t_core),
     ("trace document", t_document),
     ("errors: one line, exit status", t_errors),
-] + cliextra.TESTS
+] + cliextra.TESTS + clilayout.TESTS
 
 
 def main():

@@ -77,9 +77,9 @@ def run_command(cmd, timeout):
 
 
 def verdict(outputs):
-    """(task set, deadlock verdict) from the JSON outputs, None parts when
-    the command refused."""
-    tasks = dead = None
+    """(task set, deadlock verdict, proven findings of the diagnosis) from
+    the JSON outputs, None parts when the command refused."""
+    tasks = dead = proven = None
     st, out = outputs["info async-tasks --json"]
     if st == "ok":
         doc = json.loads(out[out.index("{"):])
@@ -92,7 +92,15 @@ def verdict(outputs):
         doc = json.loads(out[out.index("{"):])
         dead = ([[e["task"] for e in c] for c in doc["cycles"]],
                 sorted(s["task"] for s in doc["stuck"]))
-    return tasks, dead
+    st, out = outputs.get("info async-diagnose --json", ("missing", ""))
+    if st == "ok":
+        doc = json.loads(out[out.index("{"):])
+        # What the diagnosis proves (its "likely" findings weigh durations,
+        # which value mutations may change).
+        proven = sorted((f["kind"], sorted((t["task"], t.get("state"), json.dumps(
+            t.get("waits"), sort_keys=True)) for t in f["tasks"]))
+                        for f in doc["findings"] if f["certainty"] == "proven")
+    return tasks, dead, proven
 
 
 def one_run(commands, timeout):
@@ -102,19 +110,35 @@ def one_run(commands, timeout):
     return outputs
 
 
-def mentions(cmd, out):
-    """Whether a command's output says it met corruption: a one-line
-    refusal, an error field of the JSON documents, or the words."""
-    if out.startswith("asynctrace: ") or "\nasynctrace: " in out:
-        return True
-    if "--json" not in cmd:
-        return "corrupt" in out or "in-flux" in out
-    doc = json.loads(out[out.index("{"):])
-    return bool('"error":' in out or doc.get("errors") or doc.get("corrupt") or
-                any(rt.get("error") for rt in doc.get("runtimes", ())))
+def marks(cmd, out):
+    """What a command's output says about corruption: a one-line refusal,
+    the lines that say "corrupt" or "in-flux", the error fields of the JSON
+    documents (a set of strings)."""
+    found = set()
+    for line in out.splitlines():
+        if line.startswith("asynctrace: ") or "corrupt" in line or "in-flux" in line:
+            found.add(line.strip())
+    if "--json" in cmd and "{" in out:
+        doc = json.loads(out[out.index("{"):])
+        found.update(json.dumps(e, sort_keys=True) for e in
+                     (doc.get("errors") or []) + (doc.get("corrupt") or []))
+        for rt in doc.get("runtimes", ()):
+            if rt.get("error"):
+                found.add(rt["error"])
+            tasks = rt.get("tasks")
+            if isinstance(tasks, list):  # (a diagnosis gives a count)
+                found.update(t["error"] for t in tasks if t.get("error"))
+    return found
 
 
-def classify(outputs, base):
+def mentions(cmd, out, base_out):
+    """What a command's output reports that the unmutated core's output did
+    not (the cores of busy programs have in-flux tasks: the same words there
+    say nothing about the mutation): a sorted list."""
+    return sorted(marks(cmd, out) - marks(cmd, base_out))
+
+
+def classify(outputs, base, base_out):
     """hang, traceback, badjson, silent, reported, unchanged (and a note)."""
     for cmd, (st, out) in outputs.items():
         if st == "hang":
@@ -132,9 +156,10 @@ def classify(outputs, base):
                 json.loads(out[out.index("{"):])
     except (ValueError, KeyError) as e:
         return "badjson", "%s" % e
-    reported = any(mentions(cmd, out) for cmd, (_, out) in outputs.items())
-    if reported:
-        return "reported", None
+    for cmd, (_, out) in outputs.items():
+        new = mentions(cmd, out, base_out[cmd][1])
+        if new:
+            return "reported", "%s: %s" % (cmd, new[0][:200])
     if v != base:
         return "silent", json.dumps([v, base])[:400]
     return "unchanged", None
@@ -164,7 +189,7 @@ def main():
         PATCHES.update(patches)
         outputs = one_run(commands, plan["timeout"])
         PATCHES.clear()
-        result, note = classify(outputs, base)
+        result, note = classify(outputs, base, base_out)
         results.write(json.dumps({"i": i, "core": plan["core"], "mutation": desc,
                                   "class": cls, "result": result, "note": note}) + "\n")
         results.flush()

@@ -6,11 +6,13 @@ For each program (tests/gdb/progs: states, deadlock, mt, chain) a core is
 made at its checkpoint; one GDB process per core runs tests/fuzz/driver.py,
 which lays each mutation over the core's memory and runs every command.
 Each run is one of: hang, traceback, crash (GDB died), badjson, silent (the
-task set or the deadlock verdict differs from the unmutated core's and no
-output mentions corruption), reported, unchanged.  Mutations of values
-nothing can check (a mutex's holder id, a task's state among the known
-ones, a channel's fill) may change a verdict: those count as "value", not
-"silent".  Then cores taken at random moments of a busy multi-thread
+task set, the deadlock verdict or the diagnosis's proven findings differ
+from the unmutated core's and no output reports corruption the unmutated
+core's output did not), reported, unchanged.  Mutations of values the ABI
+keeps no second copy of (a task's state among the known ones, a channel's
+fill, a closed bit: mutate.DECISIVE_VALUES) may change a verdict: those
+count as "value", listed by field.  A verdict changed by a count, a time, a
+line or a label (mutate.VALUE_ONLY) is "silent".  Then cores taken at random moments of a busy multi-thread
 program (tests/fuzz/busy.c): no traceback, valid JSON, and no deadlock
 except through records marked corrupt or in-flux.
 
@@ -204,8 +206,14 @@ def main():
     for r in failures[:30]:
         print("FAIL %-9s %s #%d %s (%s): %s" % (r["result"], r["core"], r["i"],
                                                r["mutation"], r["class"], r["note"]))
-    for r in [r for rs in values for r in rs][:10]:
-        print("value   %s #%d %s" % (r["core"], r["i"], r["mutation"]))
+    fields = {}
+    for r in [r for rs in values for r in rs]:
+        m = re.match(r"(\w+) 0x[0-9a-f]+ \.(\S+) ", r["mutation"])
+        key = "%s.%s" % m.groups() if m else r["mutation"]
+        fields[key] = fields.get(key, 0) + 1
+    if fields:
+        print("value changes by field: " + ", ".join(
+            "%s %d" % kv for kv in sorted(fields.items(), key=lambda kv: (-kv[1], kv[0]))))
     for p in busy[:30]:
         print("FAIL busy %s" % p)
     print("fuzz tally (seed %s, %d mutations of %d cores, %.0f s): %s" % (

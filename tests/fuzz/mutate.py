@@ -9,7 +9,9 @@ magic, string or value.  mutation(rng) picks one and returns byte patches
 self, another record of the same or another type, a misaligned neighbour
 or an earlier node of the same list (a cycle); magics get zero, garbage,
 the freed magic or another record's magic; values get bit flips, huge
-counts and zeros; names get unterminated or control-character bytes; the
+counts and zeros (class "count" for counts and times, "value" for values
+that decide a verdict and have no second copy to check, "random" for the
+rest); names get unterminated or control-character bytes; the
 layout table gets impossible counts, sizes and offsets; random bytes
 around the records get random values.
 """
@@ -21,21 +23,28 @@ POINTERS = frozenset((
     "child", "sibling", "resume", "next", "prev", "active", "current", "task", "wait.object",
     "function", "file", "owned_head", "collector", "owner", "runtimes", "threads",
     "layouts", "enums"))
-# Fields whose value the analysis may legitimately follow (a changed value
-# may change a value in the output, not a verdict in silence).
+# Counts, times, lines, code addresses and labels: a changed one may change
+# a printed value, never a verdict (a verdict change from one of these is
+# "silent", a failure).  Class "count".
 VALUE_ONLY = frozenset((
     "poll_count", "created_ns", "state_ns", "poll_start_ns", "poll_end_ns", "worker",
     "now_ns", "spawned_total", "since_ns", "wait.since_ns", "resume_line",
-    "resume_addr", "line", "flags", "waiters", "permits", "max_permits", "permit",
-    "generation", "clock_ns", "tid", "role", "workers", "flavor", "wait.flags",
+    "resume_addr", "line", "waiters", "max_permits", "lock_line",
+    "generation", "clock_ns", "tid", "role", "workers", "flavor",
     "wait.detail[1]", "wait.detail[2]", "send_waiters", "recv_waiters",
-    "poll", "drop", "inner_addr"))
-# Values that decide a verdict and that nothing else can check: a mutex's
-# holder, a channel's receiver and fill, a task's state among the known
-# ones, a wait's kind.  Mutations of these are tallied as "value" changes.
+    "poll", "drop", "inner_addr", "clock_mono_ns", "clock_real_ns"))
+# Values that decide a verdict and that the ABI keeps no second copy of to
+# check them against: a channel's fill, capacity, senders and receiver, a
+# task's state among the known ones, a wait's kind among those that take
+# the same object, state and flag bits (a channel's closed bit), a
+# semaphore's free permits, a mutex's owner id when it names no live task (a
+# live holder is checked against the owner pointer; a freed one's memory may
+# be reused, so the pointer proves nothing).  Mutations of these may change a verdict: tallied as "value" (the
+# tally shows how many did).  Class "value".
 DECISIVE_VALUES = frozenset((
-    "owner_id", "locked", "rx_task_id", "len", "capacity", "senders", "state",
-    "wait.kind", "wait.detail[0]", "kind"))
+    "owner_id", "locked", "rx_task_id", "tx_task_id", "len", "capacity", "senders",
+    "state", "wait.kind", "wait.detail[0]", "kind", "flags", "wait.flags", "permits",
+    "permit", "untracked", "tx_untracked", "notified", "last_notifier"))
 
 MAGICS = (0x53A7E1F1, 0x7A5C0DE5, 0x2B7E1516, 0x6C0FFEE1, 0x4D757478, 0x4368616E,
           0xDEADF4EE)
@@ -245,7 +254,8 @@ def mutation(rng, targets, read):
             raw = _pack(cur ^ (1 << rng.randrange(8 * t.size)), t.size)
         elif op == "plus1":
             raw = _pack(cur + 1, t.size)
-        cls = "value" if t.field in VALUE_ONLY or t.field in DECISIVE_VALUES else "random"
+        cls = ("count" if t.field in VALUE_ONLY else
+               "value" if t.field in DECISIVE_VALUES else "random")
     return "%s %s" % (where, op), {addr: raw}, cls
 
 

@@ -264,15 +264,16 @@ def c27(r, m, core):
 
 
 def c28(r, m, core):
-    line = m["native:reader"]
-    r.expect_kinds([("blocked-syscall", "likely"), ("all-workers-blocked", "likely"),
-                    ("starvation", "likely")])
-    r.finding(0, "blocked-syscall", "likely", [(2, "reader", line)], behind=[1])
-    r.finding(1, "all-workers-blocked", "likely", [(2, "reader", line)],
-              title=r"every worker of runtime 1 \(multi-thread, 1 worker\) is stuck inside a "
+    a, b = m["native:read_a"], m["native:read_b"]
+    r.expect_kinds([("blocked-syscall", "likely")] * 2 + [("all-workers-blocked", "likely"),
+                                                           ("starvation", "likely")])
+    r.finding(0, "blocked-syscall", "likely", [(2, "reader-a", a)], behind=[1])
+    r.finding(1, "blocked-syscall", "likely", [(3, "reader-b", b)], behind=[])
+    r.finding(2, "all-workers-blocked", "likely", [(2, "reader-a", a), (3, "reader-b", b)],
+              title=r"every worker of runtime 1 \(multi-thread, 2 workers\) is stuck inside a "
                     r"poll: nothing else on it can run; 2 tasks are runnable")
-    f = r.finding(2, "starvation", "likely", None)  # longest first: either order
-    if sorted(e["task"] for e in f["tasks"]) != [3, 4] or \
+    f = r.finding(3, "starvation", "likely", None)  # longest first: either order
+    if sorted(e["task"] for e in f["tasks"]) != [4, 5] or \
             any(e["for_ns"] < 100000000 for e in f["tasks"]):
         r.fail("starving tasks %r" % f["tasks"])
     if f["why"] != "they are scheduled but every worker is stuck inside a poll (see above)":

@@ -13,6 +13,7 @@ yet, in the documented order, so these tests hold before and after.
 usage: tests/gdb/test_analysis.py [-v]
 """
 
+import json
 import os
 import sys
 import unittest
@@ -20,7 +21,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import deadlock, diagnose, diagnose_text, group, records, taskselect  # noqa: E402
+from asynctrace import deadlock, diagnose, diagnose_text, group, jsonout, records, taskselect  # noqa: E402
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -593,6 +594,21 @@ class TestDeadlockSelect(unittest.TestCase):
             "reason": "every branch it waits on is blocked: channel 0x7000 has no sender "
                       "left; mutex 0x9000 held by task 3, and task 3 \"a\" is in a "
                       "deadlock cycle"}])
+
+
+class TestResourceFields(unittest.TestCase):
+    """The Python JSON writer writes every resource kind's fields as
+    records.RESOURCE_FIELDS lists them (the C writer is compared with the
+    same list by tests/gdb/run.py)."""
+
+    def test_every_kind_writes_its_fields_in_order(self):
+        for kind in KINDS:
+            r = res(kind, capacity=2 if kind == "semaphore" else None, holders=((3, 1),),
+                    sender_tasks=(3,))
+            doc = json.loads('{"kind":"%s","object":null,"since_ns":0' % kind
+                             + jsonout._resource_tail(r))
+            self.assertEqual(list(doc), ["kind", "object", "since_ns"]
+                             + list(records.RESOURCE_FIELDS.get(kind, ())), kind)
 
 
 if __name__ == "__main__":

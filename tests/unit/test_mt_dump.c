@@ -255,24 +255,42 @@ static void *requester_main(void *arg)
     return NULL;
 }
 
+/* The runtime's task count as a dump sees it (-1 when no dump came). */
+static long dumped_tasks(at_runtime *rt)
+{
+    at_dump *d = NULL;
+    long n = -1;
+    if (at_dump_runtime_tasks(rt, 10 * AT_SEC, &d) == 0 && d && d->nruntimes == 1)
+        n = (long)d->runtimes[0].ntasks;
+    at_dump_free(d);
+    return n;
+}
+
 AT_TEST(mt_concurrent_dump_requests)
 {
     at_runtime *rt = mt_new(2);
     napper_state ns[16];
     at_join_handle h[16];
     for (int i = 0; i < 16; i++) {
-        ns[i].ns = (uint64_t)(i % 4 + 1) * AT_MS; /* keep waking during the dumps */
+        ns[i].ns = (uint64_t)(i % 4 + 1) * AT_MS;
         h[i] = at_spawn_frame(rt, AT_START(&ns[i], napper), "napper");
         at_task_detach(&h[i]);
     }
-    /* Keep 16 tasks alive: nappers that finish are replaced by long ones. */
+    /* 16 tasks that outlive the test (an hour's sleep; freed with the
+     * runtime). */
     napper_state longs[16];
     at_join_handle lh[16];
     for (int i = 0; i < 16; i++) {
-        longs[i].ns = 30 * AT_SEC;
+        longs[i].ns = 3600 * AT_SEC;
         lh[i] = at_spawn_frame(rt, AT_START(&longs[i], napper), "long");
     }
-    usleep(20000); /* the short ones are done; 16 long ones remain */
+    /* Wait (at most 60 s, however loaded the machine) until the short
+     * nappers are done and freed: then every dump must see the 16 long
+     * ones exactly. */
+    long n = -1;
+    for (int i = 0; i < 600 && (n = dumped_tasks(rt)) != 16; i++)
+        usleep(100000);
+    AT_ASSERT_EQ_INT(n, 16);
     requester_ctx c[3];
     pthread_t th[3];
     for (int i = 0; i < 3; i++) {

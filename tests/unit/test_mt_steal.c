@@ -1,7 +1,8 @@
 /* test_mt_steal.c - when the multi-thread flavor moves a task to another
  * worker (docs/runtime.md, "Stealing only what waits"): tasks that talk
  * through a channel stay on one worker while it keeps up with them, and a
- * worker stuck in a long poll loses its queued tasks to an idle one.
+ * worker stuck in a long poll loses its queued tasks to an idle one, and
+ * so does one working through a long backlog.
  *
  * ASYNCTRACE_TEST_SCALE=N divides the message counts by N (the TSan run). */
 #include <stdatomic.h>
@@ -180,5 +181,64 @@ AT_TEST(mt_stuck_poll_loses_its_queued_task)
     AT_ASSERT_EQ_INT(st.seen_while_polling, 1);
     CU_ASSERT_TRUE(st.spinner_worker == 0 || st.spinner_worker == 1);
     AT_ASSERT_EQ_INT(atomic_load(&st.marker_worker), 1 - st.spinner_worker);
+    at_runtime_free(rt);
+}
+
+/* ---- A backlog of long polls spreads ---- */
+
+#define BACKLOG 100
+
+typedef struct {
+    AT_FRAME;
+    _Atomic unsigned *per_worker;
+} busy_state;
+
+/* 100 us of work in one poll: shorter than the stall limit, so the worker
+ * keeps taking tasks from its queue. */
+AT_ASYNC_FN(busy, busy_state)
+{
+    AT_BEGIN(busy_state);
+    for (uint64_t end = at_now_ns() + 100 * AT_US; at_now_ns() < end;)
+        ;
+    atomic_fetch_add(&self->per_worker[my_worker() & 1], 1);
+    AT_END;
+}
+
+typedef struct {
+    AT_FRAME;
+    int i;
+    _Atomic unsigned per_worker[2];
+    busy_state b[BACKLOG];
+    at_join_handle h[BACKLOG];
+    at_join_fut join;
+} backlog_state;
+
+AT_ASYNC_FN(backlog, backlog_state)
+{
+    AT_BEGIN(backlog_state);
+    for (self->i = 0; self->i < BACKLOG; self->i++) {
+        self->b[self->i].per_worker = self->per_worker;
+        self->h[self->i] = at_spawn_frame(NULL, AT_START(&self->b[self->i], busy), "busy");
+    }
+    for (self->i = 0; self->i < BACKLOG; self->i++) {
+        AT_AWAIT(at_join(&self->join, self->h[self->i]));
+        at_join_handle_release(&self->h[self->i]);
+    }
+    AT_END;
+}
+
+/* 10 ms of work queued on one worker, which never stalls: once the head
+ * has waited AT__STEAL_AGE_NS (2 ms) the other worker takes half. */
+AT_TEST(mt_backlog_of_long_polls_spreads)
+{
+    at_runtime *rt = mt_new(2);
+    backlog_state *st = calloc(1, sizeof *st);
+    AT_ASSERT_EQ_INT(at_block_on(rt, AT_START(st, backlog), "backlog"), 0);
+    unsigned a = atomic_load(&st->per_worker[0]), b = atomic_load(&st->per_worker[1]);
+    AT_ASSERT_EQ_INT(a + b, BACKLOG);
+    if (a < 10 || b < 10)
+        fprintf(stderr, "tasks per worker: %u and %u\n", a, b);
+    CU_ASSERT_TRUE(a >= 10 && b >= 10);
+    free(st);
     at_runtime_free(rt);
 }

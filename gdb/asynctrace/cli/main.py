@@ -88,22 +88,6 @@ def _footer(src, snap):
     return notes
 
 
-def native_of_snapshot(snap):
-    """native_of(task) for text.tasks_table: (LWP, function, nested, lines
-    the polls are executing) of a task being polled on a thread."""
-    roots = snap.roots_by_task
-
-    def native_of(t):
-        if t.address not in roots:
-            return None
-        lwp, record = roots[t.address]
-        nested = t.thread is None
-        fn = None if nested else snap.backend.innermost_function(lwp)
-        frames, _ = snap.backend.native_frames(lwp, record)
-        return (lwp, fn, nested, text.running_lines(frames))
-    return native_of
-
-
 def cmd_ps(args, src):
     keep, rt_filter = filters.make(args)
     snap = src.snapshot(rt_filter, keep)
@@ -121,9 +105,12 @@ def cmd_ps(args, src):
         snap.write(_out)
         _out("\n")
         return
+    from .. import running
     with no_gc():
-        table = text.tasks_table(snap, native_of_snapshot(snap))
-    _out("\n".join([table] + _footer(src, snap)) + "\n")
+        table = text.tasks_table(snap, running.native_of_snapshot(snap))
+    _out(table)  # not joined with the footer: no second copy of a large table
+    del table
+    _out("".join("\n" + line for line in _footer(src, snap)) + "\n")
 
 
 def _task_ids(values):
@@ -173,6 +160,12 @@ def cmd_bt(args, src):
             chunks.append("runtime %d: %s" % (rt["id"], "; ".join(rt_errors)))
     if not order:
         chunks.append("no task matches" if filtered else "no tasks")
+    # The reading's own notes (a damaged layout table, a thread polling a
+    # task no list has); the backend's come in the footer.
+    footer = set(snap.backend.notes())
+    notes = ["note: %s" % text.esc(e) for e in snap.errors if e not in footer]
+    if notes:
+        chunks.append("\n".join(notes))
     _out("\n\n".join(chunks + ["\n".join(_footer(src, snap))]).rstrip("\n") + "\n")
 
 

@@ -469,9 +469,10 @@ typedef struct at_notify {
 #define AT_CHAN_CLOSED     0x1u /* closed by the receiver or at_chan_close */
 #define AT_CHAN_UNBOUNDED  0x2u
 #define AT_CHAN_RX_DROPPED 0x4u
-/* The rule every reader applies (snapshot.c, the Python walker's
- * CHAN_CLOSED_MASK): a channel is closed for its senders when closed or
- * when its receiver is gone. */
+/* The rule every reader applies (snapshot.c; the Python package's
+ * constants.chan_is_closed, checked against this macro by the GDB tests):
+ * a channel is closed for its senders when closed or when its receiver is
+ * gone. */
 #define AT_CHAN_CLOSED_MASK (AT_CHAN_CLOSED | AT_CHAN_RX_DROPPED)
 #define AT_CHAN_IS_CLOSED(flags) (((flags) & AT_CHAN_CLOSED_MASK) != 0)
 typedef struct at_chan {
@@ -507,9 +508,13 @@ typedef struct at_chan {
 #define AT_ONESHOT_SENT       0x1u
 #define AT_ONESHOT_TX_DROPPED 0x2u
 #define AT_ONESHOT_RX_DROPPED 0x4u
-/* A oneshot is closed for its receiver when the sender is gone unsent. */
+/* Readers' rules (snapshot.c; constants.py, checked against these by the
+ * GDB tests): a oneshot is closed for its receiver when the sender is gone
+ * unsent; its sender is gone once it sent or was dropped. */
 #define AT_ONESHOT_IS_CLOSED(flags)                                            \
     (((flags) & AT_ONESHOT_TX_DROPPED) && !((flags) & AT_ONESHOT_SENT))
+#define AT_ONESHOT_SENDER_GONE(flags)                                          \
+    (((flags) & (AT_ONESHOT_TX_DROPPED | AT_ONESHOT_SENT)) != 0)
 typedef struct at_oneshot {
     uint32_t magic;
     uint32_t flags;

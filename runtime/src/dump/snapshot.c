@@ -301,6 +301,44 @@ static int at__read_rec(at__walk *w, uint64_t addr, unsigned char *buf, uint32_t
     return at__read(&w->rd, addr, buf, size);
 }
 
+/* Read record r at addr and check its magic field: 0, -1 unreadable, -2
+ * bad magic. */
+static int at__read_magic(at__walk *w, uint64_t addr, unsigned char *buf, int r,
+                          int magic_field, uint32_t magic)
+{
+    if (at__read_rec(w, addr, buf, w->rec_size[r]) < 0)
+        return -1;
+    return at__get(w, buf, magic_field) == magic ? 0 : -2;
+}
+
+/* A bounded list walk's step: 1 to go on to `cur` (the n-th node), 0 (with
+ * a note) when it was seen before or the list reached `max`. */
+static int at__list_step(at__walk *w, at__set *seen, uint64_t cur, size_t n,
+                         unsigned max, const char *list)
+{
+    if (n == max || at__set_add(seen, cur) != 1) {
+        at_dump_note(w->d, "corrupt: %s list loops or exceeds %u", list, max);
+        return 0;
+    }
+    return 1;
+}
+
+/* Make room for element n of the arena array *arr (*cap elements of
+ * `size`), doubling it when full: 0, or -1 out of memory. */
+static int at__grow(at_dump *d, void *arr, size_t *cap, size_t n, size_t size)
+{
+    void **a = arr;
+    if (n < *cap)
+        return 0;
+    void *bigger = at_dump_alloc(d, *cap * 2 * size);
+    if (!bigger)
+        return -1;
+    memcpy(bigger, *a, n * size);
+    *a = bigger;
+    *cap *= 2;
+    return 0;
+}
+
 static const char *at__dup_str(at__walk *w, uint64_t addr)
 {
     if (!addr || at__read_str(&w->rd, addr, w->strbuf, sizeof w->strbuf) < 0)
@@ -484,7 +522,7 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         r->rx_task_id = at__get(w, rec, L_oneshot_rx_task_id);
         r->tx_task_id = at__get(w, rec, L_oneshot_tx_task_id);
         r->closed = AT_ONESHOT_IS_CLOSED(flags);
-        r->sender_dropped = (flags & (AT_ONESHOT_TX_DROPPED | AT_ONESHOT_SENT)) != 0;
+        r->sender_dropped = AT_ONESHOT_SENDER_GONE(flags);
         return;
     }
     case AT_RES_JOIN:
@@ -691,24 +729,15 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
             break;
         }
         unsigned char trec[512];
-        if (at__read_rec(w, cur, trec, w->rec_size[R_task]) < 0) {
-            r->error = at_dump_printf(w->d, "corrupt: task 0x%llx unreadable (list cut)",
+        int bad = at__read_magic(w, cur, trec, R_task, L_task_magic, AT_TASK_MAGIC);
+        if (bad) {
+            r->error = at_dump_printf(w->d, bad == -1 ? "corrupt: task 0x%llx unreadable (list cut)"
+                                                      : "corrupt: task 0x%llx has a bad magic (list cut)",
                                       (unsigned long long)cur);
             break;
         }
-        if (at__get(w, trec, L_task_magic) != AT_TASK_MAGIC) {
-            r->error = at_dump_printf(w->d, "corrupt: task 0x%llx has a bad magic (list cut)",
-                                      (unsigned long long)cur);
+        if (at__grow(w->d, &tasks, &cap, n, sizeof *tasks) < 0)
             break;
-        }
-        if (n == cap) {
-            at_dump_task *nt = at_dump_alloc(w->d, cap * 2 * sizeof *nt);
-            if (!nt)
-                break;
-            memcpy(nt, tasks, n * sizeof *nt);
-            tasks = nt;
-            cap *= 2;
-        }
         at_dump_task *t = &tasks[n++];
         at__walk_task(w, sc, cur, trec, t);
         uint64_t back = at__get(w, trec, L_task_owned_prev);
@@ -751,22 +780,25 @@ static int at__cmp_thread(const void *a, const void *b)
     return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
-static uint64_t at__task_id_at(at__walk *w, uint64_t task_addr)
+/* The id field of the task or runtime record at addr, 0 when there is no
+ * live record there. */
+static uint64_t at__id_at(at__walk *w, uint64_t addr, int r, int magic_field,
+                          uint32_t magic, int id_field)
 {
     unsigned char rec[512];
-    if (!task_addr || at__read_rec(w, task_addr, rec, w->rec_size[R_task]) < 0 ||
-        at__get(w, rec, L_task_magic) != AT_TASK_MAGIC)
+    if (!addr || at__read_magic(w, addr, rec, r, magic_field, magic))
         return 0;
-    return at__get(w, rec, L_task_id);
+    return at__get(w, rec, id_field);
+}
+
+static uint64_t at__task_id_at(at__walk *w, uint64_t task_addr)
+{
+    return at__id_at(w, task_addr, R_task, L_task_magic, AT_TASK_MAGIC, L_task_id);
 }
 
 static uint64_t at__runtime_id_at(at__walk *w, uint64_t rt_addr)
 {
-    unsigned char rec[512];
-    if (!rt_addr || at__read_rec(w, rt_addr, rec, w->rec_size[R_runtime]) < 0 ||
-        at__get(w, rec, L_runtime_magic) != AT_RUNTIME_MAGIC)
-        return 0;
-    return at__get(w, rec, L_runtime_id);
+    return at__id_at(w, rt_addr, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC, L_runtime_id);
 }
 
 static void at__walk_threads(at__walk *w, uint64_t head)
@@ -776,24 +808,15 @@ static void at__walk_threads(at__walk *w, uint64_t head)
     at_dump_thread *th = at_dump_alloc(d, cap * sizeof *th);
     at__set visited = {0};
     for (uint64_t cur = head; cur && th; n++) {
-        if (n == AT_SNAPSHOT_MAX_THREADS || at__set_add(&visited, cur) != 1) {
-            at_dump_note(d, "corrupt: thread list loops or exceeds %u", AT_SNAPSHOT_MAX_THREADS);
+        if (!at__list_step(w, &visited, cur, n, AT_SNAPSHOT_MAX_THREADS, "thread"))
             break;
-        }
         unsigned char rec[512];
-        if (at__read_rec(w, cur, rec, w->rec_size[R_context]) < 0 ||
-            at__get(w, rec, L_context_magic) != AT_CONTEXT_MAGIC) {
+        if (at__read_magic(w, cur, rec, R_context, L_context_magic, AT_CONTEXT_MAGIC)) {
             at_dump_note(d, "corrupt: thread context 0x%llx unreadable", (unsigned long long)cur);
             break;
         }
-        if (n == cap) {
-            at_dump_thread *nt = at_dump_alloc(d, cap * 2 * sizeof *nt);
-            if (!nt)
-                break;
-            memcpy(nt, th, n * sizeof *nt);
-            th = nt;
-            cap *= 2;
-        }
+        if (at__grow(d, &th, &cap, n, sizeof *th) < 0)
+            break;
         at_dump_thread *t = &th[n];
         t->tid = (int32_t)at__get(w, rec, L_context_tid);
         t->role = (uint32_t)at__get(w, rec, L_context_role);
@@ -874,24 +897,15 @@ static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
     d->runtimes = at_dump_alloc(d, cap * sizeof(at_dump_runtime));
     at__set rts = {0};
     for (uint64_t cur = head; cur && d->runtimes;) {
-        if (n == AT_SNAPSHOT_MAX_RUNTIMES || at__set_add(&rts, cur) != 1) {
-            at_dump_note(d, "corrupt: runtime list loops or exceeds %u", AT_SNAPSHOT_MAX_RUNTIMES);
+        if (!at__list_step(w, &rts, cur, n, AT_SNAPSHOT_MAX_RUNTIMES, "runtime"))
             break;
-        }
         unsigned char rec[512];
-        if (at__read_rec(w, cur, rec, w->rec_size[R_runtime]) < 0 ||
-            at__get(w, rec, L_runtime_magic) != AT_RUNTIME_MAGIC) {
+        if (at__read_magic(w, cur, rec, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC)) {
             at_dump_note(d, "corrupt: runtime 0x%llx unreadable or bad magic", (unsigned long long)cur);
             break;
         }
-        if (n == cap) {
-            at_dump_runtime *nr = at_dump_alloc(d, cap * 2 * sizeof *nr);
-            if (!nr)
-                break;
-            memcpy(nr, d->runtimes, n * sizeof *nr);
-            d->runtimes = nr;
-            cap *= 2;
-        }
+        if (at__grow(d, &d->runtimes, &cap, n, sizeof *d->runtimes) < 0)
+            break;
         if (!only || cur == (uint64_t)(uintptr_t)only)
             at__walk_runtime(w, sc, cur, rec, &d->runtimes[n++]);
         cur = at__get(w, rec, L_runtime_next);

@@ -18,10 +18,9 @@
  * A worker takes from its LIFO slot, its queue, the injection queue (every
  * AT__INJECT_EVERY polls first, so it is never starved), then steals half
  * of another worker's queue - but only when that worker does not keep up
- * with it (see "Stealing only what waits" below).  Finding
- * nothing, it parks: the first worker to park waits in epoll_wait (the I/O
- * driver, with the next timer deadline as timeout); the others sleep on a
- * futex.
+ * with it (see "Stealing only what waits" below).  Finding nothing, it
+ * parks: the first worker to park waits in epoll_wait (the I/O driver, with
+ * the next timer deadline as timeout); the others sleep on a futex.
  *
  * Stealing only what waits: a task woken by a task of this worker (a
  * channel's producer woken by its consumer, a ping-pong partner) is usually
@@ -668,6 +667,14 @@ static at_task *at__next_task(at__worker *w)
 static int at__spin_for_work(at__worker *w)
 {
     at__mt *mt = w->mt;
+    /* Only tasks too young to steal: park as a lookout at once (spinning
+     * would pull their queue's cache lines away from the worker running
+     * them, for work that is not ours to take). */
+    uint64_t young = UINT64_MAX;
+    if (at__work_visible(mt, w, at_now_ns(), &young))
+        return 1;
+    if (young != UINT64_MAX)
+        return 0;
     if (!w->searching) {
         uint32_t s = atomic_load(&mt->num_searching);
         uint32_t awake = mt->n - atomic_load(&mt->num_sleeping);
