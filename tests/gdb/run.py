@@ -1655,13 +1655,13 @@ def _layout_entry(p, record, field):
 
 
 COVERS = r"( \(the analysis covers what was readable\))?"
-LAYOUT_NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 2: "
-               r"%s \(read with ABI 2's layout, which this extension knows\)")
+LAYOUT_NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 3: "
+               r"%s \(read with ABI 3's layout, which this extension knows\)")
 
 
 def t_verdict_layout(ctx):
     """A layout table whose field does not fit its record: reported, and the
-    walk reads with the layout ABI 2 fixes (every task as before)."""
+    walk reads with the layout ABI 3 fixes (every task as before)."""
     p = Patched(ctx)
     p.img.put_u32(_layout_entry(p, "task", "root") + 8, 1 << 30)
     try:
