@@ -27,6 +27,7 @@ PROGS = os.path.join(ROOT, "tests", "gdb", "progs")
 sys.path.insert(0, HERE)
 import cliextra  # noqa: E402
 import clilayout  # noqa: E402
+import templates  # noqa: E402
 
 
 class Ctx(object):
@@ -329,7 +330,7 @@ TESTS = [
     ("core + executable (and stripped)", t_core),
     ("trace document", t_document),
     ("errors: one line, exit status", t_errors),
-] + cliextra.TESTS + clilayout.TESTS
+] + cliextra.TESTS + clilayout.TESTS + templates.TESTS
 
 
 def main():
