@@ -58,6 +58,7 @@ install-python:
 	install -d $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli
 	install -m 644 gdb/asynctrace/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/
 	install -m 644 gdb/asynctrace/cli/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli/
+	$(CLI_PYTHON) -m compileall -q -d $(PYTHON_DIR)/asynctrace $(DESTDIR)$(PYTHON_DIR)/asynctrace
 
 install-gdb: $(BUILD)/asynctrace-gdb.py
 	install -d $(DESTDIR)$(GDB_AUTOLOAD) $(dir $(DESTDIR)$(GDB_OBJFILE_SCRIPT))
