@@ -23,6 +23,12 @@ _CODES = {("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("u", 8): "Q",
           ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q"}
 
 
+def _version_list(versions):
+    """"1, 2 and 3"."""
+    words = ["%d" % v for v in versions]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 class AbiError(Exception):
     """The descriptor is missing, foreign or unreadable (one-sentence text).
     `code` is the command-line tool's exit status for it (backend.py)."""
@@ -123,7 +129,7 @@ class Abi(object):
                            "this asynctrace reads versions %s: use the asynctrace "
                            "(GDB extension or command-line tool) installed with the "
                            "runtime the program was built with"
-                           % (version, " and ".join("%d" % v for v in C.ABI_VERSIONS)))
+                           % (version, _version_list(C.ABI_VERSIONS)))
         if ptr_size != 8:
             raise AbiError("the program has %d-byte pointers; this extension reads "
                            "64-bit programs only" % ptr_size)

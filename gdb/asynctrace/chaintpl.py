@@ -6,7 +6,7 @@ of an await chain sit at the same offsets from the root frame in every task
 spawned from the same function (100,000 tasks of a server usually have a
 handful of shapes).  Once walk.Walker._chain_links has read and checked a
 chain frame by frame, a Template remembers the frame offsets from the root
-and every word it checked: each frame's site and resume line, zero sibling
+and every word it checked: each frame's site and resume word, zero sibling
 links, the root's zero parent, the leaf's zero child, and every parent and
 child link as "root + offset".  The field offsets and sizes come from the
 layout table.
@@ -25,7 +25,9 @@ dozens (docs/performance.md).
 """
 
 MAX_TEMPLATES = 256  # shapes remembered per reading (walks stay bounded)
-FIELDS = ("site", "parent", "child", "sibling", "resume_line")
+# The frame words a template checks; the last is the resume word: resume_line
+# (ABI 1 and 2) or resume, the await record's address (ABI 3).
+FIELDS = ("site", "parent", "child", "sibling")
 
 
 class Template(object):
@@ -45,7 +47,8 @@ def make(frame_record, addrs, shape, chain):
     given the layout table's frame record; None when its frames are not in
     increasing, disjoint order."""
     try:
-        fields = [frame_record.fields[name] for name in FIELDS]
+        resume = "resume" if "resume" in frame_record.fields else "resume_line"
+        fields = [frame_record.fields[name] for name in FIELDS + (resume,)]
     except KeyError:
         return None
     fsize = max(off + size for off, size in fields)

@@ -6,11 +6,14 @@ are checked against runtime/include/asynctrace/abi.h by tests/gdb/run.py, so
 they cannot drift from the header.
 """
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 # Versions this package reads.  Version 1 lacks the fields ABI 2 added
 # (holder tables, lock sites, the clock pair, blocking jobs): the walker
-# reads those only when the layout table lists them.
-ABI_VERSIONS = (1, 2)
+# reads those only when the layout table lists them.  Version 3 has 40-byte
+# frames pointing to static await records (frame.resume, record "await")
+# instead of resume_line, and one wait detail word: the walker reads
+# whichever the layout table lists.
+ABI_VERSIONS = (1, 2, 3)
 DEBUG_MAGIC = b"ATDEBUG\0"
 DEBUG_SYMBOL = "asynctrace_debug"
 # The descriptor's ELF section; older builds used the name without the dot.
@@ -49,9 +52,8 @@ TF_IN_FLUX = 0x01
 # Runtime flags (at_runtime.flags).
 RTF_SHUTDOWN = 0x1
 
-# Frame flags (at_frame.flags).
-FF_DONE = 0x01
-FF_POLLING = 0x02
+# at_frame.resume of a finished frame (ABI 3; 0 is "in no await").
+RESUME_DONE = 1
 
 # Channel and oneshot flags.
 CHAN_CLOSED = 0x1
@@ -105,8 +107,7 @@ HEADER_NAMES = {
     "AT_TF_TRACING": 0x20,
     "AT_TF_BLOCK_ON": 0x40,
     "AT_RTF_SHUTDOWN": RTF_SHUTDOWN,
-    "AT_FF_DONE": FF_DONE,
-    "AT_FF_POLLING": FF_POLLING,
+    "AT_RESUME_DONE": RESUME_DONE,
     "AT_CHAN_CLOSED": CHAN_CLOSED,
     "AT_CHAN_UNBOUNDED": CHAN_UNBOUNDED,
     "AT_CHAN_RX_DROPPED": CHAN_RX_DROPPED,

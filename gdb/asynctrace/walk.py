@@ -60,8 +60,8 @@ class Walker(ListWalker):
         self.mem = mem
         self.next_task_id = next_task_id
         self.sites = {}  # address -> Site or error str
-        self.heads = {}  # (site, resume line) -> Head
-        self.chains = {}  # chain shape (site, resume line, ...) -> Chain
+        self.heads = {}  # (site, resume line or await record) -> Head
+        self.chains = {}  # chain shape (site, resume word, ...) -> Chain
         self.templates = {}  # (frame offsets, shape) -> chaintpl.Template or None
         self.spawns = {}  # site address -> (Site or None, error or None)
         self.raw_names = {}  # raw task name bytes -> str
@@ -113,12 +113,17 @@ class Walker(ListWalker):
             ("magic", "u"), ("flavor", "u"), ("id", "u"), ("next", "u"),
             ("owned_head", "u"), ("task_count", "u"), ("workers", "u"),
             ("flags", "u"), ("now_ns", "u"), ("spawned_total", "u")])
+        # A frame's await line: ABI 1 and 2 keep it in the frame
+        # (resume_line), ABI 3 points to the await's static record (resume),
+        # whose line head() reads once per record.
+        self._resume_ptr = self.abi.has("frame", "resume")
         self.FRAME = r("frame", [("site", "u"), ("parent", "u"), ("child", "u"),
-                                 ("sibling", "u"), ("resume_line", "u")])
+                                 ("sibling", "u"),
+                                 ("resume" if self._resume_ptr else "resume_line", "u")])
+        self.AWAIT_LINE = r("await", [("line", "u")]) if self._resume_ptr else None
         self.WAIT = r("leaf", [
             ("wait.kind", "u"), ("wait.flags", "u"), ("wait.object", "u"),
-            ("wait.since_ns", "u"), ("wait.detail[0]", "u"),
-            ("wait.detail[1]", "u"), ("wait.detail[2]", "u")])
+            ("wait.since_ns", "u"), ("wait.detail[0]", "u")])
         self.SITE = r("site", [
             ("magic", "u"), ("kind", "u"), ("function", "u"), ("file", "u"),
             ("line", "u")])
@@ -164,18 +169,32 @@ class Walker(ListWalker):
         self.sites[addr] = hit
         return hit
 
-    def head(self, site_p, resume_line):
-        """The Head of frames with this site and resume line, or an error
-        string (the site's problem)."""
-        key = (site_p, resume_line)
+    def head(self, site_p, resume):
+        """The Head of frames with this site and resume word (the await line,
+        or from ABI 3 the address of the await's record), or an error
+        string (the site's or the await record's problem)."""
+        key = (site_p, resume)
         head = self.heads.get(key)
         if head is None:
             site = self.site(site_p)
             if site.__class__ is str:
                 return site
+            line = self._await_line(resume) if self._resume_ptr else resume
+            if line.__class__ is str:
+                return line
             head = self.heads[key] = Head(site.function, site.file,
-                                          resume_line or site.line, site.kind)
+                                          line or site.line, site.kind)
         return head
+
+    def _await_line(self, resume):
+        """The line of the at_await record at `resume` (0 for none or a
+        finished frame), or an error string."""
+        if resume <= C.RESUME_DONE:
+            return 0
+        try:
+            return self.AWAIT_LINE.unpack(self.mem, resume)[0]
+        except ReadError:
+            return "corrupt: await record 0x%x unreadable" % resume
 
     def spawn(self, site_p):
         """(Site or None, error or None) of a task's spawn site."""
@@ -205,7 +224,7 @@ class Walker(ListWalker):
         """The Resource of a leaf's wait record (kind, flags, object, since,
         details).  The state of the object (a mutex's owner, a channel's
         fill) is read once per reading: the program is stopped."""
-        kind_v, wflags, obj, since, d0, d1, d2 = wait
+        kind_v, wflags, obj, since, d0 = wait
         if kind_v >= len(self.res_names):
             return new(Resource, ("?%d" % kind_v, obj, since, (), "corrupt: resource "
                                   "kind %d is not a resource kind" % kind_v))
@@ -417,14 +436,14 @@ class Walker(ListWalker):
                                     "cut here" % MAX_DEPTH), None
         seen.add(addr)
         try:
-            site_p, fparent, child, sibling, resume_line = self.FRAME.unpack(self.mem, addr)
+            site_p, fparent, child, sibling, resume = self.FRAME.unpack(self.mem, addr)
         except ReadError:
             return _bad_frame(addr, "corrupt: frame 0x%x unreadable" % addr), None
         if parent is not None and fparent != parent:
             return _bad_frame(addr, "corrupt: frame 0x%x is not part of this await tree "
                               "(its parent link is 0x%x, not 0x%x)"
                               % (addr, fparent, parent)), None
-        head = self.head(site_p, resume_line)
+        head = self.head(site_p, resume)
         if head.__class__ is str:
             return _bad_frame(addr, "%s (site of frame 0x%x)" % (head, addr)), None
         if head.leaf:  # a leaf's own child link is not part of the tree
@@ -470,12 +489,12 @@ class Walker(ListWalker):
             off = a & BLOCK_MASK
             if blk is None or off > limit:
                 return None
-            site_p, fparent, child, sibling, resume_line = unpack(blk, off)
+            site_p, fparent, child, sibling, resume = unpack(blk, off)
             if fparent != parent or sibling:
                 return None
             addrs.append(a)
             shape.append(site_p)
-            shape.append(resume_line)
+            shape.append(resume)
             if not child:
                 return addrs, shape, blk
             if len(addrs) >= MAX_CHAIN:

@@ -20,9 +20,9 @@ cc -std=gnu11 -O2 -Iruntime/include -static -pthread tests/abi/abi_probe.c \
 strip "$exe"
 if nm "$exe" 2>/dev/null | grep -q asynctrace_debug; then fail "strip left the symbol table"; fi
 readelf -S -W "$exe" | grep -q ' \.asynctrace_debug ' || fail "no .asynctrace_debug section after strip"
-# The section starts with the magic "ATDEBUG\0" and ABI version 2 (LE).
+# The section starts with the magic "ATDEBUG\0" and ABI version 3 (LE).
 hex=$(readelf -x .asynctrace_debug "$exe" | awk '/0x/ {print $2 $3 $4 $5; exit}')
-[ "$hex" = "41544445425547000200000008000000" ] || fail "section head is $hex"
+[ "$hex" = "41544445425547000300000008000000" ] || fail "section head is $hex"
 echo "ok - stripped executable keeps .asynctrace_debug with magic and version"
 # The probe itself runs and sees the same descriptor.
 "$exe" || fail "abi_probe failed"

@@ -288,7 +288,7 @@ def error_cases(ctx):
     return [
         (["ps", _abi99_core(ctx, r), r["exe"]], 6,
          r"the program uses asynctrace debugger ABI version 99 but this asynctrace reads "
-         r"versions 1 and 2: use the asynctrace \(GDB extension or command-line tool\) "
+         r"versions 1, 2 and 3: use the asynctrace \(GDB extension or command-line tool\) "
          r"installed with the runtime the program was built with"),
         (["diff", r["core"]], 2, r"diff compares two readings: .*"),
         (["diff", "--interval", "2s", r["core"], r["exe"]], 2,

@@ -8,10 +8,10 @@ import re
 
 from gdbrun import CoreImage, TestFailure
 
-NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 2: "
+NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 3: "
         r"task\.poll_count has offset 72, size 8 \(expected 64, 8\); mutex\.owner_id has "
         r"offset 16, size 8 \(expected 8, 8\); mutex\.owner has offset 8, size 8 \(expected "
-        r"16, 8\) \(read with ABI 2's layout, which this extension knows\)")
+        r"16, 8\) \(read with ABI 3's layout, which this extension knows\)")
 COVERS = r"( \(the analysis covers what was readable\))?"
 
 

@@ -176,7 +176,7 @@ def t_pid_vs_gdb(ctx):
                            r"\s+%d\s+block-on\s+-\s+3\s+2 \"inner\"\s+\S+\s+task 2 <- task 1"
                            % lwp], "threads PID")
     expect_lines(runtimes, [
-        r"asynctrace debugger ABI version 2, descriptor at 0x[0-9a-f]+ \(found by section "
+        r"asynctrace debugger ABI version 3, descriptor at 0x[0-9a-f]+ \(found by section "
         r"\.asynctrace_debug of .*states\), generation \d+",
         r"runtime 1 at 0x[0-9a-f]+: current-thread, 1 worker, 9 tasks \(9 idle\), "
         r"9 spawned in total"], "runtimes PID")

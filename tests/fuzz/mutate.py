@@ -20,7 +20,7 @@ import struct
 
 POINTERS = frozenset((
     "root", "runtime", "owned_next", "owned_prev", "spawn_site", "site", "parent",
-    "child", "sibling", "next", "prev", "active", "current", "task", "wait.object",
+    "child", "sibling", "resume", "next", "prev", "active", "current", "task", "wait.object",
     "function", "file", "owned_head", "collector", "owner", "runtimes", "threads",
     "layouts", "enums"))
 # Counts, times, lines, code addresses and labels: a changed one may change

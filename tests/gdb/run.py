@@ -506,7 +506,7 @@ def check_states_text(parts, m, stripped, pid):
         r" +2 +\d+  block-on  - +3 +2 \"inner\" +%s +task 2 <- task 1" % d,
     ], "info async-threads")
     lines_match(part("runtimes"), [
-        r"asynctrace debugger ABI version 2, descriptor at %s \(found by %s\), generation \d+"
+        r"asynctrace debugger ABI version 3, descriptor at %s \(found by %s\), generation \d+"
         % (HEX, r"section \.asynctrace_debug of \S+/stripped/states" if stripped
            else "symbol asynctrace_debug"),
         r"runtime 1 at %s: current-thread, 1 worker, 9 tasks \(9 idle\), 9 spawned in total"
@@ -1404,7 +1404,7 @@ def t_corrupt_descriptor(ctx):
     no_bad_output(whole, "abi 99")
     lines_match(parts["tasks"], [
         r"asynctrace: the program uses asynctrace debugger ABI version 99 but this asynctrace "
-        r"reads versions 1 and 2: use the asynctrace \(GDB extension or command-line tool\) "
+        r"reads versions 1, 2 and 3: use the asynctrace \(GDB extension or command-line tool\) "
         r"installed with the runtime the program was built with"], "ABI mismatch")
     p.img.put_u32(p.img.descriptor + 8, 2)
     p.img.write(p.img.descriptor, b"XXDEBUG\0")
@@ -1655,13 +1655,13 @@ def _layout_entry(p, record, field):
 
 
 COVERS = r"( \(the analysis covers what was readable\))?"
-LAYOUT_NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 2: "
-               r"%s \(read with ABI 2's layout, which this extension knows\)")
+LAYOUT_NOTE = (r"corrupt: the descriptor's layout table differs from that of debugger ABI 3: "
+               r"%s \(read with ABI 3's layout, which this extension knows\)")
 
 
 def t_verdict_layout(ctx):
     """A layout table whose field does not fit its record: reported, and the
-    walk reads with the layout ABI 2 fixes (every task as before)."""
+    walk reads with the layout ABI 3 fixes (every task as before)."""
     p = Patched(ctx)
     p.img.put_u32(_layout_entry(p, "task", "root") + 8, 1 << 30)
     try:
@@ -1790,7 +1790,7 @@ def t_no_runtime(ctx):
     no_bad_output(whole, "starti")
     lines_match(parts["tasks"], [r"no runtime exists", r"\(durations up to the moment the process "
                                  r"was stopped; gdb-live\)"], "tasks before main")
-    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 2, .*generation 0",
+    lines_match(parts["runtimes"], [r"asynctrace debugger ABI version 3, .*generation 0",
                                     r"no runtime exists"], "runtimes before main")
     lines_match(parts["threads"], [r"no thread has polled asynctrace tasks yet"], "threads")
     lines_match(parts["deadlocks"], [r"no wait-for cycle found: no task is waiting"], "deadlocks")

@@ -138,7 +138,7 @@ static int join_all_steps(driver *d)
     }
     case 2: {
         AT_ASSERT_EQ_U64(j->join.remaining, 2);
-        CU_ASSERT(j->children[2]->flags & AT_FF_DONE);
+        CU_ASSERT(at_frame_done(j->children[2]));
         CU_ASSERT_PTR_NULL(j->children[2]->parent);
         CU_ASSERT_PTR_NULL(j->children[1]->sibling);
         at_dump_task *t = snapshot_task(&dump, at_join_handle_id(c->w));

@@ -33,7 +33,7 @@ extern "C" {
  * with -fvisibility=hidden). */
 #pragma GCC visibility push(default)
 
-#define AT_ABI_VERSION 2u /* 2: holder tables, lock sites, clock pair, jobs */
+#define AT_ABI_VERSION 3u /* 3: 40-byte frames (await records), one wait detail word */
 #define AT_DEBUG_MAGIC "ATDEBUG" /* 7 chars + NUL = 8 bytes */
 #define AT_DEBUG_SECTION ".asynctrace_debug" /* ELF section holding the descriptor */
 
@@ -121,13 +121,14 @@ typedef enum { AT_THREAD_ROLES(AT__ENUM_VALUE) AT_THREAD_ROLE_COUNT } at_thread_
     X(AT_TF_TRACING, "tracing")                                                \
     X(AT_TF_BLOCK_ON, "block-on")
 
-/* Frame flags (at_frame.flags). */
-#define AT_FF_DONE      0x01u /* returned Ready (async functions, combinator children) */
-#define AT_FF_POLLING   0x02u /* its poll function is on a thread's stack */
+/* at_frame.resume of a frame that returned Ready (an async function after
+ * AT_END, a combinator's finished child); 0 is "not in an await". */
+#define AT_RESUME_DONE  1u
 
 /* ---- Records ------------------------------------------------------------ */
 
 typedef struct at_site at_site;
+typedef struct at_await at_await;
 typedef struct at_frame at_frame;
 typedef struct at_wait at_wait;
 typedef struct at_leaf at_leaf;
@@ -160,38 +161,57 @@ struct at_site {
     at_drop_fn drop;      /* cleanup when cancelled, or NULL */
 };
 
+/* at_await: a static, read-only record per AT_AWAIT in the program: where
+ * the poll resumes and the await's source line.  A suspended frame points
+ * at the record of the await it is in, so the line costs a frame nothing.
+ *
+ *   0                8        12       16
+ *   +----------------+--------+--------+
+ *   | addr (code *)  | line   | pad    |
+ *   +----------------+--------+--------+
+ */
+struct at_await {
+    void *addr;           /* the resume label of the await */
+    uint32_t line;        /* its source line */
+    uint32_t pad;
+};
+
 /* at_frame: the persistent await frame that starts every future's state.
  * Links form the task's await tree: parent -> child (first awaited child)
  * -> sibling (next child of the same combinator).
  *
- *   0                8                16               24               32               40       44       48
- *   +----------------+----------------+----------------+----------------+----------------+--------+--------+
- *   | site *         | parent *       | child *        | sibling *      | resume_addr    | r_line | flags  |
- *   +----------------+----------------+----------------+----------------+----------------+--------+--------+
+ *   0                8                16               24               32               40
+ *   +----------------+----------------+----------------+----------------+----------------+
+ *   | site *         | parent *       | child *        | sibling *      | resume *       |
+ *   +----------------+----------------+----------------+----------------+----------------+
+ *
+ * resume: the at_await of the await the frame is suspended in; 0 when it is
+ * in none (not started, or running between awaits), AT_RESUME_DONE once it
+ * returned Ready.  (ABI 1 and 2 kept resume_addr, resume_line and flags in
+ * the frame: 48 bytes.)
  */
 struct at_frame {
     const at_site *site;
     at_frame *parent;
     at_frame *child;
     at_frame *sibling;
-    void *resume_addr;    /* code address of the current await, or NULL */
-    uint32_t resume_line; /* source line of the current await, 0 if none */
-    uint32_t flags;       /* AT_FF_* */
+    const at_await *resume;
 };
 
 /* at_wait: what a leaf waits for.  Follows the frame in every leaf.
+ * (ABI 1 and 2 had three detail words; no resource kind used the last two.)
  *
- *   0        4        8                16               24               32               40               48
- *   +--------+--------+----------------+----------------+----------------+----------------+----------------+
- *   | kind   | flags  | object *       | since_ns       | detail0        | detail1        | detail2        |
- *   +--------+--------+----------------+----------------+----------------+----------------+----------------+
+ *   0        4        8                16               24               32
+ *   +--------+--------+----------------+----------------+----------------+
+ *   | kind   | flags  | object *       | since_ns       | detail0        |
+ *   +--------+--------+----------------+----------------+----------------+
  */
 struct at_wait {
     uint32_t kind;      /* at_resource_kind */
     uint32_t flags;     /* kind-specific (I/O: 1 = read interest, 2 = write) */
     const void *object; /* the resource record, or NULL */
     uint64_t since_ns;  /* monotonic time the wait began, 0 if not waiting */
-    uint64_t detail[3]; /* kind-specific, see AT_RESOURCE_KINDS */
+    uint64_t detail[1]; /* kind-specific, see AT_RESOURCE_KINDS */
 };
 
 /* at_leaf: frame + wait, the head of every leaf future's state. */
@@ -630,19 +650,19 @@ extern at_debug_descriptor asynctrace_debug;
     X(frame, at_frame, parent, 8, 8)                                           \
     X(frame, at_frame, child, 16, 8)                                           \
     X(frame, at_frame, sibling, 24, 8)                                         \
-    X(frame, at_frame, resume_addr, 32, 8)                                     \
-    X(frame, at_frame, resume_line, 40, 4)                                     \
-    X(frame, at_frame, flags, 44, 4)
+    X(frame, at_frame, resume, 32, 8)
+
+#define AT_LAYOUT_AWAIT(X)                                                     \
+    X(await, at_await, addr, 0, 8)                                             \
+    X(await, at_await, line, 8, 4)
 
 /* The wait record of a leaf; offsets are from the start of the leaf. */
 #define AT_LAYOUT_LEAF(X)                                                      \
-    X(leaf, at_leaf, wait.kind, 48, 4)                                         \
-    X(leaf, at_leaf, wait.flags, 52, 4)                                        \
-    X(leaf, at_leaf, wait.object, 56, 8)                                       \
-    X(leaf, at_leaf, wait.since_ns, 64, 8)                                     \
-    X(leaf, at_leaf, wait.detail[0], 72, 8)                                    \
-    X(leaf, at_leaf, wait.detail[1], 80, 8)                                    \
-    X(leaf, at_leaf, wait.detail[2], 88, 8)
+    X(leaf, at_leaf, wait.kind, 40, 4)                                         \
+    X(leaf, at_leaf, wait.flags, 44, 4)                                        \
+    X(leaf, at_leaf, wait.object, 48, 8)                                       \
+    X(leaf, at_leaf, wait.since_ns, 56, 8)                                     \
+    X(leaf, at_leaf, wait.detail[0], 64, 8)
 
 #define AT_LAYOUT_ROOT_FRAME(X)                                                \
     X(root_frame, at_root_frame, inner_addr, 0, 8)                             \
@@ -762,7 +782,8 @@ extern at_debug_descriptor asynctrace_debug;
     X(chan, at_chan, AT_LAYOUT_CHAN)                                           \
     X(oneshot, at_oneshot, AT_LAYOUT_ONESHOT)                                  \
     X(holder, at_holder, AT_LAYOUT_HOLDER)                                     \
-    X(blocking_job, at_blocking_job, AT_LAYOUT_BLOCKING_JOB)
+    X(blocking_job, at_blocking_job, AT_LAYOUT_BLOCKING_JOB)                   \
+    X(await, at_await, AT_LAYOUT_AWAIT)
 
 /* Enum tables in the descriptor, in this order: X(table_name, list). */
 #define AT_ENUM_TABLES(X)                                                      \

@@ -32,7 +32,7 @@ typedef struct at_dump_resource {
     uint32_t flags;       /* at_wait.flags */
     uint64_t object;      /* address of the resource record */
     uint64_t since_ns;    /* when the wait began */
-    uint64_t detail[3];   /* at_wait.detail */
+    uint64_t detail[3];   /* at_wait.detail[0], then 0, 0 */
     /* From the resource record (valid per kind; 0 otherwise): */
     uint64_t owner_id;    /* mutex holder; joined task id for joins */
     uint64_t capacity;    /* channel */

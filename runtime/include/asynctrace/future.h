@@ -141,10 +141,25 @@ static inline at_frame *at_frame_init(at_frame *f, const at_site *site)
     f->parent = 0;
     f->child = 0;
     f->sibling = 0;
-    f->resume_addr = 0;
-    f->resume_line = 0;
-    f->flags = 0;
+    f->resume = 0;
     return f;
+}
+
+/* at_frame.resume of a finished frame. */
+#define AT__RESUME_DONE ((const at_await *)(uintptr_t)AT_RESUME_DONE)
+
+/* 1 when the frame's future returned Ready (AT_END, or marked by the
+ * combinator that polled it). */
+static inline int at_frame_done(const at_frame *f)
+{
+    return f->resume == AT__RESUME_DONE;
+}
+
+/* The source line of the await the frame is suspended in, 0 if none. */
+static inline uint32_t at__frame_line(const at_frame *f)
+{
+    const at_await *a = f->resume;
+    return a && a != AT__RESUME_DONE ? a->line : 0;
 }
 
 /* Poll a future directly (used by combinators and the scheduler). */
@@ -159,10 +174,9 @@ void at_frame_drop(at_frame *f);
 
 #ifdef AT_BENCH_NO_FRAMES
 static inline void at__await_link(at_frame *parent, at_frame *child,
-                                  uint32_t line, void *resume)
+                                  const at_await *aw)
 {
-    (void)line;
-    parent->resume_addr = resume;
+    parent->resume = aw;
     parent->child = child;
 }
 
@@ -173,12 +187,11 @@ static inline void at__await_unlink(at_frame *parent)
 #else
 /* Link `child` as the single awaited child of `parent`. */
 static inline void at__await_link(at_frame *parent, at_frame *child,
-                                  uint32_t line, void *resume)
+                                  const at_await *aw)
 {
     child->parent = parent;
     child->sibling = 0;
-    __atomic_store_n(&parent->resume_line, line, __ATOMIC_RELAXED);
-    parent->resume_addr = resume;
+    __atomic_store_n(&parent->resume, aw, __ATOMIC_RELAXED);
     /* Publish the fully initialised child last (debugger ordering rule). */
     __atomic_store_n(&parent->child, child, __ATOMIC_RELEASE);
 }
@@ -186,8 +199,7 @@ static inline void at__await_link(at_frame *parent, at_frame *child,
 static inline void at__await_unlink(at_frame *parent)
 {
     __atomic_store_n(&parent->child, (at_frame *)0, __ATOMIC_RELEASE);
-    parent->resume_addr = 0;
-    parent->resume_line = 0;
+    __atomic_store_n(&parent->resume, (const at_await *)0, __ATOMIC_RELAXED);
 }
 #endif /* AT_BENCH_NO_FRAMES */
 
@@ -245,21 +257,25 @@ static inline void at__await_unlink(at_frame *parent)
     type *const self = at__self;                                               \
     at_frame *const at__frame = &self->at_frame;                               \
     (void)at__cx;                                                              \
-    if (at__frame->flags & AT_FF_DONE)                                         \
+    const at_await *const at__resume = at__frame->resume;                      \
+    if (at__resume == AT__RESUME_DONE)                                         \
         return AT_READY;                                                       \
-    if (at__frame->resume_addr)                                                \
-        goto *at__frame->resume_addr
+    if (at__resume)                                                            \
+        goto *at__resume->addr
 
 /* Await a future (an at_frame * expression). */
 #define AT_AWAIT(expr) AT__AWAIT((expr), __COUNTER__)
 #define AT__AWAIT(expr, id) AT__AWAIT2((expr), AT__CAT(at__resume_, id), id)
-/* The empty asm after the child's poll carries this await's number: it keeps
- * the compiler from merging the poll calls of different awaits into one
- * call instruction (tail merging / cross-jumping), so the return address of
- * every await maps to its own source line in a native backtrace. */
+/* Each await has a static at_await record (its resume label and line): the
+ * frame stores one pointer to it.  The empty asm after the child's poll
+ * carries this await's number: it keeps the compiler from merging the poll
+ * calls of different awaits into one call instruction (tail merging /
+ * cross-jumping), so the return address of every await maps to its own
+ * source line in a native backtrace. */
 #define AT__AWAIT2(expr, label, id)                                            \
     do {                                                                       \
-        at__await_link(at__frame, (expr), __LINE__, &&label);                  \
+        static const at_await AT__CAT(at__await_, id) = {&&label, __LINE__, 0}; \
+        at__await_link(at__frame, (expr), &AT__CAT(at__await_, id));           \
     label: {                                                                   \
         at_poll_result at__r = at_poll(at__frame->child, at__cx);              \
         __asm__ volatile("" : : "i"(id));                                      \
@@ -273,8 +289,7 @@ static inline void at__await_unlink(at_frame *parent)
  * is marked done, so a later poll returns Ready without running the body. */
 #define AT_RETURN                                                              \
     do {                                                                       \
-        at__frame->resume_addr = 0;                                            \
-        at__frame->flags |= AT_FF_DONE;                                        \
+        __atomic_store_n(&at__frame->resume, AT__RESUME_DONE, __ATOMIC_RELAXED);\
         return AT_READY;                                                       \
     } while (0)
 

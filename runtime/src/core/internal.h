@@ -64,6 +64,18 @@ static inline void at__spin_unlock8(_Atomic uint8_t *l)
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
+/* A debugger-visible waiter count changes under the object's lock but is
+ * read without it (debuggers, scenario checkpoints): relaxed atomic
+ * updates keep those reads defined. */
+static inline void at__count_up(uint32_t *c)
+{
+    __atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+static inline void at__count_down(uint32_t *c)
+{
+    __atomic_store_n(c, *c - 1, __ATOMIC_RELAXED);
+}
+
 /* ---- Wait queues: FIFO queues of at_waiter (core/list.h) ---- */
 static inline void at__waitq_push(at_waiter **head, at_waiter **tail, at_waiter *w)
 {
@@ -102,7 +114,7 @@ static inline at_frame *at__leaf_init(at_leaf *l, const at_site *site,
     l->wait.flags = 0;
     l->wait.object = object;
     l->wait.since_ns = 0;
-    l->wait.detail[0] = l->wait.detail[1] = l->wait.detail[2] = 0;
+    l->wait.detail[0] = 0;
     return &l->frame;
 }
 

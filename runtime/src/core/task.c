@@ -280,8 +280,8 @@ void at_frame_drop(at_frame *f)
     f->child = NULL;
     if (f->site && f->site->drop)
         f->site->drop(f);
-    f->resume_addr = NULL;
-    f->resume_line = 0;
+    if (f->resume != AT__RESUME_DONE)
+        __atomic_store_n(&f->resume, (const at_await *)NULL, __ATOMIC_RELAXED);
     /* Unlink from the parent's child list (sibling pointer left as is so a
      * caller iterating siblings can go on). */
     at_frame *p = f->parent;

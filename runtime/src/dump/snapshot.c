@@ -149,11 +149,10 @@ static void at__set_clear(at__set *s)
     X(site, magic, magic) X(site, kind, kind) X(site, function, function)      \
     X(site, file, file) X(site, line, line) X(site, poll, poll)                \
     X(frame, site, site) X(frame, child, child) X(frame, sibling, sibling)     \
-    X(frame, resume_line, resume_line)                                         \
+    X(frame, resume, resume) X(await, line, line)                              \
     X(leaf, wait_kind, wait.kind) X(leaf, wait_flags, wait.flags)              \
     X(leaf, wait_object, wait.object) X(leaf, wait_since_ns, wait.since_ns)    \
-    X(leaf, wait_detail0, wait.detail[0]) X(leaf, wait_detail1, wait.detail[1])\
-    X(leaf, wait_detail2, wait.detail[2])                                      \
+    X(leaf, wait_detail0, wait.detail[0])                                      \
     X(context, magic, magic) X(context, role, role) X(context, tid, tid)       \
     X(context, worker, worker) X(context, active, active)                      \
     X(context, current, current) X(context, runtime, runtime)                  \
@@ -345,6 +344,18 @@ static const char *at__dup_str(at__walk *w, uint64_t addr)
     if (!addr || at__read_str(&w->rd, addr, w->strbuf, sizeof w->strbuf) < 0)
         return NULL;
     return at_dump_strdup(w->d, w->strbuf);
+}
+
+/* The line of the at_await record a frame's resume points to; 0 when
+ * there is none (or it cannot be read: the frame then shows its site's
+ * line). */
+static uint32_t at__await_line(at__walk *w, uint64_t resume)
+{
+    uint32_t line = 0;
+    if (resume <= AT_RESUME_DONE || w->size[L_await_line] != sizeof line ||
+        at__read(&w->rd, resume + w->off[L_await_line], &line, sizeof line) < 0)
+        return 0;
+    return line;
 }
 
 /* ---- Sites (cached by address: many frames share one) ---- */
@@ -559,8 +570,7 @@ static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t ad
     r->object = at__get(w, lrec, L_leaf_wait_object);
     r->since_ns = at__get(w, lrec, L_leaf_wait_since_ns);
     r->detail[0] = at__get(w, lrec, L_leaf_wait_detail0);
-    r->detail[1] = at__get(w, lrec, L_leaf_wait_detail1);
-    r->detail[2] = at__get(w, lrec, L_leaf_wait_detail2);
+    r->detail[1] = r->detail[2] = 0; /* no wait record has them (ABI 3) */
     at__read_resource(w, sc, r);
     return f; /* a leaf's own children (none) are not walked */
 }
@@ -637,7 +647,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
     f->file = s->file;
     f->kind = s->kind;
     f->poll = s->poll;
-    uint32_t resume = (uint32_t)at__get(w, rec, L_frame_resume_line);
+    uint32_t resume = at__await_line(w, at__get(w, rec, L_frame_resume));
     f->line = resume ? resume : s->line;
     if (s->kind == AT_KIND_LEAF)
         return at__walk_leaf(w, sc, addr, f);

@@ -20,7 +20,8 @@ static void at__children_link(at_frame *parent, at_frame **children, size_t n)
     for (size_t i = 0; i < n; i++) {
         children[i]->parent = parent;
         children[i]->sibling = i + 1 < n ? children[i + 1] : NULL;
-        children[i]->flags &= ~AT_FF_DONE;
+        if (at_frame_done(children[i]))
+            children[i]->resume = NULL;
     }
     __atomic_store_n(&parent->child, n ? children[0] : NULL, __ATOMIC_RELEASE);
 }
@@ -45,10 +46,10 @@ AT_NOINLINE static at_poll_result at__join_all_poll(at_frame *frame,
 
     for (size_t i = 0; i < f->n; i++) {
         at_frame *c = f->children[i];
-        if (c->flags & AT_FF_DONE)
+        if (at_frame_done(c))
             continue;
         if (at_poll(c, cx) == AT_READY) {
-            c->flags |= AT_FF_DONE;
+            c->resume = AT__RESUME_DONE;
             at__child_unlink(frame, prev, c);
             f->remaining--;
         } else {
@@ -97,7 +98,7 @@ AT_NOINLINE static at_poll_result at__select_poll(at_frame *frame,
     for (size_t i = 0; i < f->n; i++) {
         at_frame *c = f->children[i];
         if (at_poll(c, cx) == AT_READY) {
-            c->flags |= AT_FF_DONE;
+            c->resume = AT__RESUME_DONE;
             f->index = i;
             at__select_drop_losers(f, i);
             return AT_READY;

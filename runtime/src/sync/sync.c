@@ -94,7 +94,7 @@ static void at__mutex_note_site(at_mutex *m, const at_frame *leaf)
         f = f->parent;
     if (f && f->site && f->site->kind == AT_KIND_ASYNC) {
         m->lock_site = f->site;
-        m->lock_line = f->resume_line;
+        m->lock_line = at__frame_line(f);
     } else {
         m->lock_site = NULL;
         m->lock_line = 0;
@@ -114,7 +114,7 @@ static void at__mutex_pass(at_mutex *m)
         m->lock_line = 0;
         return;
     }
-    m->waiters--;
+    at__count_down(&m->waiters);
     m->owner_id = at__waiter_task_id(w);
     m->owner = w->waker.task;
     /* A queued waiter's future is alive (it leaves the queue only under
@@ -145,7 +145,7 @@ AT_NOINLINE static at_poll_result at__mutex_lock_poll(at_frame *frame,
         return AT_READY;
     }
     at__waiter_enqueue(&m->head, &m->tail, &f->waiter, cx);
-    m->waiters++;
+    at__count_up(&m->waiters);
     f->waiter.queued = 1;
     at__spin_unlock(&m->lock);
     at__leaf_waiting(&f->leaf);
@@ -163,7 +163,7 @@ static void at__mutex_lock_drop(at_frame *frame)
     at__spin_lock(&m->lock);
     if (f->waiter.state == AT__W_QUEUED) {
         at__waitq_remove(&m->head, &m->tail, &f->waiter);
-        m->waiters--;
+        at__count_down(&m->waiters);
     } else if (f->waiter.state == AT__W_GRANTED) {
         at__mutex_pass(m);
     }
@@ -232,7 +232,7 @@ static void at__semaphore_grant_locked(at_semaphore *s)
         if (want > s->permits)
             break;
         at__waitq_remove(&s->head, &s->tail, w);
-        s->waiters--;
+        at__count_down(&s->waiters);
         s->permits -= want;
         f->holder_id = at__waiter_task_id(w);
         at__holders_add(s->holders, &s->untracked, f->holder_id, want);
@@ -266,7 +266,7 @@ AT_NOINLINE static at_poll_result at__semaphore_acquire_poll(at_frame *frame,
         return AT_READY;
     }
     at__waiter_enqueue(&s->head, &s->tail, &f->waiter, cx);
-    s->waiters++;
+    at__count_up(&s->waiters);
     f->waiter.queued = 1;
     at__spin_unlock(&s->lock);
     at__leaf_waiting(&f->leaf);
@@ -285,7 +285,7 @@ static void at__semaphore_acquire_drop(at_frame *frame)
     at__spin_lock(&s->lock);
     if (f->waiter.state == AT__W_QUEUED) {
         at__waitq_remove(&s->head, &s->tail, &f->waiter);
-        s->waiters--;
+        at__count_down(&s->waiters);
     } else if (f->waiter.state == AT__W_GRANTED) {
         uint64_t want = f->leaf.wait.detail[0];
         at__semaphore_add_locked(s, want);
@@ -368,7 +368,7 @@ AT_NOINLINE static at_poll_result at__notify_wait_poll(at_frame *frame,
         return AT_READY;
     }
     at__waiter_enqueue(&n->head, &n->tail, &f->waiter, cx);
-    n->waiters++;
+    at__count_up(&n->waiters);
     f->waiter.queued = 1;
     at__spin_unlock(&n->lock);
     at__leaf_waiting(&f->leaf);
@@ -390,7 +390,7 @@ static void at__notify_wait_drop(at_frame *frame)
     at__spin_lock(&n->lock);
     if (f->waiter.state == AT__W_QUEUED) {
         at__waitq_remove(&n->head, &n->tail, &f->waiter);
-        n->waiters--;
+        at__count_down(&n->waiters);
     } else if (f->waiter.state == AT__W_GRANTED) {
         forward = f->waiter.how == AT__NOTIFIED_ONE;
     }
@@ -416,7 +416,7 @@ static int at__notify_pop(at_notify *n, uint64_t how)
     at_waiter *w = at__waitq_pop(&n->head, &n->tail);
     if (!w)
         return 0;
-    n->waiters--;
+    at__count_down(&n->waiters);
     w->how = (uint16_t)how;
     at__waiter_grant(w);
     return 1;

@@ -18,8 +18,9 @@
 AT_LAYOUT_RECORDS(AT__PIN_RECORD)
 
 _Static_assert(sizeof(void *) == 8, "the debugger ABI is defined for 64-bit targets");
-_Static_assert(sizeof(at_frame) == 48, "at_frame size is part of the ABI");
-_Static_assert(sizeof(at_leaf) == 96, "at_leaf size is part of the ABI");
+_Static_assert(sizeof(at_frame) == 40, "at_frame size is part of the ABI");
+_Static_assert(sizeof(at_await) == 16, "at_await size is part of the ABI");
+_Static_assert(sizeof(at_leaf) == 72, "at_leaf size is part of the ABI");
 _Static_assert(sizeof(at_runtime) == 64, "at_runtime is its debugger-visible head only");
 _Static_assert(offsetof(at_task, name) + AT_TASK_NAME_MAX == 144, "task head");
 
