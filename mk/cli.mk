@@ -47,12 +47,12 @@ install-cli: $(CLI_BIN) $(UNWIND_BIN) install-python
 
 # `asynctrace ps` on a 100,000-task core against GDB, and on a 10,000-task
 # PID (whole run and stop time); run by `make bench` (bench/run_all).
-bench-cli: $(CLI_BIN) $(GDB_BENCH_BIN)
+bench-cli: $(CLI_BIN) $(BUILD)/bench/gdb_core_bench
 	@python3 bench/cli_bench.py --build $(BUILD)
 
 # Where the time of an offline reading goes (interpreter start, imports,
 # core load, list walk, task walk, table, JSON, and GDB's own start with the
 # core): bench/walk_profile.py, docs/performance.md "The offline walk".
 .PHONY: bench-walk
-bench-walk: $(CLI_BIN) $(GDB_BENCH_BIN)
+bench-walk: $(CLI_BIN) $(BUILD)/bench/gdb_core_bench
 	@python3 bench/walk_profile.py --build $(BUILD)
