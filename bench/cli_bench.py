@@ -15,7 +15,7 @@ measure, from its note line).  Prints BENCH lines (docs/performance.md):
     BENCH name=cli.ps_core_s.1m value=<median, s> unit=s
     BENCH name=cli.ps_core_rss_mib.1m value=<highest max RSS, MiB> unit=MiB
 
-Targets (issue 11): the core run <= 0.5x GDB's; the PID run < 0.2 s with the
+Targets: the core run <= 0.5x GDB's; the PID run < 0.2 s with the
 process stopped < 50 ms; 1,000,000 tasks on a core < 8 s and < 1 GiB
 (--big-tasks 0 leaves that out).  Measurements, not assertions.
 
