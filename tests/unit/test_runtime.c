@@ -317,27 +317,33 @@ AT_TEST(timeout_fires_and_inner_wins)
     at_runtime_free(rt);
 }
 
-/* Many sleepers with shuffled deadlines wake in deadline order. */
+/* Many sleepers with shuffled deadlines wake in deadline order.  The
+ * deadlines are absolute, from one base taken before the first spawn and
+ * far enough ahead that every sleeper is waiting before the first one is
+ * due, so the order does not depend on when each sleeper was first polled. */
 typedef struct {
     AT_FRAME;
     int idx;
     int *order;
     int *pos;
+    uint64_t base;
     at_sleep_fut s;
 } ordered_sleep_state;
 
 AT_ASYNC_FN(ordered_sleep, ordered_sleep_state)
 {
     AT_BEGIN(ordered_sleep_state);
-    AT_AWAIT(at_sleep(&self->s, (uint64_t)(self->idx + 1) * 2 * AT_MS));
+    AT_AWAIT(at_sleep_until(&self->s, self->base + (uint64_t)(self->idx + 1) * 2 * AT_MS));
     self->order[(*self->pos)++] = self->idx;
     AT_END;
 }
-static at_frame *ordered_sleep(ordered_sleep_state *s, int idx, int *order, int *pos)
+static at_frame *ordered_sleep(ordered_sleep_state *s, int idx, int *order, int *pos,
+                               uint64_t base)
 {
     s->idx = idx;
     s->order = order;
     s->pos = pos;
+    s->base = base;
     return AT_START(s, ordered_sleep);
 }
 
@@ -346,6 +352,7 @@ typedef struct {
     int order[50];
     int pos;
     int i;
+    uint64_t base;
     at_join_handle h[50];
     at_join_fut j;
 } sleep_many_state;
@@ -353,10 +360,11 @@ typedef struct {
 AT_ASYNC_FN(sleep_many, sleep_many_state)
 {
     AT_BEGIN(sleep_many_state);
+    self->base = at_now_ns() + 200 * AT_MS;
     for (self->i = 0; self->i < 50; self->i++) {
         int idx = (self->i * 17) % 50; /* a permutation of 0..49 */
         self->h[self->i] = AT_SPAWN(NULL, NULL, ordered_sleep_state, ordered_sleep, idx,
-                                    self->order, &self->pos);
+                                    self->order, &self->pos, self->base);
     }
     for (self->i = 0; self->i < 50; self->i++) {
         AT_AWAIT(at_join(&self->j, self->h[self->i]));
