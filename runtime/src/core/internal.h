@@ -22,21 +22,23 @@
  * again, so spinning on would only burn the waiter's time slice. */
 #define AT__SPINS_BEFORE_YIELD 128u
 
+/* One pause of a spin-wait: the CPU's pause hint, and a yield of the time
+ * slice every AT__SPINS_BEFORE_YIELD pauses. */
+static inline void at__spin_pause(unsigned *spins)
+{
+    if (++*spins < AT__SPINS_BEFORE_YIELD) {
+        __builtin_ia32_pause();
+    } else {
+        sched_yield();
+        *spins = 0;
+    }
+}
 static inline void at__spin_lock(_Atomic uint32_t *l)
 {
     unsigned spins = 0;
-    for (;;) {
-        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
-            return;
-        while (atomic_load_explicit(l, memory_order_relaxed)) {
-            if (++spins < AT__SPINS_BEFORE_YIELD) {
-                __builtin_ia32_pause();
-            } else {
-                sched_yield();
-                spins = 0;
-            }
-        }
-    }
+    while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+        while (atomic_load_explicit(l, memory_order_relaxed))
+            at__spin_pause(&spins);
 }
 static inline void at__spin_unlock(_Atomic uint32_t *l)
 {
@@ -46,18 +48,9 @@ static inline void at__spin_unlock(_Atomic uint32_t *l)
 static inline void at__spin_lock8(_Atomic uint8_t *l)
 {
     unsigned spins = 0;
-    for (;;) {
-        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
-            return;
-        while (atomic_load_explicit(l, memory_order_relaxed)) {
-            if (++spins < AT__SPINS_BEFORE_YIELD) {
-                __builtin_ia32_pause();
-            } else {
-                sched_yield();
-                spins = 0;
-            }
-        }
-    }
+    while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+        while (atomic_load_explicit(l, memory_order_relaxed))
+            at__spin_pause(&spins);
 }
 static inline void at__spin_unlock8(_Atomic uint8_t *l)
 {
