@@ -6,7 +6,11 @@ an unreadable node or a node without the list's magic, says where a list
 loops back (Brent's algorithm on the hot owned lists, which keeps no
 visited set on the healthy path; a visited set on the short ones) and
 checks each node's prev link against the node before it.  What a node is
-(its magic, its fields) is the caller's business, given as a Reader.
+(its magic, its fields) is the caller's business, given as a Reader.  An
+owned list (100,000 tasks and more) is first walked by a loop that takes
+only plainly healthy nodes (_owned_healthy, or its C form in _speedups.c):
+at the first node that is not, linked() walks the list again and says
+what is wrong.
 
 ListWalker is a base class of walk.Walker: it uses the walker's readers,
 enum names and caches.
