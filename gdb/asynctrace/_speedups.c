@@ -515,7 +515,7 @@ typedef struct {
     Field rest[MAX_FIELDS], wait[MAX_FIELDS];
     Py_ssize_t rest_span, wait_span;
     PyObject *spawns, *flag_names, *roots, *live_states, *threads, *detail_only,
-        *null_object, *resource, *task_type, *resource_type;
+        *null_object, *object_only, *objects, *resource, *task_type, *resource_type;
     Tpl tpl[NTPL]; /* tpl[0..ntpl): the templates met, most recent first */
     int ntpl;
 } Ctx;
@@ -577,13 +577,48 @@ static PyObject *record(PyObject *type, PyObject **v, Py_ssize_t n)
     return r;
 }
 
+/* The Resource of a wait on an object whose fields were read already
+ * (object_only kinds: the values cached in `objects` as they are); Py_None
+ * when resource() must make it; NULL on error.  New references. */
+static PyObject *object_resource(Ctx *c, PyObject *kind_o, uint64_t obj,
+                                 const uint8_t *w)
+{
+    PyObject *kind, *key, *values, *v[5];
+
+    kind = PyDict_GetItemWithError(c->object_only, kind_o);
+    if (!kind)
+        return PyErr_Occurred() ? NULL : (Py_INCREF(Py_None), Py_None);
+    v[1] = PyLong_FromUnsignedLongLong(obj);
+    if (!v[1])
+        return NULL;
+    key = PyTuple_Pack(2, kind_o, v[1]);
+    if (!key) {
+        Py_DECREF(v[1]);
+        return NULL;
+    }
+    values = PyDict_GetItemWithError(c->objects, key);
+    Py_DECREF(key);
+    if (!values || !PyTuple_CheckExact(values)) {
+        Py_DECREF(v[1]);
+        return PyErr_Occurred() ? NULL : (Py_INCREF(Py_None), Py_None);
+    }
+    Py_INCREF(kind);
+    Py_INCREF(values);
+    Py_INCREF(Py_None);
+    v[0] = kind;
+    v[2] = field_obj(w, &c->wait[W_SINCE]);
+    v[3] = values;
+    v[4] = Py_None;
+    return record(c->resource_type, v, 5);
+}
+
 /* The Resource of the leaf whose wait record is `w`: a new reference, or
  * NULL with an error set. */
 static PyObject *leaf_resource(Ctx *c, const uint8_t *w)
 {
     uint64_t kind_v = field_u(w, &c->wait[W_KIND]);
     uint64_t obj = field_u(w, &c->wait[W_OBJECT]);
-    PyObject *kind_o, *kind, *wait, *res;
+    PyObject *kind_o, *kind, *wait, *res = NULL;
 
     kind_o = PyLong_FromUnsignedLongLong(kind_v);
     if (!kind_o)
@@ -620,6 +655,11 @@ static PyObject *leaf_resource(Ctx *c, const uint8_t *w)
     } else if (PyErr_Occurred()) {
         Py_DECREF(kind_o);
         return NULL;
+    } else if ((res = object_resource(c, kind_o, obj, w)) != Py_None) {
+        Py_DECREF(kind_o);
+        return res; /* (or NULL: an error) */
+    } else {
+        Py_DECREF(res);
     }
     wait = Py_BuildValue("(NNNNN)", kind_o, field_obj(w, &c->wait[W_FLAGS]),
                          PyLong_FromUnsignedLongLong(obj), field_obj(w, &c->wait[W_SINCE]),
@@ -778,8 +818,8 @@ static PyObject *fast_task(Ctx *c, PyObject *item)
 
 PyDoc_STRVAR(tasks_doc,
 "tasks(items, blocks, load, read, rest_layout, wait_layout, spawns, flag_names,\n"
-"      roots, live_states, threads, detail_only, null_object, resource,\n"
-"      task_type, resource_type, slow) -> list of Task\n\n"
+"      roots, live_states, threads, detail_only, null_object, object_only,\n"
+"      objects, resource, task_type, resource_type, slow) -> list of Task\n\n"
 "walk.Walker.tasks: the record of every item that matches the chain template\n"
 "in use; slow(item) -> (Task, Template or None) for every other item.");
 
@@ -790,13 +830,14 @@ static PyObject *tasks(PyObject *self, PyObject *args)
     Ctx c;
 
     memset(&c, 0, sizeof c);
-    if (!PyArg_ParseTuple(args, "O!O!OOO!O!O!O!O!O!O!O!O!OOOO:tasks", &PyList_Type,
+    if (!PyArg_ParseTuple(args, "O!O!OOO!O!O!O!O!O!O!O!O!O!O!OOOO:tasks", &PyList_Type,
                           &items, &PyDict_Type, &c.m.blocks, &c.m.load, &c.m.read,
                           &PyTuple_Type, &rest_layout, &PyTuple_Type, &wait_layout,
                           &PyDict_Type, &c.spawns, &PyDict_Type, &c.flag_names,
                           &PyDict_Type, &c.roots, &PyFrozenSet_Type, &c.live_states,
                           &PyDict_Type, &c.threads, &PyDict_Type, &c.detail_only,
-                          &PyFrozenSet_Type, &c.null_object, &c.resource, &c.task_type,
+                          &PyFrozenSet_Type, &c.null_object, &PyDict_Type, &c.object_only,
+                          &PyDict_Type, &c.objects, &c.resource, &c.task_type,
                           &c.resource_type, &slow))
         return NULL;
     if (!PyType_Check(c.task_type) || !PyType_Check(c.resource_type) ||
