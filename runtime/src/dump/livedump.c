@@ -269,8 +269,10 @@ at_dump *at__live_dump(at_runtime *rt, at_trace_context *tcx, at_task *requester
     at__dump_entry *ents = at__owned_entries(rt, &n, &lv.oom);
     at__collector_presize(&lv.collector, n);
     at__drain(&lv);
+    at__trace_begin();
     for (size_t i = 0; i < n; i++)
         at__visit(&lv, &ents[i], i, requester);
+    at__trace_end();
 
     /* Everything traced gets a normal poll; untouched drained tasks go back. */
     for (size_t i = 0; i < n; i++)
