@@ -45,6 +45,8 @@ typedef struct at__live {
     at_task **drained;
     size_t ndrained, drained_cap;
     int oom;
+    at__loop_clock clk; /* trace polls' times are put back: one reading
+                         * per AT__TSC_FRESH cycles is enough */
     at__collector collector;
 } at__live;
 
@@ -94,7 +96,7 @@ static void at__trace_one(at__live *lv, at__dump_entry *e, size_t slot)
     lv->collector.slot = slot;
     size_t before = lv->collector.nbts;
     __atomic_store_n(&lv->tcx->collector, &lv->collector, __ATOMIC_RELEASE);
-    at_poll_result r = at__task_run(lv->tcx, t);
+    at_poll_result r = at__task_run_at(lv->tcx, t, &lv->clk);
     __atomic_store_n(&lv->tcx->collector, NULL, __ATOMIC_RELEASE);
     atomic_fetch_and(&t->flags, ~AT_TF_TRACING);
     e->traced = 1;
@@ -270,6 +272,7 @@ at_dump *at__live_dump(at_runtime *rt, at_trace_context *tcx, at_task *requester
     at__collector_presize(&lv.collector, n);
     at__drain(&lv);
     at__trace_begin();
+    at__loop_clock_read(&lv.clk);
     for (size_t i = 0; i < n; i++)
         at__visit(&lv, &ents[i], i, requester);
     at__trace_end();
