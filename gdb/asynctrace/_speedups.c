@@ -226,12 +226,12 @@ static PyObject *task_name(const uint8_t *p, Py_ssize_t size, PyObject *raw_name
 }
 
 /* Appends one healthy node's item; 0, or -1 on a Python error. */
-static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_t addr,
+static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, PyObject *addr_o,
                       PyObject *tid_o, PyObject *state_names, uint64_t state,
                       PyObject *names, PyObject *raw_names, PyObject *decode,
                       PyObject *keep)
 {
-    PyObject *name, *state_name, *item, *addr_o = NULL, *flags_o = NULL;
+    PyObject *name, *state_name, *item, *flags_o = NULL;
     int rc = -1;
 
     name = task_name(rec + f[O_NAME].off, f[O_NAME].size, raw_names, decode);
@@ -253,9 +253,8 @@ static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_
             goto done;
         }
     }
-    addr_o = PyLong_FromUnsignedLongLong(addr);
     flags_o = field_obj(rec, &f[O_FLAGS]);
-    if (!addr_o || !flags_o)
+    if (!flags_o)
         goto done;
     item = PyTuple_Pack(6, tid_o, addr_o, Py_None, state_name, name, flags_o);
     if (!item)
@@ -263,7 +262,6 @@ static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_
     rc = PyList_Append(out, item);
     Py_DECREF(item);
 done:
-    Py_XDECREF(addr_o);
     Py_XDECREF(flags_o);
     Py_DECREF(name);
     return rc;
@@ -311,7 +309,7 @@ static int owned_node(Mem *m, const Field *f, Py_ssize_t span, uint64_t addr,
             memcpy(copy, rec, (size_t)span);
             r = copy;
         }
-        rc = owned_item(out, r, f, addr, tid_o, state_names, state, names, raw_names,
+        rc = owned_item(out, r, f, addr_o, tid_o, state_names, state, names, raw_names,
                         decode, keep) < 0 ? -1 : 1;
     }
     Py_DECREF(tid_o);
