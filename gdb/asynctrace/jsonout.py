@@ -19,6 +19,8 @@ _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
          '"parent":%d,"spawn":%s,"polls":%d,"created_ns":%d,"state_ns":%d,'
          '"last_poll_start_ns":%d,"last_poll_end_ns":%d,"worker":%d,"thread":%s')
 
+# The fields from "name" to "spawn" in _TASK (repeated from task to task).
+_MIDDLE = '"name":%s,"state":%s,"flags":%s,"parent":%d,"spawn":%s,'
 # The fields after "since_ns" by resource kind, for kinds whose fields are
 # all integers (the others: _resource_tail).
 _INT_TAILS = {
@@ -81,6 +83,7 @@ class JsonWriter(object):
         self._kinds = {}  # resource kind -> JSON
         self._heads = {}  # Head -> format with one %x (the address), up to "resource":
         self._chains = {}  # Chain -> (format of a whole task, of the await chain alone)
+        self._writers = {}  # Chain -> {resource kind: _shape_writer}
 
     # -- pieces --------------------------------------------------------------
 
@@ -201,7 +204,80 @@ class JsonWriter(object):
         return "".join(parts)
 
     def tasks(self, tasks):
-        """JSON texts of Tasks (the hot loop of a large document)."""
+        """JSON texts of Tasks (the hot loop of a large document): a task
+        whose chain ends in a resource of a kind with integer fields goes
+        through its shape's writer (_shape_writer), the others through
+        _tasks."""
+        writers = self._writers
+        int_tails = _INT_TAILS
+        out = []
+        append = out.append
+        for t in tasks:
+            res = t[17]
+            if res is None or t[14] is not None or res[4] is not None \
+                    or t[15] is None:
+                append(self._tasks((t,))[0])
+                continue
+            by_kind = writers.get(t[15])
+            if by_kind is None:
+                by_kind = writers[t[15]] = {}
+            write = by_kind.get(res[0])
+            if write is None:
+                if res[0] not in int_tails:
+                    append(self._tasks((t,))[0])
+                    continue
+                write = by_kind[res[0]] = self._shape_writer(t[15], res[0])
+            try:
+                append(write(t))
+            except ValueError:  # frames or fields of another count than the shape's
+                append(self._tasks((t,))[0])
+        return out
+
+    def _shape_writer(self, chain, kind):
+        """write(task) -> JSON text of a task with this chain whose leaf's
+        resource is of `kind` (integer fields, no error): a function made
+        for the chain's formats (_chain, with the resource inside) that
+        takes the task apart in one step and formats it in one `%`.  The
+        fields from name to spawn come as one text, kept while they repeat
+        (_middle).  Its source holds names only: every text from memory is
+        an argument."""
+        nframes = len(chain.heads)
+        nvalues = _INT_TAILS[kind].count("%d")
+        frames = "".join("f%d, " % i for i in range(nframes))
+        values = "".join("v%d, " % i for i in range(nvalues))
+        head = ("tid, addr, mid, polls, created, state_ns, pstart, pend, worker, "
+                "'null' if thread is None else '%d' % thread, " + frames)
+        with_obj = self._chain(chain, (chain, kind, True))[0].replace(_MIDDLE, "%s", 1)
+        without = self._chain(chain, (chain, kind, False))[0].replace(_MIDDLE, "%s", 1)
+        src = (
+            "def make(w, with_obj, without):\n"
+            "    last = [None, None]\n"
+            "    def write(t):\n"
+            "        (tid, addr, name, state, flags, parent, spawn, polls, created, state_ns,\n"
+            "         pstart, pend, worker, thread, _, _, (%s), (_, obj, since, (%s), _),\n"
+            "         _) = t\n"
+            "        key = (name, state, flags, parent, spawn)\n"
+            "        if key == last[0]:\n"
+            "            mid = last[1]\n"
+            "        else:\n"
+            "            mid = last[1] = w._middle(key)\n"
+            "            last[0] = key\n"
+            "        if obj:\n"
+            "            return with_obj %% (%sobj, since, %s)\n"
+            "        return without %% (%ssince, %s)\n"
+            "    return write\n" % (frames, values, head, values, head, values))
+        scope = {}
+        exec(compile(src, "<asynctrace.jsonout shape writer>", "exec"), scope)
+        return scope["make"](self, with_obj, without)
+
+    def _middle(self, key):
+        """The fields from "name" to "spawn" of a task (_MIDDLE)."""
+        name, state, flags, parent, spawn = key
+        return _MIDDLE % (self._name(name), self._state(state), self._flag_list(flags),
+                          parent, self._spawn(spawn))
+
+    def _tasks(self, tasks):
+        """JSON texts of Tasks, each from its fields (no shape writer)."""
         names_get = self._names.get
         states_get = self._states.get
         flags_get = self._flags.get

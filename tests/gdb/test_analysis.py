@@ -21,7 +21,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import deadlock, diagnose, diagnose_text, group, jsonout, records, taskselect  # noqa: E402
+from asynctrace import (deadlock, diagnose, diagnose_text, group, jsonout, records,  # noqa: E402
+                        taskselect, tasktable, text)
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -609,6 +610,111 @@ class TestResourceFields(unittest.TestCase):
                              + jsonout._resource_tail(r))
             self.assertEqual(list(doc), ["kind", "object", "since_ns"]
                              + list(records.RESOURCE_FIELDS.get(kind, ())), kind)
+
+
+class TableSnap(object):
+    """What the task table reads of a Snapshot: runtimes of Task records."""
+
+    def __init__(self, runtimes, now=NOW):
+        self.by_addr = {t.address: t for _, ts, _ in runtimes for t in ts}
+        self.runtimes = [(rt, [(t.id, t.address, None, t.state) for t in ts], errors)
+                         for rt, ts, errors in runtimes]
+        self.task_counts = {rt["id"]: len(ts) + 1 for rt, ts, _ in runtimes}
+        self.walker = Walker({t.id: t.name for t in self.by_addr.values()})
+        self.now = now
+        self.now_note = "durations against a test clock"
+        self.source = "test"
+        self.errors = ["a note with a\x1b control character"]
+
+    def batches(self, items, batch=256):
+        for start in range(0, len(items), 7):  # batches smaller than the spans
+            yield [self.by_addr[it[1]] for it in items[start:start + 7]]
+
+
+def reference_table(snap):
+    """The table made the plain way: task_where and duration for every row,
+    columns sized over every cell (what tasktable.py must write)."""
+    lines = []
+    for rt, items, errors in snap.runtimes:
+        lines.append("runtime %d (%s, %s) at %s: %s shown of %d" % (
+            rt["id"], rt["flavor"], text.count(rt["workers"], "worker"), rt["address"],
+            text.count(len(items), "task"), snap.task_counts[rt["id"]]))
+        lines.extend("  " + e for e in errors)
+        rows = [tasktable.HEADER]
+        for tasks in snap.batches(items):
+            for t in tasks:
+                where = text.task_where(t, snap.now, snap.walker.names)
+                if t.error and not where.endswith(text.esc(t.error)):
+                    where = ("%s  [%s]" % (where, text.esc(t.error))).strip()
+                age = (text.duration(max(snap.now - t.state_ns, 0)) if t.state_ns
+                       else "?")
+                rows.append((str(t.id), text.esc(t.state), age,
+                             "w%d" % t.worker if t.worker >= 0 else "-", str(t.polls),
+                             '"%s"' % text.esc(t.name), where))
+        lines.extend(text._columns(rows, right=(0, 4)))
+    lines.append("(durations against a test clock; test)")
+    lines.extend("note: " + text.esc(e) for e in snap.errors)
+    return "\n".join(lines)
+
+
+def table_tasks(first, n, deadlines, ages):
+    """n tasks from id `first`, cycling through deadlines and ages (ns from
+    NOW), shapes, names and poll counts."""
+    out = []
+    for i in range(n):
+        tid = first + i
+        deadline = NOW + deadlines[i % len(deadlines)]
+        leaf = res("sleep", deadline_ns=deadline) if i % 5 else res("notify", 0xB000 + i % 3)
+        t = task(tid, ("w%" if i % 4 == 0 else "worker-%d" % (i % 3)), leaf=leaf,
+                 fn=("step%d" % (i % 2)), line=10 + i % 3, polls=i * 37 % 1001,
+                 file="/src/50%off.c", state_ns=NOW - ages[i % len(ages)])
+        if i % 11 == 3:
+            t = t._replace(worker=i % 4 - 1)
+        if i % 13 == 5:
+            t = t._replace(error="corrupt: frame 0x10 awaits nothing")
+        if i % 17 == 2:
+            t = t._replace(state_ns=0)
+        out.append(t)
+    return out
+
+
+class TestTaskTable(unittest.TestCase):
+    """The table written from shared entries and spans of durations is the
+    table of every row made alone, at every edge of every unit."""
+
+    EDGES = [0, 1, 999, 1000, 999999, 1000000, 1500000, S - 1, S, 59 * S + 999999999,
+             60 * S, 3599 * S, 3600 * S, 86399 * S, 86400 * S, text.NS_PER_Y - 1,
+             text.NS_PER_Y, 25 * text.NS_PER_Y + 12345]
+
+    def test_duration_spans_are_exact(self):
+        for base in self.EDGES:
+            for ns in (base, base + 7, base * 3 + 1, -base, -base - 7):
+                words, lo, hi = text.duration_span(ns)
+                self.assertTrue(lo <= ns < hi, (ns, lo, hi))
+                self.assertEqual(words, text.duration(ns))
+                self.assertEqual((text.duration(lo), text.duration(hi - 1)), (words, words))
+                self.assertNotEqual(text.duration(hi), words, ns)
+                self.assertNotEqual(text.duration(lo - 1), words, ns)
+
+    def test_table_matches_rows_made_one_by_one(self):
+        deadlines = sorted(self.EDGES + [-e for e in self.EDGES] +
+                           [-text.DUE_SLACK_NS, 1 - text.DUE_SLACK_NS, -text.DUE_SLACK_NS - 1])
+        ages = self.EDGES + [-5 * S]
+        rt1 = {"id": 1, "flavor": "current-thread", "workers": 1, "address": "0x5000"}
+        rt2 = {"id": 2, "flavor": "multi-thread", "workers": 4, "address": "0x6000"}
+        snap = TableSnap([(rt1, table_tasks(1, 300, deadlines, ages), []),
+                          (rt2, table_tasks(99990, 40, deadlines[::-1], ages[3:]),
+                           ["corrupt: a list cut short"])])
+        want = reference_table(snap)
+        self.assertIn("sleep until -1h00m (overdue)", want)
+        self.assertIn("sleep due now", want)
+        self.assertIn('"w%"', want)
+        got = text.tasks_table(snap)
+        self.assertEqual(got.split("\n"), want.split("\n"))
+        pieces = []
+        tasktable.write_table(snap, pieces.append)
+        self.assertEqual("".join(pieces), want + "\n")
+        self.assertTrue(all(p.endswith("\n") for p in pieces))
 
 
 if __name__ == "__main__":
