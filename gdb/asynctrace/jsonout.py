@@ -8,11 +8,18 @@ fields, its frames and the leaf's resource) in one `%`.
 """
 
 import json
+import re
+
+from .accel import speedups as _speedups
+
+# The C form of JsonWriter.tasks (_speedups_json.h), when built.
+_json_tasks = getattr(_speedups, "json_tasks", None)
 
 FORMAT = "asynctrace-trace"
 FORMAT_VERSION = 1
 
 _q = json.dumps  # JSON string literal of a Python str
+_CONVERSION = re.compile(r"%([%dsx])")  # what a % format of this module holds
 
 # A task's fields up to "thread" (docs/trace-format.md order).
 _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
@@ -21,6 +28,28 @@ _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
 
 # The fields from "name" to "spawn" in _TASK (repeated from task to task).
 _MIDDLE = '"name":%s,"state":%s,"flags":%s,"parent":%d,"spawn":%s,'
+def _pieces(fmt, nframes, with_obj, nvalues):
+    """A shape's task format (JsonWriter._chain) cut at its conversions into
+    literal pieces, for the C form of tasks() (_speedups_json.h), which
+    puts the fields between them in this order; None when the format does
+    not have that order."""
+    want = "dxsssdsdddddds" + "x" * nframes + ("x" if with_obj else "") + "d" * (1 + nvalues)
+    parts = _CONVERSION.split(fmt)
+    if "".join(parts[1::2]).replace("%", "") != want:
+        return None
+    pieces, cur = [], []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            cur.append(part)
+        elif part == "%":
+            cur.append("%")
+        else:
+            pieces.append("".join(cur))
+            cur = []
+    pieces.append("".join(cur))
+    return tuple(pieces)
+
+
 # The fields after "since_ns" by resource kind, for kinds whose fields are
 # all integers (the others: _resource_tail).
 _INT_TAILS = {
@@ -84,6 +113,9 @@ class JsonWriter(object):
         self._heads = {}  # Head -> format with one %x (the address), up to "resource":
         self._chains = {}  # Chain -> (format of a whole task, of the await chain alone)
         self._writers = {}  # Chain -> {resource kind: _shape_writer}
+        # Chain -> {resource kind: (frames, values, pieces with an object,
+        # without)}: the same formats for the C form (_pieces).
+        self._programs = {}
 
     # -- pieces --------------------------------------------------------------
 
@@ -206,8 +238,20 @@ class JsonWriter(object):
     def tasks(self, tasks):
         """JSON texts of Tasks (the hot loop of a large document): a task
         whose chain ends in a resource of a kind with integer fields goes
-        through its shape's writer (_shape_writer), the others through
-        _tasks."""
+        through its shape's writer (_shape_writer, or its C form), the
+        others through _tasks."""
+        if _json_tasks is not None and tasks.__class__ is list:
+            texts, missing = _json_tasks(tasks, self._programs, self._names, self._states,
+                                         self._flags, self._spawns)
+            if missing:
+                for i, text in enumerate(texts):
+                    if text is None:
+                        texts[i] = self._shaped((tasks[i],))[0]
+            return texts
+        return self._shaped(tasks)
+
+    def _shaped(self, tasks):
+        """tasks() in Python (the reference of its C form)."""
         writers = self._writers
         int_tails = _INT_TAILS
         out = []
@@ -247,8 +291,10 @@ class JsonWriter(object):
         values = "".join("v%d, " % i for i in range(nvalues))
         head = ("tid, addr, mid, polls, created, state_ns, pstart, pend, worker, "
                 "'null' if thread is None else '%d' % thread, " + frames)
-        with_obj = self._chain(chain, (chain, kind, True))[0].replace(_MIDDLE, "%s", 1)
-        without = self._chain(chain, (chain, kind, False))[0].replace(_MIDDLE, "%s", 1)
+        fmt_obj = self._chain(chain, (chain, kind, True))[0]
+        fmt_null = self._chain(chain, (chain, kind, False))[0]
+        with_obj = fmt_obj.replace(_MIDDLE, "%s", 1)
+        without = fmt_null.replace(_MIDDLE, "%s", 1)
         src = (
             "def make(w, with_obj, without):\n"
             "    last = [None, None]\n"
@@ -268,6 +314,9 @@ class JsonWriter(object):
             "    return write\n" % (frames, values, head, values, head, values))
         scope = {}
         exec(compile(src, "<asynctrace.jsonout shape writer>", "exec"), scope)
+        self._programs.setdefault(chain, {})[kind] = (
+            nframes, nvalues, _pieces(fmt_obj, nframes, True, nvalues),
+            _pieces(fmt_null, nframes, False, nvalues))
         return scope["make"](self, with_obj, without)
 
     def _middle(self, key):

@@ -612,6 +612,59 @@ class TestResourceFields(unittest.TestCase):
                              + list(records.RESOURCE_FIELDS.get(kind, ())), kind)
 
 
+class TestJsonC(unittest.TestCase):
+    """The C form of the JSON writer's hot loop writes what the Python shape
+    writers write, and hands back every task it cannot write."""
+
+    def tasks(self):
+        deep = chain(("outer", "/src/a.c", 5, "async"), ("inner", "/src/a%d.c", 9, "async"),
+                     ("at_sleep", "/rt/time.c", 130, "leaf"))
+        out = []
+        leaves = [res("sleep"), res("notify", 0xB00, waiters=2, last_notifier=7),
+                  res("join", 0, task=3), res("read", fd=-1), res("blocking", job=2, thread=99),
+                  res("mutex", 0xA000, owner=4), res("sleep")._replace(error="unreadable"),
+                  res("join", 0x10, task=2 ** 64 - 1)]
+        names = ["w", "caf\u00e9 \"q\" %s", "tab\there", None]
+        for i in range(48):
+            leaf = leaves[i % len(leaves)]
+            t = task(10 + i, names[i % len(names)], leaf=leaf, polls=i * 1000003,
+                     parent=(i % 3) * 2 ** 62, state_ns=NOW - i * S)
+            t = t._replace(worker=i % 3 - 1, thread=None if i % 4 else 4242 + i,
+                           spawn=None if i % 5 == 0 else t.spawn,
+                           address=2 ** 63 + i if i % 7 == 0 else t.address)
+            if i % 6 == 1:
+                t = t._replace(chain=deep, frames=(0x100, 0x140, 0x180))
+            if i == 13:
+                t = t._replace(polls=True)  # not a plain int: Python writes it
+            if i == 17:
+                t = t._replace(created_ns=-2 ** 70)
+            out.append(t)
+        return out
+
+    def test_c_writes_what_python_writes(self):
+        if jsonout._json_tasks is None:
+            self.skipTest("asynctrace._speedups is not built")
+        tasks = self.tasks()
+        want = jsonout.JsonWriter()._shaped(tasks)
+        w = jsonout.JsonWriter()
+        self.assertEqual(w.tasks(list(tasks)), want)
+        self.assertEqual(w.tasks(list(tasks)), want)  # every shape and name known now
+        texts, missing = jsonout._json_tasks(list(tasks), w._programs, w._names, w._states,
+                                             w._flags, w._spawns)
+        written = [i for i, text in enumerate(texts) if text is not None]
+        self.assertEqual(missing, len(tasks) - len(written))
+        self.assertEqual([texts[i] for i in written], [want[i] for i in written])
+        # Not C's: a resource with an error or non-integer fields, a bool for a
+        # number, a number beyond 64 bits; C's: the rest, deep chains and
+        # addresses above 2**63 among them.
+        self.assertTrue({5, 6, 13, 17}.isdisjoint(written))
+        self.assertIn(0, written)
+        self.assertIn(7, written)
+        self.assertIn(25, written)
+        for text in want:
+            json.loads(text)
+
+
 class TableSnap(object):
     """What the task table reads of a Snapshot: runtimes of Task records."""
 
