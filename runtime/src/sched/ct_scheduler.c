@@ -222,8 +222,11 @@ static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int poll
     return next;
 }
 
-/* The loop: poll until the block_on task is done. */
-static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task)
+/* The loop: poll until the block_on task is done.  A function of its own
+ * (not inlined into at__ct_block_on): the poll it inlines is then the only
+ * inlined frame between at_root_poll and the loop in a native backtrace. */
+AT_NOINLINE static void at__ct_run(at_runtime *rt, at_trace_context *tcx,
+                                   at_task *main_task)
 {
     at__runtime *rs = at__rt(rt);
     /* At most one clock reading per poll (at__task_run_at), a fresh one
