@@ -232,6 +232,14 @@ static void at__capture_walk(at__collector *c, at__raw_backtrace *bt, uint64_t l
 static int at__capture_known(at__collector *c, at__raw_backtrace *bt, void **ips, int n,
                              uint64_t leaf_start, uint64_t root_start)
 {
+    if (c->last_used && n >= c->last_used &&
+        !memcmp(&ips[1], &c->last_ips[1], (size_t)(c->last_used - 1) * sizeof(uint64_t))) {
+        const at__raw_backtrace *last = &c->bts[c->last_bt];
+        memcpy(&c->frames[bt->first], &c->frames[last->first], last->count * sizeof(at__raw_frame));
+        bt->count = last->count;
+        bt->flags = last->flags;
+        return c->last_used;
+    }
     if (n < 2 || at__addr_map_get(&c->starts, (uint64_t)(uintptr_t)ips[1]) != leaf_start)
         return 0;
     for (int i = 2; i < n; i++) {
@@ -300,8 +308,13 @@ void at__trace_capture(at_context *cx)
         bt->count = 0;
         bt->flags = AT__BT_NO_ROOT;
         at__capture_walk(c, bt, leaf_start, root_start);
-    } else if (used > c->depth_hint) {
-        c->depth_hint = used;
+    } else {
+        if (used > c->depth_hint)
+            c->depth_hint = used;
+        /* Remembered for the next capture (at__capture_known). */
+        memcpy(c->last_ips, ips, (size_t)used * sizeof(uint64_t));
+        c->last_used = used;
+        c->last_bt = c->nbts;
     }
     c->nframes += bt->count;
     c->nbts++;

@@ -58,6 +58,11 @@ typedef struct at__collector {
     size_t slot;          /* set by the dumper before each trace poll */
     int oom;              /* a backtrace was lost for lack of memory */
     int depth_hint;       /* ips a fast capture needed so far, at most */
+    /* The last fast capture: its ips (up to and including at_root_poll's)
+     * and its backtrace.  A stack with the same ips is the same backtrace. */
+    int last_used;        /* 0: none */
+    size_t last_bt;
+    uint64_t last_ips[AT__TRACE_MAX_FRAMES + 2];
     at__addr_map starts;  /* ip -> procedure start, memo of unw_get_proc_info */
     at__addr_map names;   /* procedure start -> malloc'd name (char *) */
 } at__collector;
