@@ -218,9 +218,21 @@ static const struct { int rec; const char *field; } at__wanted[L_COUNT] = {
 #undef AT__W
 };
 
+/* Where this build's compiler put each field: when the table in the process
+ * says the same for every field (it describes this very build, unless it is
+ * damaged), field reads use these constants instead of the table's values,
+ * and the same read is a single load. */
+static const struct { uint32_t off, size; } at__native[L_COUNT] = {
+#define AT__W(rec, id, member)                                                 \
+    {offsetof(at__type_##rec, member), sizeof(((at__type_##rec *)0)->member)},
+    AT__LAYOUT_WANTED(AT__W)
+#undef AT__W
+};
+
 typedef struct at__walk {
     at__reader rd;
     at_dump *d;
+    int native;           /* off/size are at__native's */
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t rec_size[R_COUNT]; /* the table's record sizes */
@@ -282,6 +294,10 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
                          at__record_names[at__wanted[k].rec], at__wanted[k].field);
             return -1;
         }
+    w->native = 1;
+    for (int k = 0; k < L_COUNT; k++)
+        if (w->off[k] != at__native[k].off || w->size[k] != at__native[k].size)
+            w->native = 0;
     return 0;
 }
 
@@ -289,6 +305,15 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
 static inline __attribute__((always_inline)) uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 {
     uint64_t v = 0;
+    if (__builtin_expect(w->native, 1)) { /* constants when f is one */
+        switch (at__native[f].size) {
+        case 1: return rec[at__native[f].off];
+        case 2: { uint16_t x; memcpy(&x, rec + at__native[f].off, 2); return x; }
+        case 4: { uint32_t x; memcpy(&x, rec + at__native[f].off, 4); return x; }
+        case 8: memcpy(&v, rec + at__native[f].off, 8); return v;
+        default: break;
+        }
+    }
     switch (w->size[f]) {
     case 1: v = rec[w->off[f]]; break;
     case 2: { uint16_t x; memcpy(&x, rec + w->off[f], 2); v = x; break; }
@@ -302,14 +327,20 @@ static inline __attribute__((always_inline)) uint64_t at__get(const at__walk *w,
 /* A whole record (size bytes, at most 512) at addr: read into buf, or over
  * trusted memory (live dumps) the record itself, in place; NULL when it
  * cannot be read.  Whatever is read from it is read once. */
-static const unsigned char *at__rec(at__walk *w, uint64_t addr, unsigned char *buf,
-                                    uint32_t size)
+static AT_NOINLINE const unsigned char *at__rec_copy(at__walk *w, uint64_t addr,
+                                                     unsigned char *buf, uint32_t size)
+{
+    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+}
+
+static inline __attribute__((always_inline)) const unsigned char *
+at__rec(at__walk *w, uint64_t addr, unsigned char *buf, uint32_t size)
 {
     if (size == 0 || size > 512 || !addr || addr + size < addr)
         return NULL;
     if (w->rd.direct)
         return (const unsigned char *)(uintptr_t)addr;
-    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+    return at__rec_copy(w, addr, buf, size);
 }
 
 /* Record r at addr (at__rec) with its magic field checked: *rec is set
