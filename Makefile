@@ -131,4 +131,4 @@ san: deps
 	@$(MAKE) --no-print-directory $(SAN_TARGETS)
 
 clean:
-	rm -rf build
+	rm -rf build gdb/asynctrace/_speedups*.so

@@ -15,7 +15,14 @@ CLI_LIBEXEC = $(PREFIX)/libexec/asynctrace
 # else whatever python3 is on PATH.
 CLI_PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,/usr/bin/env python3)
 
-ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN)
+# The C forms of the walk's hot loops (gdb/asynctrace/_speedups.c, see
+# gdb/asynctrace/accel.py), built beside the package for the interpreter of
+# the tool, which is GDB's: an extension module of that Python's ABI.
+PY_EXT_SUFFIX := $(shell $(CLI_PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_INCLUDE    := $(shell $(CLI_PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+SPEEDUPS      := gdb/asynctrace/_speedups$(PY_EXT_SUFFIX)
+
+ALL_TARGETS  += $(CLI_BIN) $(UNWIND_BIN) $(SPEEDUPS)
 TEST_TARGETS += test-cli
 
 .PHONY: test-cli install-cli bench-cli
@@ -29,12 +36,16 @@ $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' $< > $@
 	chmod 755 $@
 
+$(SPEEDUPS): gdb/asynctrace/_speedups.c
+	@test -f $(PY_INCLUDE)/Python.h || { echo "asynctrace: $(PY_INCLUDE)/Python.h is missing: make deps installs python3-dev" >&2; exit 1; }
+	$(CC) -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -I$(PY_INCLUDE) $< -o $@
+
 $(UNWIND_BIN): gdb/asynctrace-unwind.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -ldw -lelf
 
 # gdb-progs (mk/gdb.mk, read after this file) builds the test programs.
-test-cli: $(CLI_BIN) $(UNWIND_BIN) gdb-progs
+test-cli: $(CLI_BIN) $(UNWIND_BIN) $(SPEEDUPS) gdb-progs
 	@python3 tests/cli/run.py --build $(BUILD)
 
 install: install-cli

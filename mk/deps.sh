@@ -3,9 +3,10 @@
 # benchmarks need; skip those present; use sudo when not root; print the
 # exact command when neither works.
 # dpkg-dev, debhelper and fakeroot: the Debian package test (mk/debian.mk);
+# python3-dev: the walk's C accelerator (gdb/asynctrace/_speedups.c);
 # graphviz and golang-go: the CLI test feeds its exports to dot -Tsvg and
 # go tool pprof -top.
-PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3 dpkg-dev debhelper fakeroot graphviz golang-go"
+PKGS="gcc make pkg-config gdb binutils libunwind-dev libcapstone-dev libdw-dev libcunit1-dev libjansson-dev python3 python3-dev dpkg-dev debhelper fakeroot graphviz golang-go"
 [ -n "$ASYNCTRACE_EXTRA_DEPS" ] && PKGS="$PKGS $ASYNCTRACE_EXTRA_DEPS"
 
 missing=""

@@ -55,7 +55,7 @@ $(GDB_TREE_AUTOLOAD): tests/gdb/progs/states.c $(BUILD)/gdbtests/autoload/gdb_au
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(BUILD)/gdbtests/autoload/gdb_autoload.o -o $@ \
 	  $(LIB_A) $(LDLIBS)
 
-test-gdb: $(GDB_PROGS) $(GDB_STRIPPED) $(GDB_PY) $(GDB_TREE_AUTOLOAD)
+test-gdb: $(GDB_PROGS) $(GDB_STRIPPED) $(GDB_PY) $(GDB_TREE_AUTOLOAD) $(SPEEDUPS)
 	@python3 tests/gdb/run.py --build $(BUILD)
 	@python3 tests/gdb/conventions.py --build $(BUILD)
 

@@ -54,10 +54,11 @@ install-lib: $(LIB_A) $(LIB_SO) $(BUILD)/asynctrace.pc
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libasynctrace.so
 	install -m 644 $(BUILD)/asynctrace.pc $(DESTDIR)$(PKGCONFIG_DIR)/
 
-install-python:
+install-python: $(SPEEDUPS)
 	install -d $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli
 	install -m 644 gdb/asynctrace/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/
 	install -m 644 gdb/asynctrace/cli/*.py $(DESTDIR)$(PYTHON_DIR)/asynctrace/cli/
+	install -m 644 $(SPEEDUPS) $(DESTDIR)$(PYTHON_DIR)/asynctrace/
 	$(CLI_PYTHON) -m compileall -q -d $(PYTHON_DIR)/asynctrace $(DESTDIR)$(PYTHON_DIR)/asynctrace
 
 install-gdb: $(BUILD)/asynctrace-gdb.py

@@ -166,6 +166,13 @@ class Abi(object):
     def reader(self, record, spec, base=0):
         return Reader(self.record(record), spec, base)
 
+    def layout(self, record, spec):
+        """The fields of `spec` ((name, kind) pairs, as for reader()) as
+        ((offset, size, kind), ...): the form _speedups.c reads."""
+        fields = self.record(record).fields
+        Reader(self.record(record), spec)  # the same checks as a reader's
+        return tuple(tuple(fields[name]) + (kind,) for name, kind in spec)
+
     def enum_value(self, table, name):
         try:
             return self.enums[table].index(name)

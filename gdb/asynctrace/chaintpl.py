@@ -38,7 +38,8 @@ class Template(object):
     off + hi <= BLOCK, is this template's, all of its links checked, when
     int.from_bytes(blk[off:off + hi], "little") & mask == base + root * mult
     (walk.Walker.tasks does that test inline)."""
-    __slots__ = ("rel", "chain", "hi", "mask", "base", "mult", "root_max")
+    __slots__ = ("rel", "chain", "hi", "mask", "base", "mult", "root_max", "cmask",
+                 "cbase", "links")
 
 
 def make(frame_record, addrs, shape, chain):
@@ -56,6 +57,8 @@ def make(frame_record, addrs, shape, chain):
     rel = [a - root for a in addrs]
     n = len(rel)
     mask = base = mult = 0
+    link_mask = 0
+    links = []  # (byte offset from the root frame, offset of the frame it names)
     end = 0
     for i, r in enumerate(rel):
         if r < end:
@@ -73,6 +76,8 @@ def make(frame_record, addrs, shape, chain):
             else:
                 base |= link << shift
                 mult |= 1 << shift
+                link_mask |= ((1 << (8 * size)) - 1) << shift
+                links.append((r + off, link) if size == 8 else None)
     t = Template()
     t.rel = tuple(rel)
     t.chain = chain
@@ -81,4 +86,10 @@ def make(frame_record, addrs, shape, chain):
     t.base = base
     t.mult = mult
     t.root_max = (1 << 64) - end
+    # The same test in bytes, for the C form of the walk (_speedups.c): the
+    # constant bytes under cmask equal cbase, and every 8-byte link at its
+    # offset equals root + its frame's offset.
+    t.cmask = (mask & ~link_mask).to_bytes(end, "little")
+    t.cbase = (base & ~link_mask).to_bytes(end, "little")
+    t.links = tuple(links) if None not in links else None
     return t

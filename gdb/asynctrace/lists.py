@@ -6,7 +6,11 @@ an unreadable node or a node without the list's magic, says where a list
 loops back (Brent's algorithm on the hot owned lists, which keeps no
 visited set on the healthy path; a visited set on the short ones) and
 checks each node's prev link against the node before it.  What a node is
-(its magic, its fields) is the caller's business, given as a Reader.
+(its magic, its fields) is the caller's business, given as a Reader.  An
+owned list (100,000 tasks and more) is first walked by a loop that takes
+only plainly healthy nodes (_owned_healthy, or its C form in _speedups.c):
+at the first node that is not, linked() walks the list again and says
+what is wrong.
 
 ListWalker is a base class of walk.Walker: it uses the walker's readers,
 enum names and caches.
@@ -15,13 +19,17 @@ enum names and caches.
 from operator import itemgetter
 
 from . import constants as C
-from .memory import ReadError, fixed_string
+from .accel import speedups
+from .memory import BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
 
 MAX_RUNTIMES = 1024
 MAX_TASKS = 1 << 24
 MAX_THREADS = 4096
 MAX_ROOTS = 64
 
+# The task fields the owned-list walk reads, in _speedups.owned's order.
+OWNED_FIELDS = (("magic", "u"), ("state", "u"), ("id", "u"), ("runtime", "u"),
+                 ("owned_next", "u"), ("owned_prev", "u"), ("flags", "u"), ("name", "s"))
 _TASK_FLAG_BITS = 0
 for _bit, _ in C.TASK_FLAGS:
     _TASK_FLAG_BITS |= _bit
@@ -246,10 +254,95 @@ class ListWalker(object):
         error, state name, name, flags word)] of the tasks `keep(id, state,
         name)` accepts, sorted by id; how many tasks the list has).  List
         problems go to `errors`.  With `single`, only the task at `head`."""
+        if not single and self.task_head.reorder is None:
+            if speedups is not None:
+                found = self._owned_c(rt_addr, head, keep)
+            else:
+                found = self._owned_healthy(rt_addr, head, keep)
+            if found is not None:
+                return found
         try:
             return self._owned(rt_addr, head, errors, keep, single, True)
         except LoopFound:
             return self._owned(rt_addr, head, errors, keep, single, False)
+
+    def _owned_c(self, rt_addr, head, keep):
+        """_owned_healthy() in C (accel.py): the same items, or None."""
+        mem = self.mem
+        layout = self.__dict__.get("_owned_layout")
+        if layout is None:
+            layout = self._owned_layout = self.abi.layout("task", OWNED_FIELDS)
+        found = speedups.owned(mem.blocks, mem._block, mem.read, layout, head, rt_addr,
+                               C.TASK_MAGIC, _TASK_FLAG_BITS, self.next_task_id,
+                               self.state_names, self.names, self.raw_names,
+                               self.task_addrs, fixed_string, keep, MAX_TASKS)
+        if found is None:
+            return None
+        return self._sorted(found[0]), found[1]
+
+    def _owned_healthy(self, rt_addr, head, keep):
+        """task_list() of a list in which nothing is wrong, in one loop over
+        cached blocks (no generator, no per-node calls); None as soon as a
+        node is not plainly healthy (outside the block cache, a loop, a bad
+        magic, link, runtime or field): _owned() then walks it again and
+        says what is wrong.  What this learns (ids, names) is what _owned()
+        learns of the same nodes."""
+        mem = self.mem
+        blocks_get = mem.blocks.get
+        load = mem._block
+        st = self.task_head.struct
+        unpack = st.unpack_from
+        limit = fast_limit(st)
+        names = self.names
+        raw_names = self.raw_names
+        task_addrs = self.task_addrs
+        state_names = self.state_names
+        nstates = len(state_names)
+        next_id = self.next_task_id or (1 << 64)
+        magic = C.TASK_MAGIC
+        bad_flags = ~_TASK_FLAG_BITS
+        out = []
+        append = out.append
+        tortoise, power, lam = 0, 1, 1
+        prev = 0
+        count = 0
+        addr = head
+        while addr:
+            if addr == tortoise or count >= MAX_TASKS or addr < 0:
+                return None
+            if power == lam:
+                tortoise = addr
+                power <<= 1
+                lam = 0
+            lam += 1
+            off = addr & BLOCK_MASK
+            blk = blocks_get(addr >> BLOCK_SHIFT)
+            if blk is None:
+                blk = load(addr >> BLOCK_SHIFT)
+            if blk is not None and off <= limit:
+                m, state, tid, runtime, nxt, prv, flags, raw_name = unpack(blk, off)
+            else:  # across two blocks, or in a partly readable one
+                try:
+                    m, state, tid, runtime, nxt, prv, flags, raw_name = \
+                        mem.unpack(st, addr)
+                except ReadError:
+                    return None
+            if (m != magic or prv != prev or runtime != rt_addr or
+                    task_addrs.setdefault(tid, addr) != addr or state >= nstates or
+                    not 0 < tid < next_id or flags & bad_flags or
+                    b"\0" not in raw_name):
+                return None
+            count += 1
+            name = raw_names.get(raw_name)
+            if name is None:
+                name = raw_names[raw_name] = fixed_string(raw_name)
+            names[tid] = name
+            state_name = state_names[state]
+            if keep is None or keep(tid, state_name, name):
+                append((tid, addr, None, state_name, name, flags))
+            prev = addr
+            addr = nxt
+        return self._sorted(out), count
 
     def _owned(self, rt_addr, head, errors, keep, single, brent):
         out = []
@@ -296,14 +389,20 @@ class ListWalker(object):
                 append((tid, addr, error, state_name, name, flags))
             if single:
                 break
-        if self.dup_ids:  # the first of two tasks with one id is suspect too
-            out = [self._dup(item) for item in out]
+        out = self._sorted(out)
         for e in list_errors:  # after a task being relinked: a torn read
             if in_flux and e.startswith("corrupt: "):
                 e = "in-flux: " + e[len("corrupt: "):]
             errors.append(e)
-        out.sort(key=itemgetter(0))
         return out, walked
+
+    def _sorted(self, out):
+        """The items of an owned list by id; the first of two tasks with one
+        id is marked suspect too."""
+        if self.dup_ids:
+            out = [self._dup(item) for item in out]
+        out.sort(key=itemgetter(0))
+        return out
 
     def _dup(self, item):
         tid, addr, error = item[:3]

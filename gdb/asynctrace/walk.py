@@ -20,8 +20,9 @@ relinked) and the walk goes on with what is readable.
 """
 
 from . import chaintpl
+from .accel import speedups
 from . import constants as C
-from .lists import ListWalker
+from .lists import OWNED_FIELDS, ListWalker
 from .memory import BLOCK, BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
 from .records import Chain, Frame, Head, Resource, Site, Task, new
 
@@ -37,10 +38,21 @@ _NO_OBJECT = frozenset(("none", "yield", "dump"))
 # Kinds whose wait never has an object (the runtime passes NULL): one that
 # does has a damaged kind or object.
 _NULL_OBJECT = frozenset(("none", "yield", "sleep"))
+# Kinds whose fields take a word of the wait record besides the object's.
+_WAIT_ADDS = frozenset(("join", "semaphore", "blocking"))
 # Resource record fields added by debugger ABI 2 (read when present).
 _ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
                            "last_notifier", "notified", "tx_untracked", "tx_holders",
                            "tx_task_id", "tid"))
+
+
+# A task's fields after those the list walk reads, and a leaf's wait record:
+# the readers of the hot loop, in the order _speedups.c takes them.
+_REST_FIELDS = (("parent_id", "u"), ("spawn_site", "u"), ("root", "u"),
+                ("poll_count", "u"), ("created_ns", "u"), ("state_ns", "u"),
+                ("poll_start_ns", "u"), ("poll_end_ns", "u"), ("worker", "i"))
+_WAIT_FIELDS = (("wait.kind", "u"), ("wait.flags", "u"), ("wait.object", "u"),
+                ("wait.since_ns", "u"), ("wait.detail[0]", "u"))
 
 
 def _bad_frame(addr, error):
@@ -86,6 +98,12 @@ class Walker(ListWalker):
         # Resource kind values whose one field is the first detail word.
         self._detail_only = {i: n for i, n in enumerate(self.res_names)
                              if n in _DETAIL_ONLY}
+        # Resource kind values whose fields are their object's as read once
+        # per reading (self.objects), with nothing of the wait record added:
+        # what resource() does for them, the C walk does from self.objects.
+        self._object_only = {i: n for i, n in enumerate(self.res_names)
+                             if n not in _DETAIL_ONLY and n not in _NO_OBJECT and
+                             n not in _NULL_OBJECT and n not in _WAIT_ADDS}
         # States whose future is alive (its await tree is walked).
         self._live_states = frozenset(n for n in self.state_names
                                       if n not in _FINISHED)
@@ -99,14 +117,9 @@ class Walker(ListWalker):
             ("worker", "i"), ("flags", "u"), ("name", "s")])
         # The same without what the list walk already read (id, state,
         # flags, name): the hot loop of tasks().
-        self.task_rest = r("task", [
-            ("parent_id", "u"), ("spawn_site", "u"), ("root", "u"), ("poll_count", "u"),
-            ("created_ns", "u"), ("state_ns", "u"), ("poll_start_ns", "u"),
-            ("poll_end_ns", "u"), ("worker", "i")])
+        self.task_rest = r("task", _REST_FIELDS)
         # What the list walk needs of each task.
-        self.task_head = r("task", [
-            ("magic", "u"), ("state", "u"), ("id", "u"), ("runtime", "u"),
-            ("owned_next", "u"), ("owned_prev", "u"), ("flags", "u"), ("name", "s")])
+        self.task_head = r("task", OWNED_FIELDS)
         self.TASK_ID = r("task", [("magic", "u"), ("id", "u"), ("state", "u"),
                                   ("name", "s")])
         self.RUNTIME = r("runtime", [
@@ -121,9 +134,7 @@ class Walker(ListWalker):
                                  ("sibling", "u"),
                                  ("resume" if self._resume_ptr else "resume_line", "u")])
         self.AWAIT_LINE = r("await", [("line", "u")]) if self._resume_ptr else None
-        self.WAIT = r("leaf", [
-            ("wait.kind", "u"), ("wait.flags", "u"), ("wait.object", "u"),
-            ("wait.since_ns", "u"), ("wait.detail[0]", "u")])
+        self.WAIT = r("leaf", _WAIT_FIELDS)
         self.SITE = r("site", [
             ("magic", "u"), ("kind", "u"), ("function", "u"), ("file", "u"),
             ("line", "u")])
@@ -245,7 +256,7 @@ class Walker(ListWalker):
             values = self.objects[key] = self._object_values(kind, obj)
         if values.__class__ is str:
             return new(Resource, (kind, obj, since, (), values))
-        if kind == "semaphore" or kind == "blocking":
+        if kind == "semaphore" or kind == "blocking":  # (_WAIT_ADDS)
             values = (d0,) + values
         elif kind == "join":
             if values[0] != d0:
@@ -603,77 +614,116 @@ class Walker(ListWalker):
 
     def tasks(self, items, threads_by_task):
         """Task records of `items` from task_list: the hot loop of a large
-        walk.  A healthy task whose await tree is a chain of known shape
-        costs one unpack per record (its id, state, flags and name come
-        from the list walk); anything else goes through task()."""
+        walk.  A healthy task whose await chain matches the chain template
+        of the task before it (chaintpl.py) costs one unpack per record
+        (its id, state, flags and name come from the list walk), in C when
+        the accelerator is built (accel.py: the same records); anything
+        else goes through _task_item()."""
+        if speedups is not None and self._frame_limit >= 0 and self._rest_limit >= 0:
+            return self._tasks_c(items, threads_by_task)
         blocks_get = self.mem.blocks.get
         rest_unpack = self.task_rest.struct.unpack_from
         rest_limit = self._rest_limit
         spawns_get = self.spawns.get
         flags_get = self.flag_names.get
-        chains_get = self.chains.get
         roots_setdefault = self.roots.setdefault
-        chain_links = self._chain_links
         leaf_resource = self._leaf_resource
         live_states = self._live_states
         lwp_get = threads_by_task.get
-        slow = self.task
+        item_slowly = self._task_item
         tpl = None  # the chaintpl.Template of the last chain met
         from_bytes = int.from_bytes
-        use_tpl = self._frame_limit >= 0
         out = []
         append = out.append
-        for tid, addr, error, state, name, flags in items:
+        for item in items:
+            tid, addr, error, state, name, flags = item
+            task = None
             blk = blocks_get(addr >> BLOCK_SHIFT)
             off = addr & BLOCK_MASK
-            if error is not None or blk is None or off > rest_limit:
-                append(slow(addr, error, threads_by_task))
-                continue
-            (parent_id, spawn_p, root, polls, created, state_ns, pstart, pend,
-             worker) = rest_unpack(blk, off)
-            sp = spawns_get(spawn_p)
-            fl = flags_get(flags)
-            if (sp is None or sp[1] is not None or fl is None or not root or
-                    state not in live_states or state == "running" or
-                    roots_setdefault(root, tid) != tid):
-                append(slow(addr, error, threads_by_task))
-                continue
-            # Most tasks look like the one before: one unpack checks it all.
-            blk = blocks_get(root >> BLOCK_SHIFT)
-            off = root & BLOCK_MASK
-            if tpl is not None and blk is not None and off + tpl.hi <= BLOCK and \
-                    root < tpl.root_max and \
-                    from_bytes(blk[off:off + tpl.hi], "little") & tpl.mask == \
-                    tpl.base + root * tpl.mult:
-                chain = tpl.chain
-                addrs = tuple(map(root.__add__, tpl.rel))
-            else:
-                links = chain_links(root)
-                if links is None:
-                    append(slow(addr, error, threads_by_task))
-                    continue
-                addrs, shape, blk = links
-                shape = tuple(shape)
-                chain = chains_get(shape)
-                if chain is None:
-                    append(slow(addr, error, threads_by_task))
-                    continue
-                addrs = tuple(addrs)
-                if use_tpl:
-                    tpl = self._template(addrs, shape, chain)
-            res = None
-            if chain.leaf:
-                res = leaf_resource(addrs[-1], blk)
-                if res is None:
-                    append(slow(addr, error, threads_by_task))
-                    continue
-            elif state == "idle":  # suspended, yet awaiting nothing
-                append(slow(addr, error, threads_by_task))
-                continue
-            append(new(Task, (tid, addr, name, state, fl, parent_id, sp[0], polls, created,
-                              state_ns, pstart, pend, worker, lwp_get(addr), None,
-                              chain, addrs, res, None)))
+            if tpl is not None and error is None and blk is not None and off <= rest_limit:
+                (parent_id, spawn_p, root, polls, created, state_ns, pstart, pend,
+                 worker) = rest_unpack(blk, off)
+                sp = spawns_get(spawn_p)
+                fl = flags_get(flags)
+                blk = blocks_get(root >> BLOCK_SHIFT)
+                off = root & BLOCK_MASK
+                # Most tasks look like the one before: one unpack checks it all.
+                if (sp is not None and sp[1] is None and fl is not None and root and
+                        state in live_states and state != "running" and
+                        roots_setdefault(root, tid) == tid and blk is not None and
+                        off + tpl.hi <= BLOCK and root < tpl.root_max and
+                        from_bytes(blk[off:off + tpl.hi], "little") & tpl.mask ==
+                        tpl.base + root * tpl.mult):
+                    chain = tpl.chain
+                    addrs = tuple(map(root.__add__, tpl.rel))
+                    res = None
+                    if chain.leaf:
+                        res = leaf_resource(addrs[-1], blk)
+                    if (res is not None) if chain.leaf else state != "idle":
+                        task = new(Task, (tid, addr, name, state, fl, parent_id, sp[0],
+                                          polls, created, state_ns, pstart, pend, worker,
+                                          lwp_get(addr), None, chain, addrs, res, None))
+            if task is None:
+                task, made = item_slowly(item, threads_by_task)
+                if made is not None:
+                    tpl = made
+            append(task)
         return out
+
+    def _tasks_c(self, items, threads_by_task):
+        """tasks() with the template case in C (_speedups.tasks)."""
+        args = self.__dict__.get("_c_args")
+        if args is None:
+            abi = self.abi
+            args = self._c_args = (
+                abi.layout("task", _REST_FIELDS), abi.layout("leaf", _WAIT_FIELDS),
+                frozenset(self._live_states), frozenset(_NULL_OBJECT))
+        rest, wait, live, null_object = args
+        mem = self.mem
+        return speedups.tasks(
+            items, mem.blocks, mem._block, mem.read, rest, wait, self.spawns,
+            self.flag_names, self.roots, live, threads_by_task, self._detail_only,
+            null_object, self._object_only, self.objects, self.resource, Task, Resource,
+            lambda item: self._task_item(item, threads_by_task))
+
+    def _task_item(self, item, threads_by_task):
+        """(Task, chain template or None) of one item of tasks() that is not
+        its template's: the chain is walked frame by frame (a template is
+        made of it when it checks out: the next tasks may match it), or the
+        task goes through task(), which says what is wrong."""
+        tid, addr, error, state, name, flags = item
+        blk = self.mem.blocks.get(addr >> BLOCK_SHIFT)
+        off = addr & BLOCK_MASK
+        if error is not None or blk is None or off > self._rest_limit:
+            return self.task(addr, error, threads_by_task), None
+        (parent_id, spawn_p, root, polls, created, state_ns, pstart, pend,
+         worker) = self.task_rest.struct.unpack_from(blk, off)
+        sp = self.spawns.get(spawn_p)
+        fl = self.flag_names.get(flags)
+        if (sp is None or sp[1] is not None or fl is None or not root or
+                state not in self._live_states or state == "running" or
+                self.roots.setdefault(root, tid) != tid):
+            return self.task(addr, error, threads_by_task), None
+        links = self._chain_links(root)
+        if links is None:
+            return self.task(addr, error, threads_by_task), None
+        addrs, shape, blk = links
+        shape = tuple(shape)
+        chain = self.chains.get(shape)
+        if chain is None:
+            return self.task(addr, error, threads_by_task), None
+        addrs = tuple(addrs)
+        tpl = self._template(addrs, shape, chain) if self._frame_limit >= 0 else None
+        res = None
+        if chain.leaf:
+            res = self._leaf_resource(addrs[-1], blk)
+            if res is None:
+                return self.task(addr, error, threads_by_task), tpl
+        elif state == "idle":  # suspended, yet awaiting nothing
+            return self.task(addr, error, threads_by_task), tpl
+        return new(Task, (tid, addr, name, state, fl, parent_id, sp[0], polls, created,
+                          state_ns, pstart, pend, worker, threads_by_task.get(addr), None,
+                          chain, addrs, res, None)), tpl
 
     def _template(self, addrs, shape, chain):
         """The chaintpl.Template of a chain just checked frame by frame

@@ -1,8 +1,10 @@
-"""A test of tests/cli/run.py: the chain templates of the task walk
+"""Tests of tests/cli/run.py: the chain templates of the task walk
 (gdb/asynctrace/chaintpl.py) accept only what the frame-by-frame walk
 accepts.  On a core of the many program (1,500 tasks in five shapes), one
 word of one frame of a task whose shape repeats is damaged in memory as the
-walk reads it: that task, and no other, must say which frame is wrong."""
+walk reads it: that task, and no other, must say which frame is wrong.
+The walk's C accelerator (gdb/asynctrace/_speedups.c) gives the same
+records as the Python loops, on the healthy core and on each damage."""
 
 import os
 import sys
@@ -47,6 +49,46 @@ def _tasks(core, exe, patch=None):
     snap = session.Snapshot(None, None, be)
     walker = snap.walker
     return {t.id: t for _, t in snap.tasks()}, walker
+
+
+def _canon(value):
+    """A record as plain nested tuples (shared records compared by value)."""
+    from asynctrace import records
+    if isinstance(value, records.Task):
+        tree = value.await_tree()
+        return tuple(_canon(v) for v in value[:15]) + (_canon(tree),)
+    if isinstance(value, tuple):
+        return tuple(_canon(v) for v in value)
+    if isinstance(value, list):
+        return [_canon(v) for v in value]
+    if isinstance(value, (records.Frame, records.Site, records.Head)):
+        return tuple(_canon(getattr(value, k)) for k in value.__slots__)
+    return value
+
+
+def _readings(core, exe, patch):
+    """The canonical tasks of one reading by the C walk and one by the
+    pure-Python walk, and how often each C loop ran."""
+    from asynctrace import lists, walk
+    accel = walk.speedups
+    calls = {"owned": 0, "tasks": 0}
+
+    class Counting(object):
+        def owned(self, *args):
+            calls["owned"] += 1
+            return accel.owned(*args)
+
+        def tasks(self, *args):
+            calls["tasks"] += 1
+            return accel.tasks(*args)
+    walk.speedups = lists.speedups = Counting()
+    try:
+        fast = {k: _canon(t) for k, t in _tasks(core, exe, patch)[0].items()}
+        walk.speedups = lists.speedups = None
+        pure = {k: _canon(t) for k, t in _tasks(core, exe, patch)[0].items()}
+    finally:
+        walk.speedups = lists.speedups = accel
+    return fast, pure, calls
 
 
 def _frame_errors(task):
@@ -98,4 +140,39 @@ def t_templates(ctx):
                                   "lost its chain: %r" % (what, VICTIM, tid, other))
 
 
-TESTS = [("chain templates: a damaged frame in a repeated shape is caught", t_templates)]
+def t_accel(ctx):
+    """The C walk and the Python walk read the same records, healthy or
+    damaged (a frame link, a task's list link, its name, its state)."""
+    if PKG not in sys.path:
+        sys.path.insert(0, PKG)
+    from asynctrace import accel
+    if accel.speedups is None:
+        raise TestFailure("the walk's C accelerator is not loaded (make builds "
+                          "gdb/asynctrace/_speedups*.so)")
+    core, exe = _core(ctx)
+    tasks, walker = _tasks(core, exe)
+    victim = tasks[VICTIM]
+    task_f = walker.abi.records["task"].fields
+    frame_f = walker.abi.records["frame"].fields
+    patches = [None,
+               (victim.frames[2] + frame_f["parent"][0], (victim.frames[2] + 8)),
+               (victim.frames[1] + frame_f["child"][0], 0),
+               (victim.address + task_f["owned_prev"][0], victim.address),
+               (victim.address + task_f["name"][0], int.from_bytes(b"x" * 8, "little")),
+               (victim.address + task_f["state"][0], 0x7700000077),
+               (victim.address + task_f["owned_next"][0], victim.address)]
+    for patch in patches:
+        raw = None if patch is None else (patch[0], patch[1].to_bytes(8, "little"))
+        fast, pure, calls = _readings(core, exe, raw)
+        if fast != pure:
+            diff = sorted(k for k in set(fast) | set(pure) if fast.get(k) != pure.get(k))
+            raise TestFailure("patch %r: the C and Python walks differ on tasks %s: %r / %r"
+                              % (patch, diff[:5], fast.get(diff[0]), pure.get(diff[0])))
+        if patch is None and (len(fast) != 1501 or not calls["owned"] or
+                              not calls["tasks"]):
+            raise TestFailure("the healthy core: %d tasks, C loops run %r"
+                              % (len(fast), calls))
+
+
+TESTS = [("chain templates: a damaged frame in a repeated shape is caught", t_templates),
+         ("the walk's C accelerator reads what the Python walk reads", t_accel)]

@@ -23,7 +23,11 @@ import gdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mutate  # noqa: E402
 
-from asynctrace import memory, session  # noqa: E402
+from asynctrace import lists, memory, session, walk  # noqa: E402
+
+# Commands run a second time on the pure-Python walk when the C accelerator
+# (asynctrace/_speedups.c) is loaded: both must print the same.
+PURE_CHECKED = ("info async-tasks --json", "info async-tasks", "async-bt all")
 
 COMMANDS = ["info async-tasks --json", "info async-tasks", "async-bt all",
             "info async-threads", "info async-runtimes", "info async-deadlocks",
@@ -110,6 +114,24 @@ def one_run(commands, timeout):
     return outputs
 
 
+def pure_differs(outputs, timeout):
+    """The first command of PURE_CHECKED whose output on the pure-Python
+    walk differs from the accelerated one's (a note), or None."""
+    accel = walk.speedups
+    if accel is None:
+        return None
+    walk.speedups = lists.speedups = None
+    try:
+        pure = one_run(PURE_CHECKED, timeout)
+    finally:
+        walk.speedups = lists.speedups = accel
+    for cmd in PURE_CHECKED:
+        if pure[cmd] != outputs[cmd]:
+            return "%s: the C walk printed %r, the Python walk %r" % (
+                cmd, outputs[cmd][1][:150], pure[cmd][1][:150])
+    return None
+
+
 def marks(cmd, out):
     """What a command's output says about corruption: a one-line refusal,
     the lines that say "corrupt" or "in-flux", the error fields of the JSON
@@ -188,8 +210,11 @@ def main():
         desc, patches, cls = mutate.mutation(rng, targets, mem.read)
         PATCHES.update(patches)
         outputs = one_run(commands, plan["timeout"])
+        differs = pure_differs(outputs, plan["timeout"])
         PATCHES.clear()
         result, note = classify(outputs, base, base_out)
+        if differs is not None:
+            result, note = "accel", differs
         results.write(json.dumps({"i": i, "core": plan["core"], "mutation": desc,
                                   "class": cls, "result": result, "note": note}) + "\n")
         results.flush()

@@ -18,8 +18,11 @@ except through records marked corrupt or in-flux.
 
 usage: tests/fuzz/fuzz.py --build BUILD [--count N] [--seed S] [--timeout S]
                           [--busy-cores N] [--jobs N] [--keep]
-Prints the tally; exits 1 on any hang, traceback, crash, bad JSON or silent
-verdict change.
+With the walk's C accelerator loaded, the task table, its JSON and every
+backtrace of each mutation are also printed by the pure-Python walk: any
+difference is "accel".
+Prints the tally; exits 1 on any hang, traceback, crash, bad JSON, silent
+verdict change or accel difference.
 """
 
 import argparse
@@ -38,7 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "gdb"))
 from gdbrun import LOADER, Program, TestFailure, run_gdb  # noqa: E402
 
 PROGRAMS = [("states", {}), ("deadlock", {}), ("mt", {}), ("chain", {"CHAIN_TASKS": "20"})]
-FAILING = ("hang", "traceback", "crash", "badjson", "silent")
+FAILING = ("hang", "traceback", "crash", "badjson", "silent", "accel")
 RESULTS = FAILING + ("value", "reported", "unchanged")
 
 
