@@ -222,10 +222,10 @@ static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int poll
     return next;
 }
 
-/* The loop: poll until the block_on task is done.  The compiler may inline
- * it, and the poll, into at__ct_block_on: native backtraces (GDB's and the
- * command-line tool's) show each inlined call as a frame of its own. */
-static void at__ct_run(at_runtime *rt, at_trace_context *tcx,
+/* The loop: poll until the block_on task is done.  A function of its own
+ * (not inlined into at__ct_block_on): the poll it inlines is then the only
+ * inlined frame between at_root_poll and the loop in a native backtrace. */
+AT_NOINLINE static void at__ct_run(at_runtime *rt, at_trace_context *tcx,
                                    at_task *main_task)
 {
     at__runtime *rs = at__rt(rt);
