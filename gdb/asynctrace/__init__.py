@@ -6,8 +6,8 @@ Modules: constants (ABI values), backend (the interface of a source of
 memory and threads), memory (cached reads), elf (ELF files on disk), abi
 (descriptor and layout table), records (what a walk produces), walk
 (runtimes, tasks, frames, threads), clock (what "now" is), session (one
-reading), jsonout, text and deadlock (output and analysis, all from the
-records).  Only the GDB front end imports gdb: gdbsource (the GDB backend),
+reading), jsonout, text, tasktable and deadlock (output and analysis, all
+from the records).  Only the GDB front end imports gdb: gdbsource (the GDB backend),
 gdblocate (the descriptor in GDB's program space), stops (when each live
 inferior stopped), native (GDB's unwinder for running tasks), commands,
 printers, and the GDB-only modules options (option tables), params (set/show

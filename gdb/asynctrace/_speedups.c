@@ -886,9 +886,12 @@ error:
     return NULL;
 }
 
+#include "_speedups_json.h" /* json_tasks: the JSON writer's hot loop */
+
 static PyMethodDef methods[] = {
     {"owned", owned, METH_VARARGS, owned_doc},
     {"tasks", tasks, METH_VARARGS, tasks_doc},
+    {"json_tasks", json_tasks, METH_VARARGS, json_tasks_doc},
     {NULL, NULL, 0, NULL},
 };
 

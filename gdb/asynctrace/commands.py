@@ -24,6 +24,7 @@ from . import output
 from . import params
 from . import running
 from . import taskselect
+from . import tasktable
 from . import text
 from .abi import AbiError
 from .memory import ReadError
@@ -214,10 +215,19 @@ def _table(sink, table, from_tty):
     """Write a command's text output: a last pass escapes any control
     character a string from memory may still carry, then `set asynctrace
     width` and colour apply."""
-    table = output.cut(text.safe_output(table), params.get("width"))
-    if params.color_on(from_tty):
-        table = _colour(table)
-    sink.write(table + "\n")
+    _lines_writer(sink, from_tty)(table + "\n")
+
+
+def _lines_writer(sink, from_tty):
+    """write(piece) for text output in pieces of whole lines (each ending in
+    a newline): the passes of _table, piece by piece."""
+    width = params.get("width")
+    colour = params.color_on(from_tty)
+
+    def write(piece):
+        piece = output.cut(text.safe_output(piece), width)
+        sink.write(_colour(piece) if colour else piece)
+    return write
 
 
 def _normalize_group(argv):
@@ -337,14 +347,18 @@ long lines."""
 
 
 def _tasks_table(sink, snap, cut, from_tty):
+    """The table written in pieces as it is made (tasktable.py)."""
+    write = _lines_writer(sink, from_tty)
     with no_gc():
-        table = text.tasks_table(snap, running.native_of_snapshot(snap))
+        tasktable.write_table(snap, write, running.native_of_snapshot(snap))
+    tail = ""
     if cut:
-        table += "\n(%d more tasks not shown: set asynctrace max-tasks)" % cut
+        tail += "(%d more tasks not shown: set asynctrace max-tasks)\n" % cut
     if snap.ntasks > GROUP_HINT_TASKS:
-        table += ("\n(%d tasks: info async-tasks -group summarises them in a screen, "
-                  "info async-diagnose says what is wrong)" % snap.ntasks)
-    _table(sink, table, from_tty)
+        tail += ("(%d tasks: info async-tasks -group summarises them in a screen, "
+                 "info async-diagnose says what is wrong)\n" % snap.ntasks)
+    if tail:
+        write(tail)
 
 
 def _limit_tasks(snap, limit):

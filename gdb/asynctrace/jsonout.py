@@ -8,16 +8,44 @@ fields, its frames and the leaf's resource) in one `%`.
 """
 
 import json
+import re
+
+from . import accel
 
 FORMAT = "asynctrace-trace"
 FORMAT_VERSION = 1
 
 _q = json.dumps  # JSON string literal of a Python str
+_CONVERSION = re.compile(r"%([%dsx])")  # what a % format of this module holds
 
 # A task's fields up to "thread" (docs/trace-format.md order).
 _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
          '"parent":%d,"spawn":%s,"polls":%d,"created_ns":%d,"state_ns":%d,'
          '"last_poll_start_ns":%d,"last_poll_end_ns":%d,"worker":%d,"thread":%s')
+
+# The fields from "name" to "spawn" in _TASK (repeated from task to task).
+_MIDDLE = '"name":%s,"state":%s,"flags":%s,"parent":%d,"spawn":%s,'
+def _pieces(fmt, nframes, with_obj, nvalues):
+    """A shape's task format (JsonWriter._chain) cut at its conversions into
+    literal pieces, for the C form of tasks() (_speedups_json.h), which
+    puts the fields between them in this order; None when the format does
+    not have that order."""
+    want = "dxsssdsdddddds" + "x" * nframes + ("x" if with_obj else "") + "d" * (1 + nvalues)
+    parts = _CONVERSION.split(fmt)
+    if "".join(parts[1::2]).replace("%", "") != want:
+        return None
+    pieces, cur = [], []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            cur.append(part)
+        elif part == "%":
+            cur.append("%")
+        else:
+            pieces.append("".join(cur))
+            cur = []
+    pieces.append("".join(cur))
+    return tuple(pieces)
+
 
 # The fields after "since_ns" by resource kind, for kinds whose fields are
 # all integers (the others: _resource_tail).
@@ -81,6 +109,10 @@ class JsonWriter(object):
         self._kinds = {}  # resource kind -> JSON
         self._heads = {}  # Head -> format with one %x (the address), up to "resource":
         self._chains = {}  # Chain -> (format of a whole task, of the await chain alone)
+        self._writers = {}  # Chain -> {resource kind: _shape_writer}
+        # Chain -> {resource kind: (frames, values, pieces with an object,
+        # without)}: the same formats for the C form (_pieces).
+        self._programs = {}
 
     # -- pieces --------------------------------------------------------------
 
@@ -201,7 +233,98 @@ class JsonWriter(object):
         return "".join(parts)
 
     def tasks(self, tasks):
-        """JSON texts of Tasks (the hot loop of a large document)."""
+        """JSON texts of Tasks (the hot loop of a large document): a task
+        whose chain ends in a resource of a kind with integer fields goes
+        through its shape's writer (_shape_writer, or its C form), the
+        others through _tasks."""
+        c_form = accel.speedups  # its json_tasks: _speedups_json.h
+        if c_form is not None and tasks.__class__ is list:
+            texts, missing = c_form.json_tasks(tasks, self._programs, self._names,
+                                               self._states, self._flags, self._spawns)
+            if missing:
+                for i, text in enumerate(texts):
+                    if text is None:
+                        texts[i] = self._shaped((tasks[i],))[0]
+            return texts
+        return self._shaped(tasks)
+
+    def _shaped(self, tasks):
+        """tasks() in Python (the reference of its C form)."""
+        writers = self._writers
+        int_tails = _INT_TAILS
+        out = []
+        append = out.append
+        for t in tasks:
+            res = t[17]
+            if res is None or t[14] is not None or res[4] is not None \
+                    or t[15] is None:
+                append(self._tasks((t,))[0])
+                continue
+            by_kind = writers.get(t[15])
+            if by_kind is None:
+                by_kind = writers[t[15]] = {}
+            write = by_kind.get(res[0])
+            if write is None:
+                if res[0] not in int_tails:
+                    append(self._tasks((t,))[0])
+                    continue
+                write = by_kind[res[0]] = self._shape_writer(t[15], res[0])
+            try:
+                append(write(t))
+            except ValueError:  # frames or fields of another count than the shape's
+                append(self._tasks((t,))[0])
+        return out
+
+    def _shape_writer(self, chain, kind):
+        """write(task) -> JSON text of a task with this chain whose leaf's
+        resource is of `kind` (integer fields, no error): a function made
+        for the chain's formats (_chain, with the resource inside) that
+        takes the task apart in one step and formats it in one `%`.  The
+        fields from name to spawn come as one text, kept while they repeat
+        (_middle).  Its source holds names only: every text from memory is
+        an argument."""
+        nframes = len(chain.heads)
+        nvalues = _INT_TAILS[kind].count("%d")
+        frames = "".join("f%d, " % i for i in range(nframes))
+        values = "".join("v%d, " % i for i in range(nvalues))
+        head = ("tid, addr, mid, polls, created, state_ns, pstart, pend, worker, "
+                "'null' if thread is None else '%d' % thread, " + frames)
+        fmt_obj = self._chain(chain, (chain, kind, True))[0]
+        fmt_null = self._chain(chain, (chain, kind, False))[0]
+        with_obj = fmt_obj.replace(_MIDDLE, "%s", 1)
+        without = fmt_null.replace(_MIDDLE, "%s", 1)
+        src = (
+            "def make(w, with_obj, without):\n"
+            "    last = [None, None]\n"
+            "    def write(t):\n"
+            "        (tid, addr, name, state, flags, parent, spawn, polls, created, state_ns,\n"
+            "         pstart, pend, worker, thread, _, _, (%s), (_, obj, since, (%s), _),\n"
+            "         _) = t\n"
+            "        key = (name, state, flags, parent, spawn)\n"
+            "        if key == last[0]:\n"
+            "            mid = last[1]\n"
+            "        else:\n"
+            "            mid = last[1] = w._middle(key)\n"
+            "            last[0] = key\n"
+            "        if obj:\n"
+            "            return with_obj %% (%sobj, since, %s)\n"
+            "        return without %% (%ssince, %s)\n"
+            "    return write\n" % (frames, values, head, values, head, values))
+        scope = {}
+        exec(compile(src, "<asynctrace.jsonout shape writer>", "exec"), scope)
+        self._programs.setdefault(chain, {})[kind] = (
+            nframes, nvalues, _pieces(fmt_obj, nframes, True, nvalues),
+            _pieces(fmt_null, nframes, False, nvalues))
+        return scope["make"](self, with_obj, without)
+
+    def _middle(self, key):
+        """The fields from "name" to "spawn" of a task (_MIDDLE)."""
+        name, state, flags, parent, spawn = key
+        return _MIDDLE % (self._name(name), self._state(state), self._flag_list(flags),
+                          parent, self._spawn(spawn))
+
+    def _tasks(self, tasks):
+        """JSON texts of Tasks, each from its fields (no shape writer)."""
         names_get = self._names.get
         states_get = self._states.get
         flags_get = self._flags.get

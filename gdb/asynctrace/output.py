@@ -2,9 +2,11 @@
 
 Everything is written with gdb.write, so `pipe`, `gdb.execute(...,
 to_string=True)`, `set logging`, pagination and MI (console stream records)
-all see it.  Pieces are gathered into chunks of CHUNK characters: one
-gdb.write per chunk keeps a 100 MB document fast without ever bypassing
-GDB.  `-output FILE` writes the same text to FILE instead (created or
+all see it.  Pieces are gathered, and written to GDB in chunks of CHUNK
+characters (a big piece is cut): GDB's own cost per character is least
+with chunks of 16 to 64 KiB and grows by a third with chunks of 256 KiB
+or more (docs/performance.md), and one gdb.write per chunk keeps a 100 MB
+document fast without ever bypassing GDB.  `-output FILE` writes the same text to FILE instead (created or
 truncated, mode 0644 minus umask) and prints one line saying so.
 """
 
@@ -50,8 +52,11 @@ class Sink(object):
         self.total += len(text)
         if self.file is not None:
             self.file.write(text)
-        else:
+        elif len(text) <= 2 * CHUNK:
             gdb.write(text)
+        else:
+            for start in range(0, len(text), CHUNK):
+                gdb.write(text[start:start + CHUNK])
 
     def close(self):
         """Flush; for a file, close it and say where the output went."""

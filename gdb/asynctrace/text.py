@@ -107,6 +107,30 @@ def fmt_duration(ns):
 
 duration = fmt_duration  # the name the rest of the package uses
 
+# The unit steps of fmt_duration: (below this many ns, text changes every
+# this many ns).  A year's tenths are not whole ns: duration_span's own case.
+_STEPS = ((1000000, 1000), (NS_PER_S, 1000000), (NS_PER_MIN, NS_PER_S // 10),
+          (NS_PER_H, NS_PER_S), (NS_PER_D, NS_PER_MIN), (NS_PER_Y, NS_PER_H))
+
+
+def duration_span(ns):
+    """(duration(ns), lo, hi): duration(x) is that same text for every
+    integer lo <= x < hi (what lets a table format a column of nearby
+    durations once: tasktable.py)."""
+    if ns < 0:
+        words, lo, hi = duration_span(-ns)
+        return "-" + words, 1 - hi, min(1 - lo, 0)
+    below = 0
+    for top, step in _STEPS:
+        if ns < top:
+            lo = max(ns - ns % step, below)
+            return fmt_duration(ns), lo, min(lo + step, top)
+        below = top
+    tenths = ns * 10 // NS_PER_Y
+    # ns * 10 // Y == tenths exactly for ceil(tenths * Y / 10) <= ns < ceil((tenths + 1) * Y / 10)
+    return (fmt_duration(ns), max(-(-tenths * NS_PER_Y // 10), NS_PER_Y),
+            -(-(tenths + 1) * NS_PER_Y // 10))
+
 
 def since(now, t):
     """How long ago timestamp t was, or "?" when t is unset.  A timestamp
@@ -263,7 +287,7 @@ def task_where(task, now, names, native=None):
     return "  ".join(parts)
 
 
-def _chain_where(chain):
+def chain_where(chain):
     """task_where of a healthy task not on a thread whose await tree is a
     chain of this shape, up to the resource words (the whole of it when the
     chain does not end in a leaf)."""
@@ -278,94 +302,11 @@ def _chain_where(chain):
 
 
 def tasks_table(snap, native_of=None):
-    """The `info async-tasks` table of a Snapshot; `native_of(task)` gives
-    (LWP, function, nested) for a task being polled on a thread, else None.
-    The runtime lines say how many tasks a filter left out."""
-    lines = [] if snap.runtimes else ["no runtime exists"]
-    cache = _RowCache()
-    if not getattr(snap, "roots_by_task", True):
-        native_of = None  # no thread is polling a task: no call per row
-    for rt, items, rt_errors in snap.runtimes:
-        total = snap.task_counts.get(rt["id"])
-        lines.append("runtime %d (%s, %s) at %s: %s%s" % (
-            rt["id"], esc(rt["flavor"]), count(rt["workers"], "worker"), rt["address"],
-            count(len(items), "task"),
-            "" if total in (None, len(items)) else " shown of %d" % total))
-        if rt_errors:
-            lines.append("  %s" % esc("; ".join(rt_errors)))
-        if not items:
-            continue
-        rows = [("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")]
-        for tasks in snap.batches(items):
-            _task_rows(tasks, snap.now, snap.walker.names, native_of, cache, rows.append)
-        lines.extend(_columns(rows, right=(0, 4)))
-        del rows  # its cells go before the lines are joined (1,000,000 rows)
-    lines.append(now_note(snap))
-    for e in snap.errors:
-        lines.append("note: %s" % esc(e))
-    return "\n".join(lines)
-
-
-class _RowCache(object):
-    """What rows of one table share: the WHERE of each chain shape, the
-    words of each resource (but sleeps), escaped states, quoted names,
-    worker columns."""
-    __slots__ = ("chain_where", "words", "states", "names", "workers")
-
-    def __init__(self):
-        self.chain_where = {}  # Chain -> WHERE up to the resource words
-        self.words = {}  # (kind, object, values) -> resource words (not sleeps)
-        self.states = {}
-        self.names = {}
-        self.workers = {}
-
-
-def _task_rows(tasks, now, names, native_of, cache, append):
-    """Append the table row (tuple of str) of each Task.  The common row, a
-    healthy task not on a thread whose await tree is a chain, takes what
-    it can from `cache`; the rest goes through task_where."""
-    chain_where, words_of = cache.chain_where, cache.words
-    states, quoted, workers = cache.states, cache.names, cache.workers
-    for t in tasks:
-        nat = native_of(t) if native_of is not None else None
-        chain = t.chain
-        if chain is not None and nat is None and t.error is None:
-            where = chain_where.get(chain)
-            if where is None:
-                where = chain_where[chain] = _chain_where(chain)
-            res = t.resource
-            if res is not None:
-                if res.error is not None:
-                    where += resource_words(res, now, names)
-                elif res.kind == "sleep":
-                    where += _sleep_words(res.values[0], now)
-                else:
-                    key = (res.kind, res.object, res.values)
-                    words = words_of.get(key)
-                    if words is None:
-                        words = words_of[key] = resource_words(res, now, names)
-                    where += words
-        else:
-            where = task_where(t, now, names, nat)
-            if t.error and not where.endswith(esc(t.error)):
-                where = ("%s  [%s]" % (where, esc(t.error))).strip()
-        state = states.get(t.state)
-        if state is None:
-            state = states[t.state] = esc(t.state)
-        name = quoted.get(t.name)
-        if name is None:
-            name = quoted[t.name] = '"%s"' % esc(t.name)
-        if nat is not None:
-            on = lwp_text(nat[0])
-        else:
-            on = workers.get(t.worker)
-            if on is None:
-                on = workers[t.worker] = "w%d" % t.worker if t.worker >= 0 else "-"
-        state_ns = t.state_ns
-        append((str(t.id), state,
-                duration(now - state_ns if now > state_ns else 0)
-                if state_ns and now is not None else "?",
-                on, str(t.polls), name, where))
+    """The `info async-tasks` table of a Snapshot as one string;
+    `native_of(task)` gives (LWP, function, nested) for a task being polled
+    on a thread, else None (tasktable.py: write_table writes it in pieces)."""
+    from . import tasktable
+    return tasktable.tasks_table(snap, native_of)
 
 
 def _sleep_words(deadline, now):

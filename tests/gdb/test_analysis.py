@@ -21,7 +21,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import deadlock, diagnose, diagnose_text, group, jsonout, records, taskselect  # noqa: E402
+from asynctrace import (accel, deadlock, diagnose, diagnose_text, group, jsonout, records,  # noqa: E402
+                        taskselect, tasktable, text)
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -609,6 +610,164 @@ class TestResourceFields(unittest.TestCase):
                              + jsonout._resource_tail(r))
             self.assertEqual(list(doc), ["kind", "object", "since_ns"]
                              + list(records.RESOURCE_FIELDS.get(kind, ())), kind)
+
+
+class TestJsonC(unittest.TestCase):
+    """The C form of the JSON writer's hot loop writes what the Python shape
+    writers write, and hands back every task it cannot write."""
+
+    def tasks(self):
+        deep = chain(("outer", "/src/a.c", 5, "async"), ("inner", "/src/a%d.c", 9, "async"),
+                     ("at_sleep", "/rt/time.c", 130, "leaf"))
+        out = []
+        leaves = [res("sleep"), res("notify", 0xB00, waiters=2, last_notifier=7),
+                  res("join", 0, task=3), res("read", fd=-1), res("blocking", job=2, thread=99),
+                  res("mutex", 0xA000, owner=4), res("sleep")._replace(error="unreadable"),
+                  res("join", 0x10, task=2 ** 64 - 1)]
+        names = ["w", "caf\u00e9 \"q\" %s", "tab\there", None]
+        for i in range(48):
+            leaf = leaves[i % len(leaves)]
+            t = task(10 + i, names[i % len(names)], leaf=leaf, polls=i * 1000003,
+                     parent=(i % 3) * 2 ** 62, state_ns=NOW - i * S)
+            t = t._replace(worker=i % 3 - 1, thread=None if i % 4 else 4242 + i,
+                           spawn=None if i % 5 == 0 else t.spawn,
+                           address=2 ** 63 + i if i % 7 == 0 else t.address)
+            if i % 6 == 1:
+                t = t._replace(chain=deep, frames=(0x100, 0x140, 0x180))
+            if i == 13:
+                t = t._replace(polls=True)  # not a plain int: Python writes it
+            if i == 17:
+                t = t._replace(created_ns=-2 ** 70)
+            out.append(t)
+        return out
+
+    def test_c_writes_what_python_writes(self):
+        c_form = accel.speedups
+        self.assertIsNotNone(c_form, "make builds asynctrace._speedups beside the package")
+        tasks = self.tasks()
+        want = jsonout.JsonWriter()._shaped(tasks)
+        w = jsonout.JsonWriter()
+        self.assertEqual(w.tasks(list(tasks)), want)
+        self.assertEqual(w.tasks(list(tasks)), want)  # every shape and name known now
+        texts, missing = c_form.json_tasks(list(tasks), w._programs, w._names, w._states,
+                                           w._flags, w._spawns)
+        written = [i for i, text in enumerate(texts) if text is not None]
+        self.assertEqual(missing, len(tasks) - len(written))
+        self.assertEqual([texts[i] for i in written], [want[i] for i in written])
+        # Not C's: a resource with an error or non-integer fields, a bool for a
+        # number, a number beyond 64 bits; C's: the rest, deep chains and
+        # addresses above 2**63 among them.
+        self.assertTrue({5, 6, 13, 17}.isdisjoint(written))
+        self.assertIn(0, written)
+        self.assertIn(7, written)
+        self.assertIn(25, written)
+        for text in want:
+            json.loads(text)
+
+
+class TableSnap(object):
+    """What the task table reads of a Snapshot: runtimes of Task records."""
+
+    def __init__(self, runtimes, now=NOW):
+        self.by_addr = {t.address: t for _, ts, _ in runtimes for t in ts}
+        self.runtimes = [(rt, [(t.id, t.address, None, t.state) for t in ts], errors)
+                         for rt, ts, errors in runtimes]
+        self.task_counts = {rt["id"]: len(ts) + 1 for rt, ts, _ in runtimes}
+        self.walker = Walker({t.id: t.name for t in self.by_addr.values()})
+        self.now = now
+        self.now_note = "durations against a test clock"
+        self.source = "test"
+        self.errors = ["a note with a\x1b control character"]
+
+    def batches(self, items, batch=256):
+        for start in range(0, len(items), 7):  # batches smaller than the spans
+            yield [self.by_addr[it[1]] for it in items[start:start + 7]]
+
+
+def reference_table(snap):
+    """The table made the plain way: task_where and duration for every row,
+    columns sized over every cell (what tasktable.py must write)."""
+    lines = []
+    for rt, items, errors in snap.runtimes:
+        lines.append("runtime %d (%s, %s) at %s: %s shown of %d" % (
+            rt["id"], rt["flavor"], text.count(rt["workers"], "worker"), rt["address"],
+            text.count(len(items), "task"), snap.task_counts[rt["id"]]))
+        lines.extend("  " + e for e in errors)
+        rows = [tasktable.HEADER]
+        for tasks in snap.batches(items):
+            for t in tasks:
+                where = text.task_where(t, snap.now, snap.walker.names)
+                if t.error and not where.endswith(text.esc(t.error)):
+                    where = ("%s  [%s]" % (where, text.esc(t.error))).strip()
+                age = (text.duration(max(snap.now - t.state_ns, 0)) if t.state_ns
+                       else "?")
+                rows.append((str(t.id), text.esc(t.state), age,
+                             "w%d" % t.worker if t.worker >= 0 else "-", str(t.polls),
+                             '"%s"' % text.esc(t.name), where))
+        lines.extend(text._columns(rows, right=(0, 4)))
+    lines.append("(durations against a test clock; test)")
+    lines.extend("note: " + text.esc(e) for e in snap.errors)
+    return "\n".join(lines)
+
+
+def table_tasks(first, n, deadlines, ages):
+    """n tasks from id `first`, cycling through deadlines and ages (ns from
+    NOW), shapes, names and poll counts."""
+    out = []
+    for i in range(n):
+        tid = first + i
+        deadline = NOW + deadlines[i % len(deadlines)]
+        leaf = res("sleep", deadline_ns=deadline) if i % 5 else res("notify", 0xB000 + i % 3)
+        t = task(tid, ("w%" if i % 4 == 0 else "worker-%d" % (i % 3)), leaf=leaf,
+                 fn=("step%d" % (i % 2)), line=10 + i % 3, polls=i * 37 % 1001,
+                 file="/src/50%off.c", state_ns=NOW - ages[i % len(ages)])
+        if i % 11 == 3:
+            t = t._replace(worker=i % 4 - 1)
+        if i % 13 == 5:
+            t = t._replace(error="corrupt: frame 0x10 awaits nothing")
+        if i % 17 == 2:
+            t = t._replace(state_ns=0)
+        out.append(t)
+    return out
+
+
+class TestTaskTable(unittest.TestCase):
+    """The table written from shared entries and spans of durations is the
+    table of every row made alone, at every edge of every unit."""
+
+    EDGES = [0, 1, 999, 1000, 999999, 1000000, 1500000, S - 1, S, 59 * S + 999999999,
+             60 * S, 3599 * S, 3600 * S, 86399 * S, 86400 * S, text.NS_PER_Y - 1,
+             text.NS_PER_Y, 25 * text.NS_PER_Y + 12345]
+
+    def test_duration_spans_are_exact(self):
+        for base in self.EDGES:
+            for ns in (base, base + 7, base * 3 + 1, -base, -base - 7):
+                words, lo, hi = text.duration_span(ns)
+                self.assertTrue(lo <= ns < hi, (ns, lo, hi))
+                self.assertEqual(words, text.duration(ns))
+                self.assertEqual((text.duration(lo), text.duration(hi - 1)), (words, words))
+                self.assertNotEqual(text.duration(hi), words, ns)
+                self.assertNotEqual(text.duration(lo - 1), words, ns)
+
+    def test_table_matches_rows_made_one_by_one(self):
+        deadlines = sorted(self.EDGES + [-e for e in self.EDGES] +
+                           [-text.DUE_SLACK_NS, 1 - text.DUE_SLACK_NS, -text.DUE_SLACK_NS - 1])
+        ages = self.EDGES + [-5 * S]
+        rt1 = {"id": 1, "flavor": "current-thread", "workers": 1, "address": "0x5000"}
+        rt2 = {"id": 2, "flavor": "multi-thread", "workers": 4, "address": "0x6000"}
+        snap = TableSnap([(rt1, table_tasks(1, 300, deadlines, ages), []),
+                          (rt2, table_tasks(99990, 40, deadlines[::-1], ages[3:]),
+                           ["corrupt: a list cut short"])])
+        want = reference_table(snap)
+        self.assertIn("sleep until -1h00m (overdue)", want)
+        self.assertIn("sleep due now", want)
+        self.assertIn('"w%"', want)
+        got = text.tasks_table(snap)
+        self.assertEqual(got.split("\n"), want.split("\n"))
+        pieces = []
+        tasktable.write_table(snap, pieces.append)
+        self.assertEqual("".join(pieces), want + "\n")
+        self.assertTrue(all(p.endswith("\n") for p in pieces))
 
 
 if __name__ == "__main__":

@@ -105,12 +105,10 @@ def cmd_ps(args, src):
         snap.write(_out)
         _out("\n")
         return
-    from .. import running
-    with no_gc():
-        table = text.tasks_table(snap, running.native_of_snapshot(snap))
-    _out(table)  # not joined with the footer: no second copy of a large table
-    del table
-    _out("".join("\n" + line for line in _footer(src, snap)) + "\n")
+    from .. import running, tasktable
+    with no_gc():  # written in pieces as it is made: never the whole table at once
+        tasktable.write_table(snap, _out, running.native_of_snapshot(snap))
+    _out("".join(line + "\n" for line in _footer(src, snap)))
 
 
 def _task_ids(values):
