@@ -305,12 +305,18 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
 static inline __attribute__((always_inline)) uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 {
     uint64_t v = 0;
+    /* Native offsets are the fields' own, so aligned (a copied record sits
+     * in an aligned buffer).  A live dump reads its runtime's records in
+     * place while other threads may update a task's state or flags with
+     * atomics: each field is read once, as a relaxed atomic load (a plain
+     * load on x86-64). */
     if (__builtin_expect(w->native, 1)) { /* constants when f is one */
+        const unsigned char *p = rec + at__native[f].off;
         switch (at__native[f].size) {
-        case 1: return rec[at__native[f].off];
-        case 2: { uint16_t x; memcpy(&x, rec + at__native[f].off, 2); return x; }
-        case 4: { uint32_t x; memcpy(&x, rec + at__native[f].off, 4); return x; }
-        case 8: memcpy(&v, rec + at__native[f].off, 8); return v;
+        case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+        case 2: return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 4: return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 8: return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
         default: break;
         }
     }
@@ -432,7 +438,7 @@ static inline const at__site_info *at__site(at__walk *w, at__site_cache *sc, uin
 static AT_NOINLINE const at__site_info *at__site_read(at__walk *w, at__site_cache *sc,
                                                       uint64_t addr, size_t h)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec = at__rec(w, addr, buf, w->rec_size[R_site]);
     if (!rec || at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
         return NULL;
@@ -503,7 +509,7 @@ static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned ch
  * record is unreadable or not a mutex. */
 static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec = at__rec(w, r->object, buf,
                                        AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
                                                   L_mutex_lock_line));
@@ -523,7 +529,7 @@ static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 
 static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec;
     uint64_t o = r->object;
     switch (r->kind) {
@@ -609,7 +615,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
 static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      at_dump_frame *f)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *lrec = at__rec(w, addr, buf, w->rec_size[R_leaf]);
     if (!lrec) {
         f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
@@ -654,7 +660,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
             cap *= 2;
         }
         list[n++] = c;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *crec = at__rec(w, c, buf, w->rec_size[R_frame]);
         if (!crec)
             break; /* reported when the child itself is walked */
@@ -678,7 +684,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *f)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     memset(f, 0, sizeof *f);
     f->address = addr;
     f->function = "?";
@@ -807,7 +813,7 @@ static int at__walk_task_list(at__walk *w, at__site_cache *sc, uint64_t head,
             power *= 2;
             steps = 0;
         }
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *trec;
         int bad = at__read_magic(w, cur, buf, R_task, L_task_magic, AT_TASK_MAGIC, &trec);
         if (bad) {
@@ -894,7 +900,7 @@ static int at__cmp_thread(const void *a, const void *b)
 static uint64_t at__id_at(at__walk *w, uint64_t addr, int r, int magic_field,
                           uint32_t magic, int id_field)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec;
     if (!addr || at__read_magic(w, addr, buf, r, magic_field, magic, &rec))
         return 0;
@@ -920,7 +926,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
     for (uint64_t cur = head; cur && th; n++) {
         if (!at__list_step(w, &visited, cur, n, AT_SNAPSHOT_MAX_THREADS, "thread"))
             break;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *rec;
         if (at__read_magic(w, cur, buf, R_context, L_context_magic, AT_CONTEXT_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: thread context 0x%llx unreadable", (unsigned long long)cur);
@@ -939,7 +945,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rbuf[512];
+            _Alignas(16) unsigned char rbuf[512];
             const unsigned char *rrec = at__rec(w, rf, rbuf, w->rec_size[R_root_frame]);
             if (!rrec)
                 break;
@@ -1011,7 +1017,7 @@ static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
     for (uint64_t cur = head; cur && d->runtimes;) {
         if (!at__list_step(w, &rts, cur, n, AT_SNAPSHOT_MAX_RUNTIMES, "runtime"))
             break;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *rec;
         if (at__read_magic(w, cur, buf, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: runtime 0x%llx unreadable or bad magic", (unsigned long long)cur);
