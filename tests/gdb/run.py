@@ -459,8 +459,8 @@ def check_states_text(parts, m, stripped, pid):
         r"  #\d+ +0x[0-9a-f]{16} in at_root_poll at scheduler.c:\d+",
     ]) + [
         r"  await chain:",
-        r"  #\d+ blocking_step at states.c:%d" % run_line("blocking_step"),
-        r"  #\d+ outer at states.c:%d" % m["await:outer"],
+        r"  #\d+ +blocking_step at states.c:%d" % run_line("blocking_step"),
+        r"  #\d+ +outer at states.c:%d" % m["await:outer"],
         r"  started by block_on in the program \(outside any task\) at states.c:%d "
         r"\(in blocker_main\)" % m["spawn:outer"],
         r"",
