@@ -33,12 +33,13 @@ static inline void at__spin_pause(unsigned *spins)
         *spins = 0;
     }
 }
+/* The wait of a contended lock (core/spin.c): out of line, so that a
+ * function taking a lock keeps no registers for the rare wait. */
+void at__spin_lock_wait(_Atomic uint32_t *l);
 static inline void at__spin_lock(_Atomic uint32_t *l)
 {
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(l, 1, memory_order_acquire))
-        while (atomic_load_explicit(l, memory_order_relaxed))
-            at__spin_pause(&spins);
+    if (__builtin_expect(atomic_exchange_explicit(l, 1, memory_order_acquire), 0))
+        at__spin_lock_wait(l);
 }
 static inline void at__spin_unlock(_Atomic uint32_t *l)
 {

@@ -150,7 +150,7 @@ static void at__ct_wake(at_runtime *rt, at_task *t)
 /* After a Pending poll: this thread alone writes the state and sets
  * NOTIFIED (other threads' wakes are requests), so program order is
  * enough; an abort asked meanwhile comes as a request too. */
-static void at__ct_pending(at_runtime *rt, at_task *t)
+static inline void at__ct_pending(at_runtime *rt, at_task *t)
 {
     atomic_store_explicit(&t->state, AT_TASK_IDLE, memory_order_release);
     uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
@@ -229,16 +229,20 @@ AT_NOINLINE static void at__ct_run(at_runtime *rt, at_trace_context *tcx,
                                    at_task *main_task)
 {
     at__runtime *rs = at__rt(rt);
-    /* At most one clock reading per poll (at__task_run_at), a fresh one
-     * after parking and after a dump. */
+    /* At most one clock reading per poll, aged by the clock tick (sched.h),
+     * a fresh one after parking, after a dump and every 61 polls. */
     at__loop_clock clk;
     at__loop_clock_read(&clk);
     while (!at__task_done(main_task)) {
-        at_task *t = at__ct_runq_pop(rt);
+        /* The common case inline: a task queued, no seeded schedule. */
+        at_task *t = __builtin_expect(rs->run_head && !rs->sched_rng, 1)
+                         ? at__taskq_pop(&rs->run_head, &rs->run_tail)
+                         : at__ct_runq_pop(rt);
         if (t) {
-            at__task_poll(tcx, t, &clk, at__ct_pending);
+            at__task_poll(tcx, t, &clk, at__ct_pending, AT__AGE_BY_TICK);
             __atomic_store_n(&rt->now_ns, clk.ns, __ATOMIC_RELAXED);
-            at__ct_dump_point(rt, &clk, 1);
+            if (__builtin_expect(at__dump_pending(rt), 0))
+                at__ct_dump_point(rt, &clk, 1);
             if (++rs->polls_since_check < 61)
                 continue;
         }

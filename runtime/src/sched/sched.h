@@ -131,19 +131,29 @@ void at__sched_seed(at_runtime *rt);
 
 /* ---- The scheduler loops' clock ----
  *
- * A loop reads the monotonic clock once per poll: the reading that ends a
- * poll is the next poll's start.  Where the time-stamp counter runs at a
- * constant rate (x86 with an invariant TSC), even that reading is reused
- * while fewer than AT__TSC_FRESH cycles have passed since it was taken
- * (about 130 us at 1 GHz, less at real TSC rates): reading the TSC costs a
- * few ns, the clock about 25.  Every timestamp a loop writes is therefore
- * no later than the truth and at most that much earlier.  docs/runtime.md,
- * "Timestamps". */
+ * A loop reads the monotonic clock once per poll at most: the reading that
+ * ends a poll is the next poll's start.  Even that reading (about 25 ns) is
+ * reused while an age check much cheaper than the clock says it is fresh:
+ *
+ *  - by the TSC (at__loop_clock_now; the multi-thread loop, whose steal
+ *    rule compares queue times to 200 us): where the time-stamp counter
+ *    runs at a constant rate (x86 with an invariant TSC), while fewer than
+ *    AT__TSC_FRESH cycles have passed since the reading (about 130 us at
+ *    1 GHz, less at real TSC rates).  Reading the TSC costs 5 to 12 ns.
+ *  - by the clock tick (at__loop_clock_now_tick; the current-thread loop,
+ *    where nothing needs a fresher reading): while CLOCK_MONOTONIC_COARSE
+ *    still shows what it showed just before the reading, that is, less
+ *    than one clock tick (1 to 4 ms, the kernel's HZ) has passed.  A coarse
+ *    reading costs about 2 ns.
+ *
+ * Every timestamp a loop writes is therefore no later than the truth and
+ * at most that bound earlier.  docs/runtime.md, "Timestamps". */
 #define AT__TSC_FRESH (1ull << 17)
 
 typedef struct at__loop_clock {
-    uint64_t ns;  /* last clock reading */
-    uint64_t tsc; /* the TSC just before it */
+    uint64_t ns;   /* last clock reading */
+    uint64_t tsc;  /* the TSC just before it */
+    uint64_t tick; /* CLOCK_MONOTONIC_COARSE just before it */
 } at__loop_clock;
 
 /* Set once at start-up: the TSC may be used to age readings. */
@@ -156,6 +166,15 @@ extern int at__tsc_usable;
 #define AT__HAVE_TSC 0
 #endif
 
+/* CLOCK_MONOTONIC_COARSE: the time of the last clock tick. */
+static inline uint64_t at__coarse_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+        return 0; /* never equal to a reading's tick: no reuse */
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* A fresh reading. */
 static inline uint64_t at__loop_clock_read(at__loop_clock *c)
 {
@@ -163,6 +182,7 @@ static inline uint64_t at__loop_clock_read(at__loop_clock *c)
     if (at__tsc_usable)
         c->tsc = __rdtsc();
 #endif
+    c->tick = at__coarse_ns();
     return c->ns = at_now_ns();
 }
 
@@ -176,6 +196,18 @@ static inline uint64_t at__loop_clock_now(at__loop_clock *c)
     return at__loop_clock_read(c);
 }
 
+/* The time now, give or take one clock tick. */
+static inline uint64_t at__loop_clock_now_tick(at__loop_clock *c)
+{
+    uint64_t tick = at__coarse_ns();
+    if (tick && tick == c->tick)
+        return c->ns;
+    return at__loop_clock_read(c);
+}
+
+/* How a loop ages its reading (at__task_poll's `age`). */
+enum { AT__AGE_BY_TSC, AT__AGE_BY_TICK };
+
 /* at__task_run for scheduler loops: the poll starts at clk->ns (a reading
  * taken just before: the previous poll's end, or fresher) and clk holds the
  * poll's end afterwards. */
@@ -187,14 +219,15 @@ void at__task_finish(at_task *t, uint32_t final_state, int result, uint64_t now)
 
 /* The body of at__task_run_at, inline so that a flavor's loop calls its
  * own `pending` operation directly (the current-thread loop); `pending` is
- * the flavor's at__sched_ops.pending.
+ * the flavor's at__sched_ops.pending, `age` how its clock reading is aged
+ * (AT__AGE_BY_TSC or AT__AGE_BY_TICK, above).
  *
  * One clock reading per poll at most: the reading that ends a poll is the
  * next poll's start; the loops take a fresh one after anything that may
  * take long between two polls (parking, a dump). */
 static inline __attribute__((always_inline)) at_poll_result
 at__task_poll(at_trace_context *tcx, at_task *t, at__loop_clock *clk,
-              void (*pending)(at_runtime *rt, at_task *t))
+              void (*pending)(at_runtime *rt, at_task *t), int age)
 {
     uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
     if (__builtin_expect(flags & AT_TF_ABORT, 0)) {
@@ -225,7 +258,8 @@ at__task_poll(at_trace_context *tcx, at_task *t, at__loop_clock *clk,
     __atomic_store_n(&tcx->current, prev, __ATOMIC_RELEASE);
     tcx->poll_start_ns = prev_start;
 
-    uint64_t end = at__loop_clock_now(clk);
+    uint64_t end = age == AT__AGE_BY_TICK ? at__loop_clock_now_tick(clk)
+                                          : at__loop_clock_now(clk);
     t->poll_end_ns = end;
     if (r == AT_READY) {
         at__task_finish(t, AT_TASK_COMPLETE, 0, end);

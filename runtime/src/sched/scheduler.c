@@ -200,7 +200,8 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
 
 at_poll_result at__task_run_at(at_trace_context *tcx, at_task *t, at__loop_clock *clk)
 {
-    return at__task_poll(tcx, t, clk, at__rt(t->runtime)->sched_ops->pending);
+    return at__task_poll(tcx, t, clk, at__rt(t->runtime)->sched_ops->pending,
+                         AT__AGE_BY_TSC);
 }
 
 /* ---- block_on ---- */

@@ -369,8 +369,9 @@ AT_NOINLINE static at_poll_result at__chan_send_queued(at_chan_send_fut *f)
     return AT_READY;
 }
 
-/* A first send that cannot hand its message to a waiting receiver (lock
- * held on entry, released here). */
+/* A first send that found no waiting receive and no room in the buffer as
+ * allocated, or a closed channel (lock held on entry, released here):
+ * grow the buffer, queue the send, or fail. */
 AT_NOINLINE static at_poll_result at__chan_send_buffer(at_chan_send_fut *f,
                                                        at_context *cx)
 {
@@ -401,9 +402,16 @@ AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
         return at__chan_send_queued(f);
     at__spin_lock(&c->lock);
     at__chan_sender_seen(c, cx->task);
-    /* A receiver waits (so the buffer is empty): straight into its hands. */
-    if (c->recv_head && !(c->flags & AT_CHAN_CLOSED)) {
-        at__chan_hand_off(c, f->msg);
+    if (__builtin_expect(!(c->flags & AT_CHAN_CLOSED), 1)) {
+        /* A receiver waits (so the buffer is empty): straight into its
+         * hands.  Else room in the buffer as allocated: put it there. */
+        if (c->recv_head)
+            at__chan_hand_off(c, f->msg);
+        else if (c->len < c->cap_alloc &&
+                 ((c->flags & AT_CHAN_UNBOUNDED) || c->len < c->capacity))
+            at__chan_put(c, f->msg);
+        else
+            return at__chan_send_buffer(f, cx);
         at__spin_unlock(&c->lock);
         f->status = 0;
         return AT_READY;
@@ -472,13 +480,12 @@ static int at__chan_recv_locked(at_chan *c, void *out)
     return AT_EAGAIN;
 }
 
-/* A receive not handed a message: look under the lock. */
-AT_NOINLINE static at_poll_result at__chan_recv_locked_poll(at_chan_recv_fut *f,
-                                                            at_context *cx)
+/* A receive that found no message at once, or polled again after it was
+ * queued and not handed one (lock held on entry, released here). */
+AT_NOINLINE static at_poll_result at__chan_recv_slow(at_chan_recv_fut *f,
+                                                     at_context *cx)
 {
     at_chan *c = f->chan;
-    at__spin_lock(&c->lock);
-    c->rx_task_id = cx->task ? cx->task->id : 0;
     if (f->queued && f->waiter.state != AT__W_QUEUED) {
         f->queued = 0; /* released: granted just now, or closed */
         if (f->waiter.state == AT__W_GRANTED) {
@@ -522,7 +529,27 @@ AT_NOINLINE static at_poll_result at__chan_recv_poll(at_frame *frame,
         f->status = 0;
         return AT_READY;
     }
-    return at__chan_recv_locked_poll(f, cx);
+    at_chan *c = f->chan;
+    at__spin_lock(&c->lock);
+    c->rx_task_id = cx->task ? cx->task->id : 0;
+    if (!f->queued) {
+        /* A first poll: take a message, or wait for one. */
+        if (c->len) {
+            at__chan_pop(c, f->out);
+            at__spin_unlock(&c->lock);
+            f->status = 0;
+            return AT_READY;
+        }
+        if (c->senders && !(c->flags & AT_CHAN_CLOSED)) {
+            at__waiter_enqueue(&c->recv_head, &c->recv_tail, &f->waiter, cx);
+            c->recv_waiters++;
+            f->queued = 1;
+            at__spin_unlock(&c->lock);
+            at__leaf_waiting(&f->leaf);
+            return AT_PENDING;
+        }
+    }
+    return at__chan_recv_slow(f, cx);
 }
 
 /* Lock held: a message handed to a receive that was dropped before it saw
