@@ -23,7 +23,7 @@ typedef struct at__reader {
     int direct; /* trusted memory: plain copies (used by live dumps) */
 } at__reader;
 
-static int at__read(const at__reader *r, uint64_t addr, void *buf, size_t n)
+static inline int at__read(const at__reader *r, uint64_t addr, void *buf, size_t n)
 {
     if (!addr || addr + n < addr)
         return -1;
@@ -104,7 +104,17 @@ static int at__set_add_big(at__set *s, uint64_t v)
     return 1;
 }
 
-static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
+static AT_NOINLINE int at__set_spill(at__set *s, uint64_t v)
+{
+    if (!s->len) /* first spill: move the small members over */
+        for (size_t i = 0; i < s->nsmall; i++)
+            if (at__set_add_big(s, s->small[i]) < 0)
+                return -1;
+    s->nsmall = 0;
+    return at__set_add_big(s, v);
+}
+
+static inline int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
 {
     for (size_t i = 0; i < s->nsmall; i++)
         if (s->small[i] == v)
@@ -113,12 +123,7 @@ static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
         s->small[s->nsmall++] = v;
         return 1;
     }
-    if (!s->len) /* first spill: move the small members over */
-        for (size_t i = 0; i < s->nsmall; i++)
-            if (at__set_add_big(s, s->small[i]) < 0)
-                return -1;
-    s->nsmall = 0;
-    return at__set_add_big(s, v);
+    return at__set_spill(s, v);
 }
 
 static void at__set_clear(at__set *s)
@@ -213,9 +218,21 @@ static const struct { int rec; const char *field; } at__wanted[L_COUNT] = {
 #undef AT__W
 };
 
+/* Where this build's compiler put each field: when the table in the process
+ * says the same for every field (it describes this very build, unless it is
+ * damaged), field reads use these constants instead of the table's values,
+ * and the same read is a single load. */
+static const struct { uint32_t off, size; } at__native[L_COUNT] = {
+#define AT__W(rec, id, member)                                                 \
+    {offsetof(at__type_##rec, member), sizeof(((at__type_##rec *)0)->member)},
+    AT__LAYOUT_WANTED(AT__W)
+#undef AT__W
+};
+
 typedef struct at__walk {
     at__reader rd;
     at_dump *d;
+    int native;           /* off/size are at__native's */
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t rec_size[R_COUNT]; /* the table's record sizes */
@@ -277,13 +294,32 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
                          at__record_names[at__wanted[k].rec], at__wanted[k].field);
             return -1;
         }
+    w->native = 1;
+    for (int k = 0; k < L_COUNT; k++)
+        if (w->off[k] != at__native[k].off || w->size[k] != at__native[k].size)
+            w->native = 0;
     return 0;
 }
 
 /* Field access in a record buffer, by table offset and size. */
-static uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
+static inline __attribute__((always_inline)) uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 {
     uint64_t v = 0;
+    /* Native offsets are the fields' own, so aligned (a copied record sits
+     * in an aligned buffer).  A live dump reads its runtime's records in
+     * place while other threads may update a task's state or flags with
+     * atomics: each field is read once, as a relaxed atomic load (a plain
+     * load on x86-64). */
+    if (__builtin_expect(w->native, 1)) { /* constants when f is one */
+        const unsigned char *p = rec + at__native[f].off;
+        switch (at__native[f].size) {
+        case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+        case 2: return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 4: return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 8: return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+        default: break;
+        }
+    }
     switch (w->size[f]) {
     case 1: v = rec[w->off[f]]; break;
     case 2: { uint16_t x; memcpy(&x, rec + w->off[f], 2); v = x; break; }
@@ -297,14 +333,20 @@ static uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 /* A whole record (size bytes, at most 512) at addr: read into buf, or over
  * trusted memory (live dumps) the record itself, in place; NULL when it
  * cannot be read.  Whatever is read from it is read once. */
-static const unsigned char *at__rec(at__walk *w, uint64_t addr, unsigned char *buf,
-                                    uint32_t size)
+static AT_NOINLINE const unsigned char *at__rec_copy(at__walk *w, uint64_t addr,
+                                                     unsigned char *buf, uint32_t size)
+{
+    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+}
+
+static inline __attribute__((always_inline)) const unsigned char *
+at__rec(at__walk *w, uint64_t addr, unsigned char *buf, uint32_t size)
 {
     if (size == 0 || size > 512 || !addr || addr + size < addr)
         return NULL;
     if (w->rd.direct)
         return (const unsigned char *)(uintptr_t)addr;
-    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+    return at__rec_copy(w, addr, buf, size);
 }
 
 /* Record r at addr (at__rec) with its magic field checked: *rec is set
@@ -381,13 +423,22 @@ typedef struct at__site_cache {
     at__site_info *b[AT__SITE_BUCKETS];
 } at__site_cache;
 
-static const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t addr)
+/* The site at addr, read on first sight (at__site_read). */
+static const at__site_info *at__site_read(at__walk *w, at__site_cache *sc, uint64_t addr,
+                                          size_t h);
+static inline const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t addr)
 {
     size_t h = (addr >> 4) & (AT__SITE_BUCKETS - 1);
     for (at__site_info *s = sc->b[h]; s; s = s->next)
         if (s->addr == addr)
             return s;
-    unsigned char buf[512];
+    return at__site_read(w, sc, addr, h);
+}
+
+static AT_NOINLINE const at__site_info *at__site_read(at__walk *w, at__site_cache *sc,
+                                                      uint64_t addr, size_t h)
+{
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec = at__rec(w, addr, buf, w->rec_size[R_site]);
     if (!rec || at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
         return NULL;
@@ -458,7 +509,7 @@ static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned ch
  * record is unreadable or not a mutex. */
 static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec = at__rec(w, r->object, buf,
                                        AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
                                                   L_mutex_lock_line));
@@ -478,7 +529,7 @@ static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 
 static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec;
     uint64_t o = r->object;
     switch (r->kind) {
@@ -564,13 +615,15 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
 static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      at_dump_frame *f)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *lrec = at__rec(w, addr, buf, w->rec_size[R_leaf]);
     if (!lrec) {
         f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
-    at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
+    at_dump_resource *r = at__dump_alloc_raw(w->d, sizeof *r);
+    if (r)
+        memset(r, 0, sizeof *r);
     if (!r) {
         f->error = "out of memory";
         return f;
@@ -607,7 +660,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
             cap *= 2;
         }
         list[n++] = c;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *crec = at__rec(w, c, buf, w->rec_size[R_frame]);
         if (!crec)
             break; /* reported when the child itself is walked */
@@ -619,7 +672,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
         f->error = at_dump_printf(w->d, "corrupt: more than %u children", AT_SNAPSHOT_MAX_CHILDREN);
     if (!n)
         return f;
-    f->children = at_dump_alloc(w->d, n * sizeof(at_dump_frame));
+    f->children = at__dump_alloc_raw(w->d, n * sizeof(at_dump_frame)); /* each zeroed when walked */
     if (!f->children)
         return f;
     f->nchildren = n;
@@ -631,7 +684,8 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *f)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
+    memset(f, 0, sizeof *f);
     f->address = addr;
     f->function = "?";
     f->file = "?";
@@ -696,7 +750,7 @@ static int at__walk_task(at__walk *w, at__site_cache *sc, uint64_t addr,
     uint64_t root = at__get(w, rec, L_task_root);
     if (root && t->state != AT_TASK_COMPLETE && t->state != AT_TASK_CANCELLED) {
         at__set_clear(&w->seen);
-        t->await = at_dump_alloc(w->d, sizeof(at_dump_frame));
+        t->await = at__dump_alloc_raw(w->d, sizeof(at_dump_frame)); /* zeroed when walked */
         if (t->await)
             at__walk_frame(w, sc, root, 0, t->await);
     }
@@ -759,7 +813,7 @@ static int at__walk_task_list(at__walk *w, at__site_cache *sc, uint64_t head,
             power *= 2;
             steps = 0;
         }
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *trec;
         int bad = at__read_magic(w, cur, buf, R_task, L_task_magic, AT_TASK_MAGIC, &trec);
         if (bad) {
@@ -846,7 +900,7 @@ static int at__cmp_thread(const void *a, const void *b)
 static uint64_t at__id_at(at__walk *w, uint64_t addr, int r, int magic_field,
                           uint32_t magic, int id_field)
 {
-    unsigned char buf[512];
+    _Alignas(16) unsigned char buf[512];
     const unsigned char *rec;
     if (!addr || at__read_magic(w, addr, buf, r, magic_field, magic, &rec))
         return 0;
@@ -872,7 +926,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
     for (uint64_t cur = head; cur && th; n++) {
         if (!at__list_step(w, &visited, cur, n, AT_SNAPSHOT_MAX_THREADS, "thread"))
             break;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *rec;
         if (at__read_magic(w, cur, buf, R_context, L_context_magic, AT_CONTEXT_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: thread context 0x%llx unreadable", (unsigned long long)cur);
@@ -891,7 +945,7 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rbuf[512];
+            _Alignas(16) unsigned char rbuf[512];
             const unsigned char *rrec = at__rec(w, rf, rbuf, w->rec_size[R_root_frame]);
             if (!rrec)
                 break;
@@ -963,7 +1017,7 @@ static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
     for (uint64_t cur = head; cur && d->runtimes;) {
         if (!at__list_step(w, &rts, cur, n, AT_SNAPSHOT_MAX_RUNTIMES, "runtime"))
             break;
-        unsigned char buf[512];
+        _Alignas(16) unsigned char buf[512];
         const unsigned char *rec;
         if (at__read_magic(w, cur, buf, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: runtime 0x%llx unreadable or bad magic", (unsigned long long)cur);
