@@ -226,12 +226,12 @@ static PyObject *task_name(const uint8_t *p, Py_ssize_t size, PyObject *raw_name
 }
 
 /* Appends one healthy node's item; 0, or -1 on a Python error. */
-static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_t addr,
+static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, PyObject *addr_o,
                       PyObject *tid_o, PyObject *state_names, uint64_t state,
                       PyObject *names, PyObject *raw_names, PyObject *decode,
                       PyObject *keep)
 {
-    PyObject *name, *state_name, *item, *addr_o = NULL, *flags_o = NULL;
+    PyObject *name, *state_name, *item, *flags_o = NULL;
     int rc = -1;
 
     name = task_name(rec + f[O_NAME].off, f[O_NAME].size, raw_names, decode);
@@ -253,9 +253,8 @@ static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_
             goto done;
         }
     }
-    addr_o = PyLong_FromUnsignedLongLong(addr);
     flags_o = field_obj(rec, &f[O_FLAGS]);
-    if (!addr_o || !flags_o)
+    if (!flags_o)
         goto done;
     item = PyTuple_Pack(6, tid_o, addr_o, Py_None, state_name, name, flags_o);
     if (!item)
@@ -263,7 +262,6 @@ static int owned_item(PyObject *out, const uint8_t *rec, const Field *f, uint64_
     rc = PyList_Append(out, item);
     Py_DECREF(item);
 done:
-    Py_XDECREF(addr_o);
     Py_XDECREF(flags_o);
     Py_DECREF(name);
     return rc;
@@ -311,7 +309,7 @@ static int owned_node(Mem *m, const Field *f, Py_ssize_t span, uint64_t addr,
             memcpy(copy, rec, (size_t)span);
             r = copy;
         }
-        rc = owned_item(out, r, f, addr, tid_o, state_names, state, names, raw_names,
+        rc = owned_item(out, r, f, addr_o, tid_o, state_names, state, names, raw_names,
                         decode, keep) < 0 ? -1 : 1;
     }
     Py_DECREF(tid_o);
@@ -515,7 +513,7 @@ typedef struct {
     Field rest[MAX_FIELDS], wait[MAX_FIELDS];
     Py_ssize_t rest_span, wait_span;
     PyObject *spawns, *flag_names, *roots, *live_states, *threads, *detail_only,
-        *null_object, *resource, *task_type, *resource_type;
+        *null_object, *object_only, *objects, *resource, *task_type, *resource_type;
     Tpl tpl[NTPL]; /* tpl[0..ntpl): the templates met, most recent first */
     int ntpl;
 } Ctx;
@@ -577,13 +575,48 @@ static PyObject *record(PyObject *type, PyObject **v, Py_ssize_t n)
     return r;
 }
 
+/* The Resource of a wait on an object whose fields were read already
+ * (object_only kinds: the values cached in `objects` as they are); Py_None
+ * when resource() must make it; NULL on error.  New references. */
+static PyObject *object_resource(Ctx *c, PyObject *kind_o, uint64_t obj,
+                                 const uint8_t *w)
+{
+    PyObject *kind, *key, *values, *v[5];
+
+    kind = PyDict_GetItemWithError(c->object_only, kind_o);
+    if (!kind)
+        return PyErr_Occurred() ? NULL : (Py_INCREF(Py_None), Py_None);
+    v[1] = PyLong_FromUnsignedLongLong(obj);
+    if (!v[1])
+        return NULL;
+    key = PyTuple_Pack(2, kind_o, v[1]);
+    if (!key) {
+        Py_DECREF(v[1]);
+        return NULL;
+    }
+    values = PyDict_GetItemWithError(c->objects, key);
+    Py_DECREF(key);
+    if (!values || !PyTuple_CheckExact(values)) {
+        Py_DECREF(v[1]);
+        return PyErr_Occurred() ? NULL : (Py_INCREF(Py_None), Py_None);
+    }
+    Py_INCREF(kind);
+    Py_INCREF(values);
+    Py_INCREF(Py_None);
+    v[0] = kind;
+    v[2] = field_obj(w, &c->wait[W_SINCE]);
+    v[3] = values;
+    v[4] = Py_None;
+    return record(c->resource_type, v, 5);
+}
+
 /* The Resource of the leaf whose wait record is `w`: a new reference, or
  * NULL with an error set. */
 static PyObject *leaf_resource(Ctx *c, const uint8_t *w)
 {
     uint64_t kind_v = field_u(w, &c->wait[W_KIND]);
     uint64_t obj = field_u(w, &c->wait[W_OBJECT]);
-    PyObject *kind_o, *kind, *wait, *res;
+    PyObject *kind_o, *kind, *wait, *res = NULL;
 
     kind_o = PyLong_FromUnsignedLongLong(kind_v);
     if (!kind_o)
@@ -620,6 +653,11 @@ static PyObject *leaf_resource(Ctx *c, const uint8_t *w)
     } else if (PyErr_Occurred()) {
         Py_DECREF(kind_o);
         return NULL;
+    } else if ((res = object_resource(c, kind_o, obj, w)) != Py_None) {
+        Py_DECREF(kind_o);
+        return res; /* (or NULL: an error) */
+    } else {
+        Py_DECREF(res);
     }
     wait = Py_BuildValue("(NNNNN)", kind_o, field_obj(w, &c->wait[W_FLAGS]),
                          PyLong_FromUnsignedLongLong(obj), field_obj(w, &c->wait[W_SINCE]),
@@ -778,8 +816,8 @@ static PyObject *fast_task(Ctx *c, PyObject *item)
 
 PyDoc_STRVAR(tasks_doc,
 "tasks(items, blocks, load, read, rest_layout, wait_layout, spawns, flag_names,\n"
-"      roots, live_states, threads, detail_only, null_object, resource,\n"
-"      task_type, resource_type, slow) -> list of Task\n\n"
+"      roots, live_states, threads, detail_only, null_object, object_only,\n"
+"      objects, resource, task_type, resource_type, slow) -> list of Task\n\n"
 "walk.Walker.tasks: the record of every item that matches the chain template\n"
 "in use; slow(item) -> (Task, Template or None) for every other item.");
 
@@ -790,13 +828,14 @@ static PyObject *tasks(PyObject *self, PyObject *args)
     Ctx c;
 
     memset(&c, 0, sizeof c);
-    if (!PyArg_ParseTuple(args, "O!O!OOO!O!O!O!O!O!O!O!O!OOOO:tasks", &PyList_Type,
+    if (!PyArg_ParseTuple(args, "O!O!OOO!O!O!O!O!O!O!O!O!O!O!OOOO:tasks", &PyList_Type,
                           &items, &PyDict_Type, &c.m.blocks, &c.m.load, &c.m.read,
                           &PyTuple_Type, &rest_layout, &PyTuple_Type, &wait_layout,
                           &PyDict_Type, &c.spawns, &PyDict_Type, &c.flag_names,
                           &PyDict_Type, &c.roots, &PyFrozenSet_Type, &c.live_states,
                           &PyDict_Type, &c.threads, &PyDict_Type, &c.detail_only,
-                          &PyFrozenSet_Type, &c.null_object, &c.resource, &c.task_type,
+                          &PyFrozenSet_Type, &c.null_object, &PyDict_Type, &c.object_only,
+                          &PyDict_Type, &c.objects, &c.resource, &c.task_type,
                           &c.resource_type, &slow))
         return NULL;
     if (!PyType_Check(c.task_type) || !PyType_Check(c.resource_type) ||

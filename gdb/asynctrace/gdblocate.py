@@ -78,17 +78,31 @@ class Locator(object):
 
 
 def _core_executable():
-    """The path of the executable a core was made from (from the core's
-    file mappings), or None when there is no core or GDB cannot tell."""
+    """The path of the executable a core was made from, or None when there
+    is no core or GDB cannot tell.  The core's process information names it
+    as it was started (a relative path is relative to where it ran, not to
+    here): the absolute path is then the file mapping that ends with it."""
     try:
         if gdb.selected_inferior().connection.type != "core":
             return None
         text = gdb.execute("info proc", to_string=True)
     except (gdb.error, AttributeError):
         return None
+    exe = None
     for line in text.splitlines():
         if line.startswith("exe = '") and line.endswith("'"):
-            return line[7:-1]
+            exe = line[7:-1]
+    if exe is None or os.path.isabs(exe):
+        return exe
+    tail = "/" + os.path.normpath(exe)
+    try:
+        text = gdb.execute("info proc mappings", to_string=True)
+    except gdb.error:
+        return None
+    for line in text.splitlines():
+        path = line.split()[-1] if line.strip() else ""
+        if path.startswith("/") and path.endswith(tail):
+            return path
     return None
 
 

@@ -278,11 +278,7 @@ class ListWalker(object):
                                self.task_addrs, fixed_string, keep, MAX_TASKS)
         if found is None:
             return None
-        out, count = found
-        if self.dup_ids:
-            out = [self._dup(item) for item in out]
-        out.sort(key=itemgetter(0))
-        return out, count
+        return self._sorted(found[0]), found[1]
 
     def _owned_healthy(self, rt_addr, head, keep):
         """task_list() of a list in which nothing is wrong, in one loop over
@@ -346,10 +342,7 @@ class ListWalker(object):
                 append((tid, addr, None, state_name, name, flags))
             prev = addr
             addr = nxt
-        if self.dup_ids:
-            out = [self._dup(item) for item in out]
-        out.sort(key=itemgetter(0))
-        return out, count
+        return self._sorted(out), count
 
     def _owned(self, rt_addr, head, errors, keep, single, brent):
         out = []
@@ -396,14 +389,20 @@ class ListWalker(object):
                 append((tid, addr, error, state_name, name, flags))
             if single:
                 break
-        if self.dup_ids:  # the first of two tasks with one id is suspect too
-            out = [self._dup(item) for item in out]
+        out = self._sorted(out)
         for e in list_errors:  # after a task being relinked: a torn read
             if in_flux and e.startswith("corrupt: "):
                 e = "in-flux: " + e[len("corrupt: "):]
             errors.append(e)
-        out.sort(key=itemgetter(0))
         return out, walked
+
+    def _sorted(self, out):
+        """The items of an owned list by id; the first of two tasks with one
+        id is marked suspect too."""
+        if self.dup_ids:
+            out = [self._dup(item) for item in out]
+        out.sort(key=itemgetter(0))
+        return out
 
     def _dup(self, item):
         tid, addr, error = item[:3]

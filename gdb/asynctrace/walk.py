@@ -38,6 +38,8 @@ _NO_OBJECT = frozenset(("none", "yield", "dump"))
 # Kinds whose wait never has an object (the runtime passes NULL): one that
 # does has a damaged kind or object.
 _NULL_OBJECT = frozenset(("none", "yield", "sleep"))
+# Kinds whose fields take a word of the wait record besides the object's.
+_WAIT_ADDS = frozenset(("join", "semaphore", "blocking"))
 # Resource record fields added by debugger ABI 2 (read when present).
 _ADDED_FIELDS = frozenset(("lock_site", "lock_line", "untracked", "holders",
                            "last_notifier", "notified", "tx_untracked", "tx_holders",
@@ -96,6 +98,12 @@ class Walker(ListWalker):
         # Resource kind values whose one field is the first detail word.
         self._detail_only = {i: n for i, n in enumerate(self.res_names)
                              if n in _DETAIL_ONLY}
+        # Resource kind values whose fields are their object's as read once
+        # per reading (self.objects), with nothing of the wait record added:
+        # what resource() does for them, the C walk does from self.objects.
+        self._object_only = {i: n for i, n in enumerate(self.res_names)
+                             if n not in _DETAIL_ONLY and n not in _NO_OBJECT and
+                             n not in _NULL_OBJECT and n not in _WAIT_ADDS}
         # States whose future is alive (its await tree is walked).
         self._live_states = frozenset(n for n in self.state_names
                                       if n not in _FINISHED)
@@ -248,7 +256,7 @@ class Walker(ListWalker):
             values = self.objects[key] = self._object_values(kind, obj)
         if values.__class__ is str:
             return new(Resource, (kind, obj, since, (), values))
-        if kind == "semaphore" or kind == "blocking":
+        if kind == "semaphore" or kind == "blocking":  # (_WAIT_ADDS)
             values = (d0,) + values
         elif kind == "join":
             if values[0] != d0:
@@ -675,7 +683,7 @@ class Walker(ListWalker):
         return speedups.tasks(
             items, mem.blocks, mem._block, mem.read, rest, wait, self.spawns,
             self.flag_names, self.roots, live, threads_by_task, self._detail_only,
-            null_object, self.resource, Task, Resource,
+            null_object, self._object_only, self.objects, self.resource, Task, Resource,
             lambda item: self._task_item(item, threads_by_task))
 
     def _task_item(self, item, threads_by_task):

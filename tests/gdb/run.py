@@ -1821,6 +1821,32 @@ def t_wrong_executable(ctx):
                            [("runtimes", "info async-runtimes")])
     no_bad_output(whole, "stripped copy")
     lines_match(parts["runtimes"], [r"runtime 3 at .*"], "stripped copy of the right program")
+    # A program started by a relative path: the core names it so.  Read from
+    # a directory where that path is another program, the core is still
+    # the right program's (its file mappings say which file it was).
+    here, there = os.path.join(ctx.tmp, "ran-here"), os.path.join(ctx.tmp, "read-there")
+    for d, prog in ((here, "states"), (there, "deadlock")):
+        os.makedirs(os.path.join(d, "bin"), exist_ok=True)
+        shutil.copy(ctx.prog(prog), os.path.join(d, "bin", "states"))
+    core = os.path.join(here, "relative.core")
+    prog = Program("bin/states", cwd=here)
+    try:
+        run_gdb(["-p", str(prog.pid)], [("gcore", "generate-core-file %s" % core)],
+                source=False)
+    finally:
+        prog.kill()
+    parts, whole = run_gdb([os.path.join(here, "bin", "states"), core],
+                           [("runtimes", "info async-runtimes")], cwd=there)
+    no_bad_output(whole, "relative path")
+    lines_match(parts["runtimes"], [r"runtime 3 at .*"],
+                "a core of a program started by a relative path, read elsewhere")
+    parts, whole = run_gdb([ctx.prog("deadlock"), core], [("tasks", "info async-tasks")],
+                           cwd=there)
+    lines_match(parts["tasks"], [
+        r"asynctrace: wrong executable: the core was made from %s, whose build id "
+        r"[0-9a-f]+ differs from that of \S+/deadlock \([0-9a-f]+\): load the program "
+        r"the core came from" % re.escape(os.path.join(here, "bin", "states"))],
+                "wrong executable, relative path")
 
 
 def expect(cond, what):

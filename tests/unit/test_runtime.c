@@ -531,6 +531,87 @@ AT_TEST(snapshot_survives_bad_descriptors)
     at_dump_free(d);
 }
 
+/* A list that loops after a tail, whatever the lengths: the walk without a
+ * visited set sees the loop late (Brent), walks again with the set, and
+ * reports exactly the task that comes back, after every task once. */
+AT_TEST(snapshot_names_the_task_a_long_loop_comes_back_to)
+{
+    static const int shapes[][2] = {{0, 1}, {1, 1}, {3, 5}, {5, 3}, {40, 70}, {70, 40}};
+    static at_task fake[110];
+    static at_runtime rt;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int tail = shapes[s][0], n = tail + shapes[s][1];
+        memset(fake, 0, sizeof fake);
+        memset(&rt, 0, sizeof rt);
+        rt.magic = AT_RUNTIME_MAGIC;
+        rt.id = 7;
+        rt.task_count = 2; /* stale: the array grows */
+        rt.owned_head = &fake[0];
+        for (int i = 0; i < n; i++) {
+            fake[i].magic = AT_TASK_MAGIC;
+            fake[i].id = 500 - i; /* newest first, as linked */
+            fake[i].state = AT_TASK_COMPLETE;
+            fake[i].owned_next = &fake[i + 1 < n ? i + 1 : tail];
+            fake[i].owned_prev = i ? &fake[i - 1] : NULL;
+        }
+        at_debug_descriptor bad = asynctrace_debug;
+        bad.runtimes = &rt;
+        bad.threads = NULL;
+        at_dump *d = at_snapshot_take_at(&bad);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        AT_ASSERT_EQ_U64(d->nruntimes, 1);
+        AT_ASSERT_EQ_U64(d->runtimes[0].ntasks, n);
+        char want[96];
+        snprintf(want, sizeof want, "corrupt: task list loops back to 0x%llx",
+                 (unsigned long long)(uintptr_t)&fake[tail]);
+        CU_ASSERT_STRING_EQUAL(d->runtimes[0].error, want);
+        for (int i = 0; i < n; i++) /* in id order, each once */
+            AT_ASSERT_EQ_U64(d->runtimes[0].tasks[i].id, 500 - (n - 1) + i);
+        at_dump_free(d);
+    }
+    /* The same list cut open is walked whole, with no error. */
+    fake[109].owned_next = NULL;
+    for (int i = 0; i < 110; i++) {
+        fake[i].magic = AT_TASK_MAGIC;
+        fake[i].id = 500 - i;
+        fake[i].owned_next = i < 109 ? &fake[i + 1] : NULL;
+        fake[i].owned_prev = i ? &fake[i - 1] : NULL;
+    }
+    at_debug_descriptor ok = asynctrace_debug;
+    ok.runtimes = &rt;
+    ok.threads = NULL;
+    at_dump *d = at_snapshot_take_at(&ok);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    AT_ASSERT_EQ_U64(d->runtimes[0].ntasks, 110);
+    CU_ASSERT_PTR_NULL(d->runtimes[0].error);
+    AT_ASSERT_EQ_U64(d->runtimes[0].tasks[0].id, 391);
+    AT_ASSERT_EQ_U64(d->runtimes[0].tasks[109].id, 500);
+    at_dump_free(d);
+}
+
+/* Dump memory is zero on allocation even when it comes from a freed dump's
+ * chunks (they are kept for the next dump). */
+AT_TEST(dump_memory_from_a_freed_dump_is_zero)
+{
+    for (int round = 0; round < 3; round++) {
+        at_dump *d = at_snapshot_take();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        unsigned char *p = at_dump_alloc(d, 300000);
+        unsigned char *q = at_dump_alloc(d, 40);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < 300000; i++)
+            nonzero += p[i] != 0;
+        for (size_t i = 0; i < 40; i++)
+            nonzero += q[i] != 0;
+        AT_ASSERT_EQ_U64(nonzero, 0);
+        memset(p, 0xa5, 300000);
+        memset(q, 0x5a, 40);
+        at_dump_free(d);
+    }
+}
+
 /* ---- A finished future stays finished ---- */
 
 typedef struct {

@@ -45,6 +45,8 @@ typedef struct at__live {
     at_task **drained;
     size_t ndrained, drained_cap;
     int oom;
+    at__loop_clock clk; /* trace polls' times are put back: one reading
+                         * per AT__TSC_FRESH cycles is enough */
     at__collector collector;
 } at__live;
 
@@ -94,7 +96,7 @@ static void at__trace_one(at__live *lv, at__dump_entry *e, size_t slot)
     lv->collector.slot = slot;
     size_t before = lv->collector.nbts;
     __atomic_store_n(&lv->tcx->collector, &lv->collector, __ATOMIC_RELEASE);
-    at_poll_result r = at__task_run(lv->tcx, t);
+    at_poll_result r = at__task_run_at(lv->tcx, t, &lv->clk);
     __atomic_store_n(&lv->tcx->collector, NULL, __ATOMIC_RELEASE);
     atomic_fetch_and(&t->flags, ~AT_TF_TRACING);
     e->traced = 1;
@@ -165,21 +167,29 @@ static void at__visit(at__live *lv, at__dump_entry *e, size_t slot, at_task *req
     }
 }
 
-/* Owned tasks, each referenced.  NULL with *n = 0 when there are none. */
+/* Owned tasks, each referenced, in id order.  NULL with *n = 0 when there
+ * are none.  The list is newest first, so the array is filled from the back
+ * and is usually in order without sorting. */
 static at__dump_entry *at__owned_entries(at_runtime *rt, size_t *n, int *oom)
 {
     at__spin_lock(&at__rt(rt)->owned_lock);
     size_t cap = rt->task_count, k = 0;
-    at__dump_entry *ents = cap ? calloc(cap, sizeof(*ents)) : NULL;
+    at__dump_entry *ents = cap ? malloc(cap * sizeof(*ents)) : NULL;
     if (cap && !ents)
         *oom = 1;
     for (at_task *t = rt->owned_head; t && k < cap && ents; t = t->owned_next)
         if (at__task_tryref(t)) {
-            ents[k].task = t;
-            ents[k].id = t->id;
             k++;
+            ents[cap - k] = (at__dump_entry){.task = t, .id = t->id};
         }
     at__spin_unlock(&at__rt(rt)->owned_lock);
+    if (k && k < cap)
+        memmove(ents, ents + cap - k, k * sizeof(*ents));
+    int sorted = 1;
+    for (size_t i = 1; i < k && sorted; i++)
+        sorted = ents[i - 1].id < ents[i].id;
+    if (!sorted)
+        qsort(ents, k, sizeof(*ents), at__entry_cmp);
     *n = k;
     return ents;
 }
@@ -261,10 +271,11 @@ at_dump *at__live_dump(at_runtime *rt, at_trace_context *tcx, at_task *requester
     at__dump_entry *ents = at__owned_entries(rt, &n, &lv.oom);
     at__collector_presize(&lv.collector, n);
     at__drain(&lv);
-    if (n)
-        qsort(ents, n, sizeof(*ents), at__entry_cmp);
+    at__trace_begin();
+    at__loop_clock_read(&lv.clk);
     for (size_t i = 0; i < n; i++)
         at__visit(&lv, &ents[i], i, requester);
+    at__trace_end();
 
     /* Everything traced gets a normal poll; untouched drained tasks go back. */
     for (size_t i = 0; i < n; i++)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "dump/dump_arena.h"
 
 /* ---- Checked memory reads ---- */
 
@@ -293,22 +294,29 @@ static uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
     return v;
 }
 
-/* Read a whole record (size bytes) at addr into buf (at most 512 bytes). */
-static int at__read_rec(at__walk *w, uint64_t addr, unsigned char *buf, uint32_t size)
+/* A whole record (size bytes, at most 512) at addr: read into buf, or over
+ * trusted memory (live dumps) the record itself, in place; NULL when it
+ * cannot be read.  Whatever is read from it is read once. */
+static const unsigned char *at__rec(at__walk *w, uint64_t addr, unsigned char *buf,
+                                    uint32_t size)
 {
-    if (size == 0 || size > 512)
-        return -1;
-    return at__read(&w->rd, addr, buf, size);
+    if (size == 0 || size > 512 || !addr || addr + size < addr)
+        return NULL;
+    if (w->rd.direct)
+        return (const unsigned char *)(uintptr_t)addr;
+    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
 }
 
-/* Read record r at addr and check its magic field: 0, -1 unreadable, -2
- * bad magic. */
+/* Record r at addr (at__rec) with its magic field checked: *rec is set
+ * and 0 returned, or -1 unreadable, -2 bad magic. */
 static int at__read_magic(at__walk *w, uint64_t addr, unsigned char *buf, int r,
-                          int magic_field, uint32_t magic)
+                          int magic_field, uint32_t magic, const unsigned char **rec)
 {
-    if (at__read_rec(w, addr, buf, w->rec_size[r]) < 0)
+    const unsigned char *p = at__rec(w, addr, buf, w->rec_size[r]);
+    if (!p)
         return -1;
-    return at__get(w, buf, magic_field) == magic ? 0 : -2;
+    *rec = p;
+    return at__get(w, p, magic_field) == magic ? 0 : -2;
 }
 
 /* A bounded list walk's step: 1 to go on to `cur` (the n-th node), 0 (with
@@ -379,9 +387,9 @@ static const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t a
     for (at__site_info *s = sc->b[h]; s; s = s->next)
         if (s->addr == addr)
             return s;
-    unsigned char rec[512];
-    if (at__read_rec(w, addr, rec, w->rec_size[R_site]) < 0 ||
-        at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
+    unsigned char buf[512];
+    const unsigned char *rec = at__rec(w, addr, buf, w->rec_size[R_site]);
+    if (!rec || at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
         return NULL;
     at__site_info *s = at_dump_alloc(w->d, sizeof *s);
     if (!s)
@@ -450,10 +458,11 @@ static void at__read_holders(at__walk *w, at_dump_resource *r, const unsigned ch
  * record is unreadable or not a mutex. */
 static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char rec[512];
-    if (at__read_rec(w, r->object, rec, AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
-                                                   L_mutex_lock_line)) < 0 ||
-        at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
+    unsigned char buf[512];
+    const unsigned char *rec = at__rec(w, r->object, buf,
+                                       AT__EXTENT(w, L_mutex_waiters, L_mutex_lock_site,
+                                                  L_mutex_lock_line));
+    if (!rec || at__get(w, rec, L_mutex_magic) != AT_MUTEX_MAGIC)
         return -1;
     r->owner_id = at__get(w, rec, L_mutex_owner_id);
     r->waiters = (uint32_t)at__get(w, rec, L_mutex_waiters);
@@ -469,7 +478,8 @@ static int at__read_mutex(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 
 static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource *r)
 {
-    unsigned char rec[512];
+    unsigned char buf[512];
+    const unsigned char *rec;
     uint64_t o = r->object;
     switch (r->kind) {
     case AT_RES_MUTEX:
@@ -477,8 +487,8 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
             goto bad;
         return;
     case AT_RES_SEMAPHORE:
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_semaphore_permits, L_semaphore_max_permits,
-                                               L_semaphore_untracked, L_semaphore_holders)) < 0 ||
+        if (!(rec = at__rec(w, o, buf, AT__EXTENT(w, L_semaphore_permits, L_semaphore_max_permits,
+                                               L_semaphore_untracked, L_semaphore_holders))) ||
             at__get(w, rec, L_semaphore_magic) != AT_SEM_MAGIC)
             goto bad;
         r->permits = at__get(w, rec, L_semaphore_permits);
@@ -487,8 +497,8 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         at__read_holders(w, r, rec, L_semaphore_holders, at__get(w, rec, L_semaphore_untracked));
         return;
     case AT_RES_NOTIFY:
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_notify_waiters, L_notify_last_notifier,
-                                               L_notify_notified)) < 0 ||
+        if (!(rec = at__rec(w, o, buf, AT__EXTENT(w, L_notify_waiters, L_notify_last_notifier,
+                                               L_notify_notified))) ||
             at__get(w, rec, L_notify_magic) != AT_NOTIFY_MAGIC)
             goto bad;
         r->waiters = (uint32_t)at__get(w, rec, L_notify_waiters);
@@ -497,8 +507,8 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         return;
     case AT_RES_CHAN_SEND:
     case AT_RES_CHAN_RECV: {
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_chan_recv_waiters, L_chan_tx_untracked,
-                                               L_chan_tx_holders)) < 0 ||
+        if (!(rec = at__rec(w, o, buf, AT__EXTENT(w, L_chan_recv_waiters, L_chan_tx_untracked,
+                                               L_chan_tx_holders))) ||
             at__get(w, rec, L_chan_magic) != AT_CHAN_MAGIC)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_chan_flags);
@@ -514,8 +524,8 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
         return;
     }
     case AT_RES_ONESHOT: {
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_oneshot_rx_task_id,
-                                               L_oneshot_tx_task_id)) < 0 ||
+        if (!(rec = at__rec(w, o, buf, AT__EXTENT(w, L_oneshot_rx_task_id,
+                                               L_oneshot_tx_task_id))) ||
             at__get(w, rec, L_oneshot_magic) != AT_ONESHOT_MAGIC)
             goto bad;
         uint32_t flags = (uint32_t)at__get(w, rec, L_oneshot_flags);
@@ -531,8 +541,8 @@ static void at__read_resource(at__walk *w, at__site_cache *sc, at_dump_resource 
     case AT_RES_BLOCKING:
         if (!o) /* not submitted yet */
             return;
-        if (at__read_rec(w, o, rec, AT__EXTENT(w, L_blocking_job_magic,
-                                               L_blocking_job_tid)) < 0 ||
+        if (!(rec = at__rec(w, o, buf, AT__EXTENT(w, L_blocking_job_magic,
+                                               L_blocking_job_tid))) ||
             at__get(w, rec, L_blocking_job_magic) != AT_JOB_MAGIC)
             goto bad;
         r->thread = (int32_t)at__get(w, rec, L_blocking_job_tid);
@@ -554,8 +564,9 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
 static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      at_dump_frame *f)
 {
-    unsigned char lrec[512];
-    if (at__read_rec(w, addr, lrec, w->rec_size[R_leaf]) < 0) {
+    unsigned char buf[512];
+    const unsigned char *lrec = at__rec(w, addr, buf, w->rec_size[R_leaf]);
+    if (!lrec) {
         f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
@@ -596,8 +607,9 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
             cap *= 2;
         }
         list[n++] = c;
-        unsigned char crec[512];
-        if (at__read_rec(w, c, crec, w->rec_size[R_frame]) < 0)
+        unsigned char buf[512];
+        const unsigned char *crec = at__rec(w, c, buf, w->rec_size[R_frame]);
+        if (!crec)
             break; /* reported when the child itself is walked */
         c = at__get(w, crec, L_frame_sibling);
         if (c == list[n - 1] || (n >= 2 && c == list[n - 2]))
@@ -619,7 +631,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
 static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t addr,
                                      unsigned depth, at_dump_frame *f)
 {
-    unsigned char rec[512];
+    unsigned char buf[512];
     f->address = addr;
     f->function = "?";
     f->file = "?";
@@ -633,7 +645,8 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
                                   (unsigned long long)addr);
         return f;
     }
-    if (at__read_rec(w, addr, rec, w->rec_size[R_frame]) < 0) {
+    const unsigned char *rec = at__rec(w, addr, buf, w->rec_size[R_frame]);
+    if (!rec) {
         f->error = at_dump_printf(w->d, "corrupt: frame 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
@@ -696,6 +709,81 @@ static int at__cmp_task(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The runtime's task array, filled from the back: the owned list is
+ * newest first, so the tasks usually end up in id order as they are read. */
+typedef struct at__task_array {
+    at_dump_task *base;
+    size_t cap, n; /* tasks are base[cap - n .. cap - 1] */
+} at__task_array;
+
+/* The slot for one more task (zeroed), or NULL out of memory. */
+static at_dump_task *at__task_slot(at_dump *d, at__task_array *a)
+{
+    if (a->n == a->cap) {
+        at_dump_task *bigger = at__dump_alloc_raw(d, a->cap * 2 * sizeof *bigger);
+        if (!bigger)
+            return NULL;
+        memcpy(bigger + a->cap * 2 - a->n, a->base + a->cap - a->n, a->n * sizeof *bigger);
+        a->base = bigger;
+        a->cap *= 2;
+    }
+    at_dump_task *t = &a->base[a->cap - ++a->n];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+/* Walk the owned list from `head` into a.  Without a visited set (`set`
+ * NULL), a loop is caught by Brent's method (compare with a node saved at
+ * each power of two): then, or at the length cap, it returns 1 and the
+ * caller walks again with the set, which names the exact node that comes
+ * back, so both walks report the same.  0 when done. */
+static int at__walk_task_list(at__walk *w, at__site_cache *sc, uint64_t head,
+                              at__task_array *a, at_dump_runtime *r, at__set *set)
+{
+    uint64_t prev = 0, cur = head, mark = 0;
+    size_t power = 1, steps = 0;
+    while (cur) {
+        if (!set && (cur == mark || a->n == AT_SNAPSHOT_MAX_TASKS))
+            return 1;
+        if (a->n == AT_SNAPSHOT_MAX_TASKS) {
+            r->error = at_dump_printf(w->d, "task list longer than %u: cut", AT_SNAPSHOT_MAX_TASKS);
+            break;
+        }
+        if (set && at__set_add(set, cur) == 0) {
+            r->error = at_dump_printf(w->d, "corrupt: task list loops back to 0x%llx",
+                                      (unsigned long long)cur);
+            break;
+        }
+        if (++steps == power) {
+            mark = cur;
+            power *= 2;
+            steps = 0;
+        }
+        unsigned char buf[512];
+        const unsigned char *trec;
+        int bad = at__read_magic(w, cur, buf, R_task, L_task_magic, AT_TASK_MAGIC, &trec);
+        if (bad) {
+            r->error = at_dump_printf(w->d, bad == -1 ? "corrupt: task 0x%llx unreadable (list cut)"
+                                                      : "corrupt: task 0x%llx has a bad magic (list cut)",
+                                      (unsigned long long)cur);
+            break;
+        }
+        at_dump_task *t = at__task_slot(w->d, a);
+        if (!t)
+            break;
+        at__walk_task(w, sc, cur, trec, t);
+        uint64_t back = at__get(w, trec, L_task_owned_prev);
+        if (back != prev)
+            t->error = (t->flags & AT_TF_IN_FLUX)
+                           ? at_dump_printf(w->d, "in-flux: being relinked")
+                           : at_dump_printf(w->d, "corrupt: owned_prev 0x%llx, expected 0x%llx",
+                                            (unsigned long long)back, (unsigned long long)prev);
+        prev = cur;
+        cur = at__get(w, trec, L_task_owned_next);
+    }
+    return 0;
+}
+
 static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
                              const unsigned char *rec, at_dump_runtime *r)
 {
@@ -708,60 +796,33 @@ static void at__walk_runtime(at__walk *w, at__site_cache *sc, uint64_t addr,
     uint64_t count = at__get(w, rec, L_runtime_task_count);
     /* Tasks go straight into the arena; the runtime's count (which may be
      * stale or garbage) only sizes the first array. */
-    size_t cap = count < 256 ? 256 : (count > AT_SNAPSHOT_MAX_TASKS ? AT_SNAPSHOT_MAX_TASKS : count + 64);
-    at_dump_task *tasks = at_dump_alloc(w->d, cap * sizeof *tasks);
-    if (!tasks) {
+    at__task_array a = {NULL, 0, 0};
+    a.cap = count < 256 ? 256 : (count > AT_SNAPSHOT_MAX_TASKS ? AT_SNAPSHOT_MAX_TASKS : count + 64);
+    a.base = at__dump_alloc_raw(w->d, a.cap * sizeof *a.base);
+    if (!a.base) {
         r->error = "out of memory";
         return;
     }
-    size_t n = 0;
-    at__set visited = {0};
-    uint64_t prev = 0, cur = at__get(w, rec, L_runtime_owned_head);
-    while (cur) {
-        if (n == AT_SNAPSHOT_MAX_TASKS) {
-            r->error = at_dump_printf(w->d, "task list longer than %u: cut", AT_SNAPSHOT_MAX_TASKS);
-            break;
-        }
-        int a = at__set_add(&visited, cur);
-        if (a == 0) {
-            r->error = at_dump_printf(w->d, "corrupt: task list loops back to 0x%llx",
-                                      (unsigned long long)cur);
-            break;
-        }
-        unsigned char trec[512];
-        int bad = at__read_magic(w, cur, trec, R_task, L_task_magic, AT_TASK_MAGIC);
-        if (bad) {
-            r->error = at_dump_printf(w->d, bad == -1 ? "corrupt: task 0x%llx unreadable (list cut)"
-                                                      : "corrupt: task 0x%llx has a bad magic (list cut)",
-                                      (unsigned long long)cur);
-            break;
-        }
-        if (at__grow(w->d, &tasks, &cap, n, sizeof *tasks) < 0)
-            break;
-        at_dump_task *t = &tasks[n++];
-        at__walk_task(w, sc, cur, trec, t);
-        uint64_t back = at__get(w, trec, L_task_owned_prev);
-        if (back != prev)
-            t->error = (t->flags & AT_TF_IN_FLUX)
-                           ? at_dump_printf(w->d, "in-flux: being relinked")
-                           : at_dump_printf(w->d, "corrupt: owned_prev 0x%llx, expected 0x%llx",
-                                            (unsigned long long)back, (unsigned long long)prev);
-        prev = cur;
-        cur = at__get(w, trec, L_task_owned_next);
+    uint64_t head = at__get(w, rec, L_runtime_owned_head);
+    if (at__walk_task_list(w, sc, head, &a, r, NULL)) {
+        at__set visited = {0};
+        a.n = 0;
+        at__walk_task_list(w, sc, head, &a, r, &visited);
+        free(visited.slots);
     }
-    free(visited.slots);
-    /* New tasks are linked at the head, so the list is usually newest
-     * first: reverse it; sort only when it is not monotonic. */
-    int descending = 1;
-    for (size_t i = 1; i < n && descending; i++)
-        descending = tasks[i - 1].id > tasks[i].id;
-    if (descending) {
+    at_dump_task *tasks = a.base + a.cap - a.n;
+    size_t n = a.n;
+    /* Read newest first from the back of the array: usually in id order
+     * already; sorted only when not. */
+    int ascending = 1;
+    for (size_t i = 1; i < n && ascending; i++)
+        ascending = tasks[i - 1].id < tasks[i].id;
+    if (!ascending) { /* back to list order first: equal ids keep it */
         for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
             at_dump_task tmp = tasks[i];
             tasks[i] = tasks[j];
             tasks[j] = tmp;
         }
-    } else {
         qsort(tasks, n, sizeof *tasks, at__cmp_task);
     }
     r->tasks = tasks;
@@ -785,8 +846,9 @@ static int at__cmp_thread(const void *a, const void *b)
 static uint64_t at__id_at(at__walk *w, uint64_t addr, int r, int magic_field,
                           uint32_t magic, int id_field)
 {
-    unsigned char rec[512];
-    if (!addr || at__read_magic(w, addr, rec, r, magic_field, magic))
+    unsigned char buf[512];
+    const unsigned char *rec;
+    if (!addr || at__read_magic(w, addr, buf, r, magic_field, magic, &rec))
         return 0;
     return at__get(w, rec, id_field);
 }
@@ -810,8 +872,9 @@ static void at__walk_threads(at__walk *w, uint64_t head)
     for (uint64_t cur = head; cur && th; n++) {
         if (!at__list_step(w, &visited, cur, n, AT_SNAPSHOT_MAX_THREADS, "thread"))
             break;
-        unsigned char rec[512];
-        if (at__read_magic(w, cur, rec, R_context, L_context_magic, AT_CONTEXT_MAGIC)) {
+        unsigned char buf[512];
+        const unsigned char *rec;
+        if (at__read_magic(w, cur, buf, R_context, L_context_magic, AT_CONTEXT_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: thread context 0x%llx unreadable", (unsigned long long)cur);
             break;
         }
@@ -828,8 +891,9 @@ static void at__walk_threads(at__walk *w, uint64_t head)
         uint64_t roots[64];
         size_t nr = 0;
         for (uint64_t rf = at__get(w, rec, L_context_active); rf && nr < 64;) {
-            unsigned char rrec[512];
-            if (at__read_rec(w, rf, rrec, w->rec_size[R_root_frame]) < 0)
+            unsigned char rbuf[512];
+            const unsigned char *rrec = at__rec(w, rf, rbuf, w->rec_size[R_root_frame]);
+            if (!rrec)
                 break;
             roots[nr++] = at__task_id_at(w, at__get(w, rrec, L_root_frame_task));
             uint64_t parent = at__get(w, rrec, L_root_frame_parent);
@@ -899,8 +963,9 @@ static void at__walk_runtimes(at__walk *w, at__site_cache *sc, uint64_t head,
     for (uint64_t cur = head; cur && d->runtimes;) {
         if (!at__list_step(w, &rts, cur, n, AT_SNAPSHOT_MAX_RUNTIMES, "runtime"))
             break;
-        unsigned char rec[512];
-        if (at__read_magic(w, cur, rec, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC)) {
+        unsigned char buf[512];
+        const unsigned char *rec;
+        if (at__read_magic(w, cur, buf, R_runtime, L_runtime_magic, AT_RUNTIME_MAGIC, &rec)) {
             at_dump_note(d, "corrupt: runtime 0x%llx unreadable or bad magic", (unsigned long long)cur);
             break;
         }

@@ -311,8 +311,10 @@ int at__trace_capture_run(at_trace_context *tcx, at__collector *c,
                           int (*fn)(void *), void *arg)
 {
     void *saved = tcx->collector;
+    at__trace_begin();
     __atomic_store_n(&tcx->collector, c, __ATOMIC_RELEASE);
     int r = fn(arg);
     __atomic_store_n(&tcx->collector, saved, __ATOMIC_RELEASE);
+    at__trace_end();
     return r;
 }

@@ -71,6 +71,20 @@ void at__collector_free(at__collector *c);
  * capture, or NULL. */
 const char *at__collector_name(const at__collector *c, uint64_t start);
 
+/* How many threads have a collector installed (or are about to): while 0,
+ * at_trace_leaf returns at once.  Raised before a thread installs its
+ * collector and lowered after it removes it (at__trace_begin/_end), so a
+ * leaf polled by that thread always sees it raised. */
+extern int at__trace_active;
+static inline void at__trace_begin(void)
+{
+    __atomic_fetch_add(&at__trace_active, 1, __ATOMIC_RELAXED);
+}
+static inline void at__trace_end(void)
+{
+    __atomic_fetch_sub(&at__trace_active, 1, __ATOMIC_RELAXED);
+}
+
 /* Capture the current backtrace into cx->thread->collector (called by
  * at_trace_leaf only, so that its frame is on the stack). */
 void at__trace_capture(at_context *cx);
