@@ -23,11 +23,11 @@ import gdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mutate  # noqa: E402
 
-from asynctrace import jsonout, lists, memory, session, walk  # noqa: E402
+from asynctrace import jsonout, lists, memory, session, tasktable, walk  # noqa: E402
 
-# Commands run a second time on the pure-Python walk and JSON writer when
-# the C accelerator (asynctrace/_speedups.c) is loaded: both must print the
-# same.
+# Commands run a second time on the pure-Python walk, table and JSON writer
+# when the C accelerator (asynctrace/_speedups.c) is loaded: both must print
+# the same.
 PURE_CHECKED = ("info async-tasks --json", "info async-tasks", "async-bt all")
 
 COMMANDS = ["info async-tasks --json", "info async-tasks", "async-bt all",
@@ -121,13 +121,13 @@ def pure_differs(outputs, timeout):
     accel = walk.speedups
     if accel is None:
         return None
-    json_accel = jsonout._json_tasks
-    walk.speedups = lists.speedups = jsonout._json_tasks = None
+    json_accel, table_accel = jsonout._json_tasks, tasktable._table_rows
+    walk.speedups = lists.speedups = jsonout._json_tasks = tasktable._table_rows = None
     try:
         pure = one_run(PURE_CHECKED, timeout)
     finally:
         walk.speedups = lists.speedups = accel
-        jsonout._json_tasks = json_accel
+        jsonout._json_tasks, tasktable._table_rows = json_accel, table_accel
     for cmd in PURE_CHECKED:
         if pure[cmd] != outputs[cmd]:
             return "%s: the C walk printed %r, the Python walk %r" % (
