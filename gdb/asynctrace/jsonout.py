@@ -10,10 +10,7 @@ fields, its frames and the leaf's resource) in one `%`.
 import json
 import re
 
-from .accel import speedups as _speedups
-
-# The C form of JsonWriter.tasks (_speedups_json.h), when built.
-_json_tasks = getattr(_speedups, "json_tasks", None)
+from . import accel
 
 FORMAT = "asynctrace-trace"
 FORMAT_VERSION = 1
@@ -28,6 +25,8 @@ _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
 
 # The fields from "name" to "spawn" in _TASK (repeated from task to task).
 _MIDDLE = '"name":%s,"state":%s,"flags":%s,"parent":%d,"spawn":%s,'
+
+
 def _pieces(fmt, nframes, with_obj, nvalues):
     """A shape's task format (JsonWriter._chain) cut at its conversions into
     literal pieces, for the C form of tasks() (_speedups_json.h), which
@@ -240,9 +239,10 @@ class JsonWriter(object):
         whose chain ends in a resource of a kind with integer fields goes
         through its shape's writer (_shape_writer, or its C form), the
         others through _tasks."""
-        if _json_tasks is not None and tasks.__class__ is list:
-            texts, missing = _json_tasks(tasks, self._programs, self._names, self._states,
-                                         self._flags, self._spawns)
+        c_form = accel.speedups  # its json_tasks: _speedups_json.h
+        if c_form is not None and tasks.__class__ is list:
+            texts, missing = c_form.json_tasks(tasks, self._programs, self._names,
+                                               self._states, self._flags, self._spawns)
             if missing:
                 for i, text in enumerate(texts):
                     if text is None:

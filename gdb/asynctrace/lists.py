@@ -19,7 +19,7 @@ enum names and caches.
 from operator import itemgetter
 
 from . import constants as C
-from .accel import speedups
+from . import accel
 from .memory import BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
 
 MAX_RUNTIMES = 1024
@@ -255,7 +255,7 @@ class ListWalker(object):
         name)` accepts, sorted by id; how many tasks the list has).  List
         problems go to `errors`.  With `single`, only the task at `head`."""
         if not single and self.task_head.reorder is None:
-            if speedups is not None:
+            if accel.speedups is not None:
                 found = self._owned_c(rt_addr, head, keep)
             else:
                 found = self._owned_healthy(rt_addr, head, keep)
@@ -272,7 +272,7 @@ class ListWalker(object):
         layout = self.__dict__.get("_owned_layout")
         if layout is None:
             layout = self._owned_layout = self.abi.layout("task", OWNED_FIELDS)
-        found = speedups.owned(mem.blocks, mem._block, mem.read, layout, head, rt_addr,
+        found = accel.speedups.owned(mem.blocks, mem._block, mem.read, layout, head, rt_addr,
                                C.TASK_MAGIC, _TASK_FLAG_BITS, self.next_task_id,
                                self.state_names, self.names, self.raw_names,
                                self.task_addrs, fixed_string, keep, MAX_TASKS)

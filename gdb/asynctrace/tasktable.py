@@ -13,12 +13,8 @@ text is written in pieces of about CHUNK_ROWS lines, so a million tasks
 never hold the whole table twice (docs/performance.md).
 """
 
-from . import text
-from .accel import speedups as _speedups
+from . import accel, text
 from .text import DUE_SLACK_NS, duration_span, esc, lwp_text
-
-# The C form of _Cells._read (_speedups_table.h), when built.
-_table_rows = getattr(_speedups, "table_rows", None)
 
 HEADER = ("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")
 CHUNK_ROWS = 2048  # lines per piece handed to `out`
@@ -135,7 +131,8 @@ class _Cells(object):
         self.entries = {}
         self.by_fields = {}  # (state, name, worker, polls, Chain, words, FOR) -> entry
         ids, rows = [], []
-        fast = _table_rows
+        c_form = accel.speedups  # its table_rows: _speedups_table.h
+        fast = c_form.table_rows if c_form is not None else None
         if self.native_of is not None:
             polled = self.polled
             if polled is None:

@@ -20,7 +20,7 @@ relinked) and the walk goes on with what is readable.
 """
 
 from . import chaintpl
-from .accel import speedups
+from . import accel
 from . import constants as C
 from .lists import OWNED_FIELDS, ListWalker
 from .memory import BLOCK, BLOCK_MASK, BLOCK_SHIFT, ReadError, fast_limit, fixed_string
@@ -619,7 +619,7 @@ class Walker(ListWalker):
         (its id, state, flags and name come from the list walk), in C when
         the accelerator is built (accel.py: the same records); anything
         else goes through _task_item()."""
-        if speedups is not None and self._frame_limit >= 0 and self._rest_limit >= 0:
+        if accel.speedups is not None and self._frame_limit >= 0 and self._rest_limit >= 0:
             return self._tasks_c(items, threads_by_task)
         blocks_get = self.mem.blocks.get
         rest_unpack = self.task_rest.struct.unpack_from
@@ -680,7 +680,7 @@ class Walker(ListWalker):
                 frozenset(self._live_states), frozenset(_NULL_OBJECT))
         rest, wait, live, null_object = args
         mem = self.mem
-        return speedups.tasks(
+        return accel.speedups.tasks(
             items, mem.blocks, mem._block, mem.read, rest, wait, self.spawns,
             self.flag_names, self.roots, live, threads_by_task, self._detail_only,
             null_object, self._object_only, self.objects, self.resource, Task, Resource,

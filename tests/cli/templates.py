@@ -69,25 +69,28 @@ def _canon(value):
 def _readings(core, exe, patch):
     """The canonical tasks of one reading by the C walk and one by the
     pure-Python walk, and how often each C loop ran."""
-    from asynctrace import lists, walk
-    accel = walk.speedups
+    from asynctrace import accel
+    module = accel.speedups
     calls = {"owned": 0, "tasks": 0}
 
     class Counting(object):
+        def __getattr__(self, name):
+            return getattr(module, name)
+
         def owned(self, *args):
             calls["owned"] += 1
-            return accel.owned(*args)
+            return module.owned(*args)
 
         def tasks(self, *args):
             calls["tasks"] += 1
-            return accel.tasks(*args)
-    walk.speedups = lists.speedups = Counting()
+            return module.tasks(*args)
+    accel.speedups = Counting()
     try:
         fast = {k: _canon(t) for k, t in _tasks(core, exe, patch)[0].items()}
-        walk.speedups = lists.speedups = None
+        accel.pure(True)
         pure = {k: _canon(t) for k, t in _tasks(core, exe, patch)[0].items()}
     finally:
-        walk.speedups = lists.speedups = accel
+        accel.pure(False)
     return fast, pure, calls
 
 

@@ -23,11 +23,11 @@ import gdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mutate  # noqa: E402
 
-from asynctrace import jsonout, lists, memory, session, tasktable, walk  # noqa: E402
+from asynctrace import accel, memory, session  # noqa: E402
 
-# Commands run a second time on the pure-Python walk, table and JSON writer
-# when the C accelerator (asynctrace/_speedups.c) is loaded: both must print
-# the same.
+# Commands run a second time on the pure-Python code when the C forms of
+# its hot loops (asynctrace/_speedups.c) are loaded: both must print the
+# same.
 PURE_CHECKED = ("info async-tasks --json", "info async-tasks", "async-bt all")
 
 COMMANDS = ["info async-tasks --json", "info async-tasks", "async-bt all",
@@ -117,17 +117,14 @@ def one_run(commands, timeout):
 
 def pure_differs(outputs, timeout):
     """The first command of PURE_CHECKED whose output on the pure-Python
-    walk differs from the accelerated one's (a note), or None."""
-    accel = walk.speedups
-    if accel is None:
+    code differs from the accelerated one's (a note), or None."""
+    if accel.speedups is None:
         return None
-    json_accel, table_accel = jsonout._json_tasks, tasktable._table_rows
-    walk.speedups = lists.speedups = jsonout._json_tasks = tasktable._table_rows = None
+    accel.pure(True)
     try:
         pure = one_run(PURE_CHECKED, timeout)
     finally:
-        walk.speedups = lists.speedups = accel
-        jsonout._json_tasks, tasktable._table_rows = json_accel, table_accel
+        accel.pure(False)
     for cmd in PURE_CHECKED:
         if pure[cmd] != outputs[cmd]:
             return "%s: the C walk printed %r, the Python walk %r" % (
@@ -201,6 +198,7 @@ def main():
         pass
     base_out = one_run(commands, plan["timeout"])
     base = verdict(base_out)
+    base_differs = pure_differs(base_out, plan["timeout"])  # the undamaged core
     snap = session.Snapshot()
     targets = mutate.Targets(snap)
     mem = snap.mem
@@ -213,7 +211,7 @@ def main():
         desc, patches, cls = mutate.mutation(rng, targets, mem.read)
         PATCHES.update(patches)
         outputs = one_run(commands, plan["timeout"])
-        differs = pure_differs(outputs, plan["timeout"])
+        differs = pure_differs(outputs, plan["timeout"]) or base_differs
         PATCHES.clear()
         result, note = classify(outputs, base, base_out)
         if differs is not None:

@@ -21,8 +21,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import (deadlock, diagnose, diagnose_text, group, jsonout, records,  # noqa: E402
-                        taskselect, tasktable, text)
+from asynctrace import (accel, deadlock, diagnose, diagnose_text, group, jsonout,  # noqa: E402
+                        records, taskselect, tasktable, text)
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -642,15 +642,15 @@ class TestJsonC(unittest.TestCase):
         return out
 
     def test_c_writes_what_python_writes(self):
-        if jsonout._json_tasks is None:
+        if accel.speedups is None:
             self.skipTest("asynctrace._speedups is not built")
         tasks = self.tasks()
         want = jsonout.JsonWriter()._shaped(tasks)
         w = jsonout.JsonWriter()
         self.assertEqual(w.tasks(list(tasks)), want)
         self.assertEqual(w.tasks(list(tasks)), want)  # every shape and name known now
-        texts, missing = jsonout._json_tasks(list(tasks), w._programs, w._names, w._states,
-                                             w._flags, w._spawns)
+        texts, missing = accel.speedups.json_tasks(list(tasks), w._programs, w._names,
+                                                   w._states, w._flags, w._spawns)
         written = [i for i, text in enumerate(texts) if text is not None]
         self.assertEqual(missing, len(tasks) - len(written))
         self.assertEqual([texts[i] for i in written], [want[i] for i in written])
@@ -780,12 +780,11 @@ class TestTaskTable(unittest.TestCase):
         self.assertIn('"w%"', want)
         got = text.tasks_table(snap)
         self.assertEqual(got.split("\n"), want.split("\n"))
-        if tasktable._table_rows is not None:  # and the Python form of the C pass
-            saved, tasktable._table_rows = tasktable._table_rows, None
+        if accel.pure(True):  # and the Python form of the C pass
             try:
                 self.assertEqual(text.tasks_table(snap), want)
             finally:
-                tasktable._table_rows = saved
+                accel.pure(False)
         pieces = []
         tasktable.write_table(snap, pieces.append)
         self.assertEqual("".join(pieces), want + "\n")
