@@ -21,8 +21,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "gdb"))
 
-from asynctrace import (accel, deadlock, diagnose, diagnose_text, group, jsonout,  # noqa: E402
-                        records, taskselect, tasktable, text)
+from asynctrace import (accel, deadlock, diagnose, diagnose_text, group, jsonout, records,  # noqa: E402
+                        taskselect, tasktable, text)
 from asynctrace.records import Chain, Frame, Head, Resource, Site, Task  # noqa: E402
 
 CONTRACT_FIELDS = {
@@ -642,15 +642,15 @@ class TestJsonC(unittest.TestCase):
         return out
 
     def test_c_writes_what_python_writes(self):
-        if accel.speedups is None:
-            self.skipTest("asynctrace._speedups is not built")
+        c_form = accel.speedups
+        self.assertIsNotNone(c_form, "make builds asynctrace._speedups beside the package")
         tasks = self.tasks()
         want = jsonout.JsonWriter()._shaped(tasks)
         w = jsonout.JsonWriter()
         self.assertEqual(w.tasks(list(tasks)), want)
         self.assertEqual(w.tasks(list(tasks)), want)  # every shape and name known now
-        texts, missing = accel.speedups.json_tasks(list(tasks), w._programs, w._names,
-                                                   w._states, w._flags, w._spawns)
+        texts, missing = c_form.json_tasks(list(tasks), w._programs, w._names, w._states,
+                                           w._flags, w._spawns)
         written = [i for i, text in enumerate(texts) if text is not None]
         self.assertEqual(missing, len(tasks) - len(written))
         self.assertEqual([texts[i] for i in written], [want[i] for i in written])
@@ -736,10 +736,10 @@ def uniform_tasks(first, deadlines, ages, rounds=3):
     edge `rounds` times (the rows after the first round find their entries
     made: the C pass's own rows)."""
     out = []
-    for r in range(rounds):
-        for i, (deadline, age) in enumerate(zip(deadlines, ages)):
-            out.append(task(first + len(out), "alike", leaf=res("sleep", deadline_ns=NOW + deadline),
-                            state_ns=NOW - age))
+    for _ in range(rounds):
+        for deadline, age in zip(deadlines, ages):
+            out.append(task(first + len(out), "alike",
+                            leaf=res("sleep", deadline_ns=NOW + deadline), state_ns=NOW - age))
     return out
 
 
@@ -768,7 +768,8 @@ class TestTaskTable(unittest.TestCase):
         rt1 = {"id": 1, "flavor": "current-thread", "workers": 1, "address": "0x5000"}
         rt2 = {"id": 2, "flavor": "multi-thread", "workers": 4, "address": "0x6000"}
         rt3 = {"id": 3, "flavor": "current-thread", "workers": 1, "address": "0x7000"}
-        edges = sorted(set(self.EDGES + [e + 1 for e in self.EDGES] + [e - 1 for e in self.EDGES[1:]]))
+        edges = sorted(set(self.EDGES + [e + 1 for e in self.EDGES] +
+                           [e - 1 for e in self.EDGES[1:]]))
         snap = TableSnap([(rt1, table_tasks(1, 300, deadlines, ages), []),
                           (rt2, table_tasks(99990, 40, deadlines[::-1], ages[3:]),
                            ["corrupt: a list cut short"]),
