@@ -589,6 +589,49 @@ AT_TEST(snapshot_names_the_task_a_long_loop_comes_back_to)
     at_dump_free(d);
 }
 
+/* The walker reads fields where the layout table says they are, even when
+ * the table disagrees with this build's compiler (a damaged table): a task
+ * id declared 4 bytes wide is read as 4 bytes. */
+AT_TEST(snapshot_reads_fields_as_the_layout_table_says)
+{
+    static at_task fake;
+    static at_runtime rt;
+    memset(&fake, 0, sizeof fake);
+    memset(&rt, 0, sizeof rt);
+    rt.magic = AT_RUNTIME_MAGIC;
+    rt.id = 5;
+    rt.owned_head = &fake;
+    fake.magic = AT_TASK_MAGIC;
+    fake.id = 0x100000007ull;
+    fake.state = AT_TASK_COMPLETE;
+    for (int narrow = 0; narrow < 2; narrow++) {
+        static at_layout_record recs[64];
+        static at_layout_field fields[64][128];
+        uint32_t nrec = asynctrace_debug.layout_count;
+        CU_ASSERT_FATAL(nrec <= 64);
+        for (uint32_t i = 0; i < nrec; i++) {
+            recs[i] = asynctrace_debug.layouts[i];
+            CU_ASSERT_FATAL(recs[i].field_count <= 128);
+            for (uint32_t j = 0; j < recs[i].field_count; j++) {
+                fields[i][j] = recs[i].fields[j];
+                if (narrow && !strcmp(recs[i].name, "task") && !strcmp(fields[i][j].name, "id"))
+                    fields[i][j].size = 4;
+            }
+            recs[i].fields = fields[i];
+        }
+        at_debug_descriptor desc = asynctrace_debug;
+        desc.layouts = recs;
+        desc.runtimes = &rt;
+        desc.threads = NULL;
+        at_dump *d = at_snapshot_take_at(&desc);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        AT_ASSERT_EQ_U64(d->nruntimes, 1);
+        AT_ASSERT_EQ_U64(d->runtimes[0].ntasks, 1);
+        AT_ASSERT_EQ_U64(d->runtimes[0].tasks[0].id, narrow ? 7 : 0x100000007ull);
+        at_dump_free(d);
+    }
+}
+
 /* Dump memory is zero on allocation even when it comes from a freed dump's
  * chunks (they are kept for the next dump). */
 AT_TEST(dump_memory_from_a_freed_dump_is_zero)

@@ -114,19 +114,18 @@ static inline at_frame *at__leaf_init(at_leaf *l, const at_site *site,
 /* This thread's context if it has one, without creating it. */
 extern __thread at_trace_context *at__tls_context;
 
-/* A timestamp for a state change (a wake, the start of a wait), cheaper than
- * at_now_ns() inside a poll: there, the later of the poll's start and the
- * coarse monotonic clock (a few ns instead of a full clock read).  Never
- * later than the true time; earlier by at most one clock tick, and never by
- * more than the poll has been running.  Outside a poll: at_now_ns(). */
+/* A timestamp for a state change (a wake, a spawn, the start of a wait).
+ * Inside a poll it is the poll's start, with no clock reading at all: never
+ * later than the true time, and earlier by at most the time the poll had
+ * been running when it made the change (a scheduler loop's poll start is
+ * itself at most its clock's reuse bound early, sched.h).  Outside a poll:
+ * at_now_ns(). */
 static inline uint64_t at__stamp_ns(void)
 {
     at_trace_context *c = at__tls_context;
-    struct timespec ts;
-    if (!c || !c->current || clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+    if (__builtin_expect(!c || !c->current, 0))
         return at_now_ns();
-    uint64_t coarse = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    return coarse > c->poll_start_ns ? coarse : c->poll_start_ns;
+    return c->poll_start_ns;
 }
 
 /* Mark the start of a wait (first Pending); keeps the first time. */
@@ -157,17 +156,18 @@ void at__registry_unlock(void);
 /* Task reference counting (task.c). */
 void at__task_ref(at_task *t);
 void at__task_unref(at_task *t);
-/* Schedule a task (wake).  From any thread.  Goes to its runtime's
- * scheduler flavor (at__sched_ops.wake). */
-void at__task_wake(at_task *t);
+/* The wake of at__task_wake that goes to the runtime's scheduler flavor
+ * (at__sched_ops.wake), or the shared wake for a detached task. */
+void at__task_wake_slow(at_task *t);
 
 /* ---- Scheduler operations ----
  *
  * What the core (task.c) and the runtime's assembly (rt/) ask of a
  * scheduler flavor.  Each flavor (sched/ct_scheduler.c, current-thread;
  * sched/mt_scheduler.c, multi-thread) fills one table; at_runtime_new puts
- * it in rt->sched_ops.  Calls go down through this table only: the core
- * never names a flavor.  NULL entries do nothing. */
+ * it in rt->sched_ops.  Calls go down through this table only (except the
+ * owner-thread wake of a current-thread runtime, at__task_wake below): the
+ * core never names a flavor otherwise.  NULL entries do nothing. */
 typedef struct at__sched_ops {
     const char *name;
     /* Start the flavor's threads for a new runtime: 0 or AT_ENOMEM. */
@@ -213,6 +213,60 @@ static inline void at__stamp_state(at_task *t)
     uint64_t now = at__stamp_ns();
     uint64_t last = __atomic_load_n(&t->state_ns, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state_ns, now > last ? now : last, __ATOMIC_RELAXED);
+}
+
+/* ---- Task queues: FIFO lists of tasks linked through run_next ----
+ *
+ * The one implementation of every run and injection queue of both
+ * flavors (a queue is a head and a tail pointer). */
+
+static inline void at__taskq_push(at_task **head, at_task **tail, at_task *t)
+{
+    t->run_next = NULL;
+    if (*tail)
+        (*tail)->run_next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+/* ---- Waking ----
+ *
+ * The one exception to "calls go down through the operation table": the
+ * thread driving a current-thread runtime (rs->owner, set by at_block_on
+ * and only by it) is the only writer of its tasks' states and of its run
+ * queue, so its wakes, the common case of a channel or a mutex handing
+ * over between two tasks of that runtime, are done inline: no call, no
+ * lock, no read-modify-write.  ct_scheduler.c uses the same function for
+ * its own wakes. */
+
+/* On the owner thread of t's current-thread runtime rt: IDLE ->
+ * SCHEDULED (stamped, queued at the back of the run queue); a RUNNING
+ * task is marked NOTIFIED (its poller re-queues it when it returns
+ * Pending); a task scheduled already or finished stays as it is. */
+static inline void at__ct_wake_local(at_runtime *rt, at_task *t)
+{
+    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (s == AT_TASK_IDLE) {
+        atomic_store_explicit(&t->state, AT_TASK_SCHEDULED, memory_order_relaxed);
+        at__stamp_state(t);
+        at__taskq_push(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, t);
+    } else if (s == AT_TASK_RUNNING) {
+        atomic_fetch_or_explicit(&t->flags, AT_TF_NOTIFIED, memory_order_relaxed);
+    }
+}
+
+/* Schedule a task (wake).  From any thread: on the owner thread of its
+ * current-thread runtime inline, else through its runtime's flavor. */
+static inline void at__task_wake(at_task *t)
+{
+    at_trace_context *c = at__tls_context;
+    at_runtime *rt = t->runtime;
+    /* rs->owner is read by any thread: an atomic load. */
+    if (c && rt && __atomic_load_n(&at__rt(rt)->owner, __ATOMIC_RELAXED) == c)
+        at__ct_wake_local(rt, t);
+    else
+        at__task_wake_slow(t);
 }
 
 /* Timers (time.c): fire expired timers of rt, return the earliest pending

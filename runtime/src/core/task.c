@@ -171,7 +171,7 @@ void at_join_handle_release(at_join_handle *h)
 
 /* ---- Waking ---- */
 
-void at__task_wake(at_task *t)
+void at__task_wake_slow(at_task *t)
 {
     at_runtime *rt = t->runtime;
     if (rt)

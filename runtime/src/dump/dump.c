@@ -20,14 +20,6 @@
 #include "asynctrace/dump.h"
 #include "dump/dump_arena.h"
 
-typedef struct at__chunk {
-    struct at__chunk *next;
-    size_t used, size; /* size: bytes of mem[] */
-    size_t mapped;     /* bytes of the whole mapping */
-    int reused;        /* kept from a freed dump: clear what is handed out */
-    _Alignas(16) unsigned char mem[];
-} at__chunk;
-
 /* Chunks double in size up to AT__CHUNK_MAX so a dump of a million tasks
  * takes a few dozen mappings.  MAP_POPULATE faults the pages of a fresh
  * chunk in with one system call instead of one fault per page. */
@@ -109,7 +101,7 @@ static at__chunk *at__chunk_new(size_t want)
     return c;
 }
 
-static void *at__arena_take(at_dump *d, size_t size, int *reused)
+void *at__arena_take(at_dump *d, size_t size, int *reused)
 {
     size = (size + 15) & ~(size_t)15;
     at__chunk *c = d->arena;
@@ -137,12 +129,6 @@ static void *at__arena_take(at_dump *d, size_t size, int *reused)
     c->used += size;
     *reused = c->reused;
     return p;
-}
-
-void *at__dump_alloc_raw(at_dump *d, size_t size)
-{
-    int reused;
-    return at__arena_take(d, size, &reused);
 }
 
 void *at_dump_alloc(at_dump *d, size_t size)

@@ -23,7 +23,7 @@ typedef struct at__reader {
     int direct; /* trusted memory: plain copies (used by live dumps) */
 } at__reader;
 
-static int at__read(const at__reader *r, uint64_t addr, void *buf, size_t n)
+static inline int at__read(const at__reader *r, uint64_t addr, void *buf, size_t n)
 {
     if (!addr || addr + n < addr)
         return -1;
@@ -104,7 +104,17 @@ static int at__set_add_big(at__set *s, uint64_t v)
     return 1;
 }
 
-static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
+static AT_NOINLINE int at__set_spill(at__set *s, uint64_t v)
+{
+    if (!s->len) /* first spill: move the small members over */
+        for (size_t i = 0; i < s->nsmall; i++)
+            if (at__set_add_big(s, s->small[i]) < 0)
+                return -1;
+    s->nsmall = 0;
+    return at__set_add_big(s, v);
+}
+
+static inline int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
 {
     for (size_t i = 0; i < s->nsmall; i++)
         if (s->small[i] == v)
@@ -113,12 +123,7 @@ static int at__set_add(at__set *s, uint64_t v) /* 1 added, 0 present, -1 oom */
         s->small[s->nsmall++] = v;
         return 1;
     }
-    if (!s->len) /* first spill: move the small members over */
-        for (size_t i = 0; i < s->nsmall; i++)
-            if (at__set_add_big(s, s->small[i]) < 0)
-                return -1;
-    s->nsmall = 0;
-    return at__set_add_big(s, v);
+    return at__set_spill(s, v);
 }
 
 static void at__set_clear(at__set *s)
@@ -213,9 +218,21 @@ static const struct { int rec; const char *field; } at__wanted[L_COUNT] = {
 #undef AT__W
 };
 
+/* Where this build's compiler put each field: when the table in the process
+ * says the same for every field (it describes this very build, unless it is
+ * damaged), field reads use these constants instead of the table's values,
+ * and the same read is a single load. */
+static const struct { uint32_t off, size; } at__native[L_COUNT] = {
+#define AT__W(rec, id, member)                                                 \
+    {offsetof(at__type_##rec, member), sizeof(((at__type_##rec *)0)->member)},
+    AT__LAYOUT_WANTED(AT__W)
+#undef AT__W
+};
+
 typedef struct at__walk {
     at__reader rd;
     at_dump *d;
+    int native;           /* off/size are at__native's */
     uint32_t off[L_COUNT];
     uint32_t size[L_COUNT];
     uint32_t rec_size[R_COUNT]; /* the table's record sizes */
@@ -277,13 +294,26 @@ static int at__load_layout(at__walk *w, uint64_t table, uint32_t count)
                          at__record_names[at__wanted[k].rec], at__wanted[k].field);
             return -1;
         }
+    w->native = 1;
+    for (int k = 0; k < L_COUNT; k++)
+        if (w->off[k] != at__native[k].off || w->size[k] != at__native[k].size)
+            w->native = 0;
     return 0;
 }
 
 /* Field access in a record buffer, by table offset and size. */
-static uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
+static inline __attribute__((always_inline)) uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 {
     uint64_t v = 0;
+    if (__builtin_expect(w->native, 1)) { /* constants when f is one */
+        switch (at__native[f].size) {
+        case 1: return rec[at__native[f].off];
+        case 2: { uint16_t x; memcpy(&x, rec + at__native[f].off, 2); return x; }
+        case 4: { uint32_t x; memcpy(&x, rec + at__native[f].off, 4); return x; }
+        case 8: memcpy(&v, rec + at__native[f].off, 8); return v;
+        default: break;
+        }
+    }
     switch (w->size[f]) {
     case 1: v = rec[w->off[f]]; break;
     case 2: { uint16_t x; memcpy(&x, rec + w->off[f], 2); v = x; break; }
@@ -297,14 +327,20 @@ static uint64_t at__get(const at__walk *w, const unsigned char *rec, int f)
 /* A whole record (size bytes, at most 512) at addr: read into buf, or over
  * trusted memory (live dumps) the record itself, in place; NULL when it
  * cannot be read.  Whatever is read from it is read once. */
-static const unsigned char *at__rec(at__walk *w, uint64_t addr, unsigned char *buf,
-                                    uint32_t size)
+static AT_NOINLINE const unsigned char *at__rec_copy(at__walk *w, uint64_t addr,
+                                                     unsigned char *buf, uint32_t size)
+{
+    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+}
+
+static inline __attribute__((always_inline)) const unsigned char *
+at__rec(at__walk *w, uint64_t addr, unsigned char *buf, uint32_t size)
 {
     if (size == 0 || size > 512 || !addr || addr + size < addr)
         return NULL;
     if (w->rd.direct)
         return (const unsigned char *)(uintptr_t)addr;
-    return at__read(&w->rd, addr, buf, size) < 0 ? NULL : buf;
+    return at__rec_copy(w, addr, buf, size);
 }
 
 /* Record r at addr (at__rec) with its magic field checked: *rec is set
@@ -381,12 +417,21 @@ typedef struct at__site_cache {
     at__site_info *b[AT__SITE_BUCKETS];
 } at__site_cache;
 
-static const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t addr)
+/* The site at addr, read on first sight (at__site_read). */
+static const at__site_info *at__site_read(at__walk *w, at__site_cache *sc, uint64_t addr,
+                                          size_t h);
+static inline const at__site_info *at__site(at__walk *w, at__site_cache *sc, uint64_t addr)
 {
     size_t h = (addr >> 4) & (AT__SITE_BUCKETS - 1);
     for (at__site_info *s = sc->b[h]; s; s = s->next)
         if (s->addr == addr)
             return s;
+    return at__site_read(w, sc, addr, h);
+}
+
+static AT_NOINLINE const at__site_info *at__site_read(at__walk *w, at__site_cache *sc,
+                                                      uint64_t addr, size_t h)
+{
     unsigned char buf[512];
     const unsigned char *rec = at__rec(w, addr, buf, w->rec_size[R_site]);
     if (!rec || at__get(w, rec, L_site_magic) != AT_SITE_MAGIC)
@@ -570,7 +615,9 @@ static at_dump_frame *at__walk_leaf(at__walk *w, at__site_cache *sc, uint64_t ad
         f->error = at_dump_printf(w->d, "corrupt: leaf 0x%llx unreadable", (unsigned long long)addr);
         return f;
     }
-    at_dump_resource *r = at_dump_alloc(w->d, sizeof *r);
+    at_dump_resource *r = at__dump_alloc_raw(w->d, sizeof *r);
+    if (r)
+        memset(r, 0, sizeof *r);
     if (!r) {
         f->error = "out of memory";
         return f;
@@ -619,7 +666,7 @@ static at_dump_frame *at__walk_children(at__walk *w, at__site_cache *sc,
         f->error = at_dump_printf(w->d, "corrupt: more than %u children", AT_SNAPSHOT_MAX_CHILDREN);
     if (!n)
         return f;
-    f->children = at_dump_alloc(w->d, n * sizeof(at_dump_frame));
+    f->children = at__dump_alloc_raw(w->d, n * sizeof(at_dump_frame)); /* each zeroed when walked */
     if (!f->children)
         return f;
     f->nchildren = n;
@@ -632,6 +679,7 @@ static at_dump_frame *at__walk_frame(at__walk *w, at__site_cache *sc, uint64_t a
                                      unsigned depth, at_dump_frame *f)
 {
     unsigned char buf[512];
+    memset(f, 0, sizeof *f);
     f->address = addr;
     f->function = "?";
     f->file = "?";
@@ -696,7 +744,7 @@ static int at__walk_task(at__walk *w, at__site_cache *sc, uint64_t addr,
     uint64_t root = at__get(w, rec, L_task_root);
     if (root && t->state != AT_TASK_COMPLETE && t->state != AT_TASK_CANCELLED) {
         at__set_clear(&w->seen);
-        t->await = at_dump_alloc(w->d, sizeof(at_dump_frame));
+        t->await = at__dump_alloc_raw(w->d, sizeof(at_dump_frame)); /* zeroed when walked */
         if (t->await)
             at__walk_frame(w, sc, root, 0, t->await);
     }

@@ -220,6 +220,11 @@ int at__symbolize_backtraces(at_dump *d, const at__collector *c,
         out[b].frames = NULL;
         if (!bt->count)
             continue;
+        /* Tasks suspended at the same place come one after another. */
+        if (b && at__same_frames(c, &c->bts[b - 1], bt)) {
+            out[b] = out[b - 1];
+            continue;
+        }
         uint64_t h = at__bt_hash(frames, bt->count);
         uint64_t other = at__addr_map_get(&shared, h);
         if (other && at__same_frames(c, &c->bts[other - 1], bt)) {

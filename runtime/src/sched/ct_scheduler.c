@@ -26,8 +26,6 @@ static void at__ct_runq_push(at_runtime *rt, at_task *t)
     at__taskq_push(&at__rt(rt)->run_head, &at__rt(rt)->run_tail, t);
 }
 
-static void at__ct_wake_local(at_runtime *rt, at_task *t);
-
 /* Owner: move the injection queue (spawns from other threads) to the run
  * queue and turn the wake requests into wakes. */
 static void at__ct_drain_inject(at_runtime *rt)
@@ -124,19 +122,6 @@ static void at__ct_enqueue(at_runtime *rt, at_task *t)
     rs->inject_tail = t;
     at__wake_owner_locked(rt);
     pthread_mutex_unlock(&rs->lock);
-}
-
-/* On the owner thread: the only writer of the state. */
-static void at__ct_wake_local(at_runtime *rt, at_task *t)
-{
-    uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    if (s == AT_TASK_IDLE) {
-        atomic_store_explicit(&t->state, AT_TASK_SCHEDULED, memory_order_relaxed);
-        at__stamp_state(t);
-        at__ct_runq_push(rt, t);
-    } else if (s == AT_TASK_RUNNING) {
-        atomic_fetch_or_explicit(&t->flags, AT_TF_NOTIFIED, memory_order_relaxed);
-    }
 }
 
 /* From any other thread: ask the owner. */
@@ -237,8 +222,11 @@ static uint64_t at__ct_maintenance(at_runtime *rt, at__loop_clock *clk, int poll
     return next;
 }
 
-/* The loop: poll until the block_on task is done. */
-static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task)
+/* The loop: poll until the block_on task is done.  A function of its own
+ * (not inlined into at__ct_block_on): the poll it inlines is then the only
+ * inlined frame between at_root_poll and the loop in a native backtrace. */
+AT_NOINLINE static void at__ct_run(at_runtime *rt, at_trace_context *tcx,
+                                   at_task *main_task)
 {
     at__runtime *rs = at__rt(rt);
     /* At most one clock reading per poll (at__task_run_at), a fresh one
@@ -248,7 +236,7 @@ static void at__ct_run(at_runtime *rt, at_trace_context *tcx, at_task *main_task
     while (!at__task_done(main_task)) {
         at_task *t = at__ct_runq_pop(rt);
         if (t) {
-            at__task_run_at(tcx, t, &clk);
+            at__task_poll(tcx, t, &clk, at__ct_pending);
             __atomic_store_n(&rt->now_ns, clk.ns, __ATOMIC_RELAXED);
             at__ct_dump_point(rt, &clk, 1);
             if (++rs->polls_since_check < 61)

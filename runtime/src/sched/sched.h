@@ -13,20 +13,7 @@
 extern const at__sched_ops at__ct_ops; /* ct_scheduler.c */
 extern const at__sched_ops at__mt_ops; /* mt_scheduler.c */
 
-/* ---- Task queues: FIFO lists of tasks linked through run_next ----
- *
- * The one implementation of every run and injection queue of both
- * flavors (a queue is a head and a tail pointer). */
-
-static inline void at__taskq_push(at_task **head, at_task **tail, at_task *t)
-{
-    t->run_next = NULL;
-    if (*tail)
-        (*tail)->run_next = t;
-    else
-        *head = t;
-    *tail = t;
-}
+/* ---- Task queues (at__taskq_push is in core/internal.h) ---- */
 
 /* Append the list first..last (linked through run_next, last's link
  * NULL); nothing when first is NULL. */
@@ -193,5 +180,60 @@ static inline uint64_t at__loop_clock_now(at__loop_clock *c)
  * taken just before: the previous poll's end, or fresher) and clk holds the
  * poll's end afterwards. */
 at_poll_result at__task_run_at(at_trace_context *tcx, at_task *t, at__loop_clock *clk);
+
+/* A task's final state (COMPLETE / CANCELLED) with its result and the time
+ * of the change; drops the runtime's reference. */
+void at__task_finish(at_task *t, uint32_t final_state, int result, uint64_t now);
+
+/* The body of at__task_run_at, inline so that a flavor's loop calls its
+ * own `pending` operation directly (the current-thread loop); `pending` is
+ * the flavor's at__sched_ops.pending.
+ *
+ * One clock reading per poll at most: the reading that ends a poll is the
+ * next poll's start; the loops take a fresh one after anything that may
+ * take long between two polls (parking, a dump). */
+static inline __attribute__((always_inline)) at_poll_result
+at__task_poll(at_trace_context *tcx, at_task *t, at__loop_clock *clk,
+              void (*pending)(at_runtime *rt, at_task *t))
+{
+    uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+    if (__builtin_expect(flags & AT_TF_ABORT, 0)) {
+        at__task_cancel(t);
+        at__loop_clock_read(clk);
+        return AT_READY;
+    }
+    /* Never before the task was scheduled (that stamp may be fresher than
+     * the loop's reading); the loop's clock moves up with it. */
+    uint64_t start = clk->ns;
+    uint64_t since = __atomic_load_n(&t->state_ns, __ATOMIC_RELAXED);
+    if (start < since)
+        start = clk->ns = since;
+    /* A wake that came after the last poll's check left NOTIFIED behind. */
+    if (__builtin_expect(flags & AT_TF_NOTIFIED, 0))
+        atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED);
+    t->poll_start_ns = start;
+    __atomic_store_n(&t->state_ns, start, __ATOMIC_RELAXED);
+    t->poll_count++;
+    atomic_store_explicit(&t->worker, tcx->worker < 0 ? 0 : tcx->worker, memory_order_relaxed);
+    atomic_store_explicit(&t->state, AT_TASK_RUNNING, memory_order_release);
+
+    at_task *prev = tcx->current;
+    uint64_t prev_start = tcx->poll_start_ns;
+    tcx->poll_start_ns = start;
+    __atomic_store_n(&tcx->current, t, __ATOMIC_RELEASE);
+    at_poll_result r = at_root_poll(tcx, t);
+    __atomic_store_n(&tcx->current, prev, __ATOMIC_RELEASE);
+    tcx->poll_start_ns = prev_start;
+
+    uint64_t end = at__loop_clock_now(clk);
+    t->poll_end_ns = end;
+    if (r == AT_READY) {
+        at__task_finish(t, AT_TASK_COMPLETE, 0, end);
+        return AT_READY;
+    }
+    __atomic_store_n(&t->state_ns, end, __ATOMIC_RELAXED);
+    pending(t->runtime, t);
+    return AT_PENDING;
+}
 
 #endif

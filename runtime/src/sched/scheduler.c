@@ -171,7 +171,7 @@ AT_NOINLINE at_poll_result at_root_poll(at_trace_context *tcx, at_task *t)
     return r;
 }
 
-static void at__task_finish(at_task *t, uint32_t final_state, int result, uint64_t now)
+void at__task_finish(at_task *t, uint32_t final_state, int result, uint64_t now)
 {
     t->result = (int16_t)result;
     __atomic_store_n(&t->state_ns, now, __ATOMIC_RELAXED);
@@ -198,49 +198,9 @@ at_poll_result at__task_run(at_trace_context *tcx, at_task *t)
     return at__task_run_at(tcx, t, &clk);
 }
 
-/* One clock reading per poll at most (sched.h): the reading that ends a
- * poll is the next poll's start; the loops take a fresh one after anything
- * that may take long between two polls (parking, a dump). */
 at_poll_result at__task_run_at(at_trace_context *tcx, at_task *t, at__loop_clock *clk)
 {
-    uint32_t flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
-    if (flags & AT_TF_ABORT) {
-        at__task_cancel(t);
-        at__loop_clock_read(clk);
-        return AT_READY;
-    }
-    /* Never before the task was scheduled (that stamp may be fresher than
-     * the loop's reading); the loop's clock moves up with it. */
-    uint64_t start = clk->ns;
-    uint64_t since = __atomic_load_n(&t->state_ns, __ATOMIC_RELAXED);
-    if (start < since)
-        start = clk->ns = since;
-    /* A wake that came after the last poll's check left NOTIFIED behind. */
-    if (flags & AT_TF_NOTIFIED)
-        atomic_fetch_and(&t->flags, ~AT_TF_NOTIFIED);
-    t->poll_start_ns = start;
-    __atomic_store_n(&t->state_ns, start, __ATOMIC_RELAXED);
-    t->poll_count++;
-    atomic_store_explicit(&t->worker, tcx->worker < 0 ? 0 : tcx->worker, memory_order_relaxed);
-    atomic_store_explicit(&t->state, AT_TASK_RUNNING, memory_order_release);
-
-    at_task *prev = tcx->current;
-    uint64_t prev_start = tcx->poll_start_ns;
-    tcx->poll_start_ns = start;
-    __atomic_store_n(&tcx->current, t, __ATOMIC_RELEASE);
-    at_poll_result r = at_root_poll(tcx, t);
-    __atomic_store_n(&tcx->current, prev, __ATOMIC_RELEASE);
-    tcx->poll_start_ns = prev_start;
-
-    uint64_t end = at__loop_clock_now(clk);
-    t->poll_end_ns = end;
-    if (r == AT_READY) {
-        at__task_finish(t, AT_TASK_COMPLETE, 0, end);
-        return AT_READY;
-    }
-    __atomic_store_n(&t->state_ns, end, __ATOMIC_RELAXED);
-    at__rt(t->runtime)->sched_ops->pending(t->runtime, t);
-    return AT_PENDING;
+    return at__task_poll(tcx, t, clk, at__rt(t->runtime)->sched_ops->pending);
 }
 
 /* ---- block_on ---- */

@@ -39,7 +39,8 @@ static void at__waiter_enqueue(at_waiter **head, at_waiter **tail,
 
 /* Wake a dequeued waiter's task, then mark it `state` (lock held).  After
  * the mark the waiter and its task may vanish at any moment. */
-static void at__waiter_finish(at_waiter *w, int state)
+static inline __attribute__((always_inline)) void at__waiter_finish(at_waiter *w,
+                                                                     int state)
 {
     at_task *t = w->waker.task;
     w->waker.task = NULL;
@@ -146,7 +147,8 @@ static int at__chan_grow(at_chan *c, int beyond)
 /* A receiver waits (so the buffer is empty): give it the message
  * directly (lock held).  It finds the message in its `out` and its waiter
  * granted, and completes without taking the lock. */
-static void at__chan_hand_off(at_chan *c, const void *msg)
+static inline __attribute__((always_inline)) void at__chan_hand_off(at_chan *c,
+                                                                     const void *msg)
 {
     at_waiter *w = at__waitq_pop(&c->recv_head, &c->recv_tail);
     c->recv_waiters--;
@@ -347,33 +349,32 @@ static inline void at__chan_sender_seen(at_chan *c, const at_task *t)
     c->tx_last = id;
 }
 
-AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
-                                                     at_context *cx)
+/* A queued send polled again.  Granted: the receiver moved the message in.
+ * Closed: never sent.  Either way the waiter has left the queue.  Still
+ * queued as far as we can see: a releaser may be between its wake and its
+ * mark, so look again under the lock. */
+AT_NOINLINE static at_poll_result at__chan_send_queued(at_chan_send_fut *f)
 {
-    if (at_trace_leaf(cx))
-        return AT_PENDING;
-    at_chan_send_fut *f = (at_chan_send_fut *)frame;
     at_chan *c = f->chan;
-
-    if (f->queued) {
-        /* Granted: the receiver moved the message in.  Closed: never sent.
-         * Either way the waiter has left the queue.  Still queued as far
-         * as we can see: a releaser may be between its wake and its mark,
-         * so look again under the lock. */
-        int state = at__waiter_state(&f->waiter);
-        if (state == AT__W_QUEUED) {
-            at__spin_lock(&c->lock);
-            state = f->waiter.state;
-            at__spin_unlock(&c->lock);
-            if (state == AT__W_QUEUED)
-                return AT_PENDING;
-        }
-        f->queued = 0;
-        f->status = state == AT__W_GRANTED ? 0 : AT_ECLOSED;
-        return AT_READY;
+    int state = at__waiter_state(&f->waiter);
+    if (state == AT__W_QUEUED) {
+        at__spin_lock(&c->lock);
+        state = f->waiter.state;
+        at__spin_unlock(&c->lock);
+        if (state == AT__W_QUEUED)
+            return AT_PENDING;
     }
-    at__spin_lock(&c->lock);
-    at__chan_sender_seen(c, cx->task);
+    f->queued = 0;
+    f->status = state == AT__W_GRANTED ? 0 : AT_ECLOSED;
+    return AT_READY;
+}
+
+/* A first send that cannot hand its message to a waiting receiver (lock
+ * held on entry, released here). */
+AT_NOINLINE static at_poll_result at__chan_send_buffer(at_chan_send_fut *f,
+                                                       at_context *cx)
+{
+    at_chan *c = f->chan;
     int rc = at__chan_push(c, f->msg);
     if (rc == AT_EAGAIN) {
         at__waiter_enqueue(&c->send_head, &c->send_tail, &f->waiter, cx);
@@ -386,6 +387,28 @@ AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
     at__spin_unlock(&c->lock);
     f->status = rc;
     return AT_READY;
+}
+
+AT_NOINLINE static at_poll_result at__chan_send_poll(at_frame *frame,
+                                                     at_context *cx)
+{
+    if (at_trace_leaf(cx))
+        return AT_PENDING;
+    at_chan_send_fut *f = (at_chan_send_fut *)frame;
+    at_chan *c = f->chan;
+
+    if (__builtin_expect(f->queued, 0))
+        return at__chan_send_queued(f);
+    at__spin_lock(&c->lock);
+    at__chan_sender_seen(c, cx->task);
+    /* A receiver waits (so the buffer is empty): straight into its hands. */
+    if (c->recv_head && !(c->flags & AT_CHAN_CLOSED)) {
+        at__chan_hand_off(c, f->msg);
+        at__spin_unlock(&c->lock);
+        f->status = 0;
+        return AT_READY;
+    }
+    return at__chan_send_buffer(f, cx);
 }
 
 /* Cancelled: leave the queue.  A send granted but never seen was delivered;
@@ -449,20 +472,11 @@ static int at__chan_recv_locked(at_chan *c, void *out)
     return AT_EAGAIN;
 }
 
-AT_NOINLINE static at_poll_result at__chan_recv_poll(at_frame *frame,
-                                                     at_context *cx)
+/* A receive not handed a message: look under the lock. */
+AT_NOINLINE static at_poll_result at__chan_recv_locked_poll(at_chan_recv_fut *f,
+                                                            at_context *cx)
 {
-    if (at_trace_leaf(cx))
-        return AT_PENDING;
-    at_chan_recv_fut *f = (at_chan_recv_fut *)frame;
     at_chan *c = f->chan;
-
-    /* Handed a message: it is in f->out already. */
-    if (f->queued && at__waiter_state(&f->waiter) == AT__W_GRANTED) {
-        f->queued = 0;
-        f->status = 0;
-        return AT_READY;
-    }
     at__spin_lock(&c->lock);
     c->rx_task_id = cx->task ? cx->task->id : 0;
     if (f->queued && f->waiter.state != AT__W_QUEUED) {
@@ -493,6 +507,22 @@ AT_NOINLINE static at_poll_result at__chan_recv_poll(at_frame *frame,
     f->waiter.waker.task = NULL;
     f->status = rc;
     return AT_READY;
+}
+
+AT_NOINLINE static at_poll_result at__chan_recv_poll(at_frame *frame,
+                                                     at_context *cx)
+{
+    if (at_trace_leaf(cx))
+        return AT_PENDING;
+    at_chan_recv_fut *f = (at_chan_recv_fut *)frame;
+
+    /* Handed a message: it is in f->out already (no lock). */
+    if (f->queued && at__waiter_state(&f->waiter) == AT__W_GRANTED) {
+        f->queued = 0;
+        f->status = 0;
+        return AT_READY;
+    }
+    return at__chan_recv_locked_poll(f, cx);
 }
 
 /* Lock held: a message handed to a receive that was dropped before it saw

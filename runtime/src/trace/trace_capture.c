@@ -105,6 +105,7 @@ void at__collector_free(at__collector *c)
             free((char *)(uintptr_t)c->names.vals[i]);
     at__addr_map_free(&c->names);
     at__addr_map_free(&c->starts);
+    at__cfi_close(c);
     free(c->frames);
     free(c->bts);
     memset(c, 0, sizeof(*c));
@@ -232,6 +233,14 @@ static void at__capture_walk(at__collector *c, at__raw_backtrace *bt, uint64_t l
 static int at__capture_known(at__collector *c, at__raw_backtrace *bt, void **ips, int n,
                              uint64_t leaf_start, uint64_t root_start)
 {
+    if (c->last_used && n >= c->last_used &&
+        !memcmp(&ips[1], &c->last_ips[1], (size_t)(c->last_used - 1) * sizeof(uint64_t))) {
+        const at__raw_backtrace *last = &c->bts[c->last_bt];
+        memcpy(&c->frames[bt->first], &c->frames[last->first], last->count * sizeof(at__raw_frame));
+        bt->count = last->count;
+        bt->flags = last->flags;
+        return c->last_used;
+    }
     if (n < 2 || at__addr_map_get(&c->starts, (uint64_t)(uintptr_t)ips[1]) != leaf_start)
         return 0;
     for (int i = 2; i < n; i++) {
@@ -250,6 +259,54 @@ static int at__capture_known(at__collector *c, at__raw_backtrace *bt, void **ips
         c->frames[bt->first + bt->count].ip = ip;
         c->frames[bt->first + bt->count].start = start;
         bt->count++;
+    }
+    return 0;
+}
+
+/* The return addresses of this stack as unw_backtrace gives them (ips[0]
+ * in at__trace_capture, ips[1] in at_trace_leaf, ... up to and including
+ * the one in at_root_poll), read by following saved frame pointers: exact
+ * when every function on the way keeps a standard frame pointer at its
+ * call (its call frame information says so, cfi_rule.c), which is checked
+ * before each step.  Every read lies between this frame and `limit` (the
+ * root frame record, on this thread's stack in at_root_poll's frame) and
+ * the frames must go strictly up.  Returns how many ips it found, or 0
+ * when the stack cannot be read this way (libunwind then walks it). */
+static AT_NOINLINE int at__capture_fp(at__collector *c, void **ips, uint64_t root_start,
+                                      uintptr_t limit)
+{
+    const uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t fp = lo;
+    /* Along the previous stack read this way, its checks still hold. */
+    int same = c->last_fp;
+    for (int k = 0; k < AT__TRACE_MAX_FRAMES + 2; k++) {
+        if ((fp & 7) || fp < lo || fp > limit || limit - fp < 16)
+            return 0;
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        uint64_t ra = frame[1];
+        ips[k] = (void *)(uintptr_t)ra;
+        if (same && k < c->last_used && ra == c->last_ips[k]) {
+            if (k == c->last_used - 1)
+                return k + 1; /* at_root_poll's, as last time */
+            fp = frame[0] > fp ? frame[0] : 0;
+            if (!fp)
+                return 0;
+            continue;
+        }
+        same = 0;
+        if (k >= 2) {
+            uint64_t start = at__addr_map_get(&c->starts, ra);
+            if (!start)
+                return 0;
+            if (start == root_start)
+                return k + 1;
+        }
+        if (!at__keeps_frame_pointer(c, ra))
+            return 0;
+        uintptr_t next = frame[0];
+        if (next <= fp)
+            return 0;
+        fp = next;
     }
     return 0;
 }
@@ -274,14 +331,27 @@ void at__trace_capture(at_context *cx)
     bt->pad = 0;
 
     int used = 0;
+    void *ips[AT__TRACE_MAX_FRAMES + 2];
 #ifndef __SANITIZE_THREAD__
+    /* Frame pointers first, once the memo knows addresses (the first stack
+     * of a dump is always walked by libunwind), when every frame on the way
+     * keeps a standard frame pointer; libunwind otherwise. */
+    int by_fp = 0;
+    if (rf && c->starts.len) {
+        int n = at__capture_fp(c, ips, root_start, (uintptr_t)rf);
+        if (n)
+            used = by_fp = at__capture_known(c, bt, ips, n, leaf_start, root_start);
+        if (!used) {
+            bt->count = 0;
+            bt->flags = AT__BT_NO_ROOT;
+        }
+    }
     /* unw_backtrace walks as many frames as it is given room for, and the
      * frames below at_root_poll (the scheduler, main) are of no use: ask for
      * the deepest stack seen so far first, and for all only if that is short. */
-    void *ips[AT__TRACE_MAX_FRAMES + 2];
     const int all = (int)(sizeof(ips) / sizeof(*ips));
     int want = c->depth_hint ? c->depth_hint : all;
-    for (;;) {
+    while (!used) {
         int n = unw_backtrace(ips, want);
         used = at__capture_known(c, bt, ips, n, leaf_start, root_start);
         if (used || n < want || want == all)
@@ -295,13 +365,21 @@ void at__trace_capture(at_context *cx)
      * that runs after ThreadSanitizer has finalised the thread, and crashes
      * there: ThreadSanitizer builds always take the cursor walk. */
     (void)at__capture_known;
+    (void)at__capture_fp;
+    int by_fp = 0;
 #endif
     if (!used) {
         bt->count = 0;
         bt->flags = AT__BT_NO_ROOT;
         at__capture_walk(c, bt, leaf_start, root_start);
-    } else if (used > c->depth_hint) {
-        c->depth_hint = used;
+    } else {
+        if (used > c->depth_hint)
+            c->depth_hint = used;
+        /* Remembered for the next capture (at__capture_known). */
+        memcpy(c->last_ips, ips, (size_t)used * sizeof(uint64_t));
+        c->last_used = used;
+        c->last_bt = c->nbts;
+        c->last_fp = by_fp != 0;
     }
     c->nframes += bt->count;
     c->nbts++;

@@ -2,7 +2,8 @@
  *
  * The pieces of a live dump and how they meet:
  *   trace_leaf.c     at_trace_leaf: the leaves' first call (fast path)
- *   trace_capture.c  the collector; unwinding with libunwind
+ *   trace_capture.c  the collector; unwinding with libunwind, or by frame
+ *                    pointers where cfi_rule.c says every frame keeps one
  *   callsite.c       capstone: the call instruction before a return address
  *   symbolize.c      raw frames -> at_dump_native (names, file:line)
  *   livedump.c       the dump itself, at a runtime's safe point
@@ -58,9 +59,27 @@ typedef struct at__collector {
     size_t slot;          /* set by the dumper before each trace poll */
     int oom;              /* a backtrace was lost for lack of memory */
     int depth_hint;       /* ips a fast capture needed so far, at most */
+    /* The last fast capture: its ips (up to and including at_root_poll's)
+     * and its backtrace.  A stack with the same ips is the same backtrace. */
+    int last_used;        /* 0: none */
+    int last_fp;          /* it was read by frame pointers (at__capture_fp) */
+    size_t last_bt;
+    uint64_t last_ips[AT__TRACE_MAX_FRAMES + 2];
     at__addr_map starts;  /* ip -> procedure start, memo of unw_get_proc_info */
     at__addr_map names;   /* procedure start -> malloc'd name (char *) */
+    /* Which return addresses lie where their function keeps a standard
+     * frame pointer (cfi_rule.c): 1 yes, 2 no. */
+    at__addr_map fp_rule;
+    struct Dwfl *dwfl;    /* opened on first need */
+    int dwfl_failed;
 } at__collector;
+
+/* 1 if the code at return address ra keeps a standard frame pointer (its
+ * CFA is %rbp + 16, %rbp and the return address saved below it), by its
+ * call frame information; memoised in c (cfi_rule.c). */
+int at__keeps_frame_pointer(at__collector *c, uint64_t ra);
+/* Release what at__keeps_frame_pointer opened and remembered. */
+void at__cfi_close(at__collector *c);
 
 void at__collector_init(at__collector *c);
 /* Size the arrays for about `tasks` backtraces up front (no copying while
