@@ -104,6 +104,16 @@ static void frame_with_inlines(struct walk *w, Dwfl_Module *mod, Dwarf_Addr pc,
     Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, adj, &bias) : NULL;
     Dwarf_Die *scopes = NULL;
     int nscopes = cu ? dwarf_getscopes(cu, adj - bias, &scopes) : 0;
+    if (nscopes > 0) {
+        /* dwarf_getscopes continues from an inlined call into the scopes
+         * of its abstract definition; the calls it was inlined into (one
+         * frame each, as GDB shows them) are the concrete DIEs that
+         * contain the innermost scope. */
+        Dwarf_Die inner = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        nscopes = dwarf_getscopes_die(&inner, &scopes);
+    }
     for (int i = 0; i < nscopes; i++) {
         Dwarf_Die *s = &scopes[i];
         int tag = dwarf_tag(s);

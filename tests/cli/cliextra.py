@@ -45,6 +45,68 @@ def t_native_core(ctx):
             raise TestFailure("no native frame %r in:\n%s" % (pat, cli))
 
 
+_INLINE_PROG = r"""
+#include <stdio.h>
+#include <unistd.h>
+static int fds[2];
+static inline __attribute__((always_inline)) int inner(char *c)
+{
+    return (int)read(fds[0], c, 1);               /* @inner */
+}
+static inline __attribute__((always_inline)) int middle(char *c)
+{
+    return inner(c) + 1;                          /* @middle */
+}
+__attribute__((noinline)) int outer(void)
+{
+    char c;
+    return middle(&c) * 2;                        /* @outer */
+}
+int main(void)
+{
+    if (pipe(fds) < 0)
+        return 1;
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    return outer();
+}
+"""
+
+
+def t_unwind_inline(ctx):
+    """The native frames helper shows every call of a chain of inlined
+    calls (inner inlined in middle inlined in outer), as GDB does."""
+    src = os.path.join(ctx.tmp, "inline2.c")
+    exe = os.path.join(ctx.tmp, "inline2")
+    with open(src, "w") as f:
+        f.write(_INLINE_PROG)
+    subprocess.run(["cc", "-g", "-O2", src, "-o", exe], check=True)
+    lines = {k: i + 1 for i, text in enumerate(_INLINE_PROG.splitlines())
+             for k in ("inner", "middle", "outer") if "/* @%s */" % k in text}
+    core = os.path.join(ctx.tmp, "inline2.core")
+    prog = Program(exe)
+    try:
+        run_gdb(["-p", str(prog.pid)], [("gcore", "generate-core-file %s" % core)],
+                source=False)
+    finally:
+        prog.kill()
+    out = subprocess.run([os.path.join(ctx.build, "asynctrace-unwind"), "--core", core,
+                          "--exe", exe], stdout=subprocess.PIPE, check=True).stdout
+    frames = [(f["function"], f["line"], f["inline"])
+              for f in json.loads(out.decode().splitlines()[0])["frames"]
+              if f["function"] in ("inner", "middle", "outer")]
+    want = [("inner", lines["inner"], True), ("middle", lines["middle"], True),
+            ("outer", lines["outer"], False)]
+    if frames != want:
+        raise TestFailure("native frames of a chain of inlined calls: %r, not %r"
+                          % (frames, want))
+    parts, _ = run_gdb([exe, core], [("bt", "bt")], source=False)
+    gdbs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(inner|middle|outer) .*:(\d+)$",
+                      parts["bt"], re.M)
+    if [(f, int(n)) for f, n in gdbs] != [(f, n) for f, n, _ in want]:
+        raise TestFailure("GDB's frames %r differ from the helper's %r" % (gdbs, want))
+
+
 def t_native_pid(ctx):
     """bt on a PID: the same native frames for the task in a poll."""
     from gdbrun import Program
@@ -266,6 +328,7 @@ TESTS = [
     ("native frames on a core are GDB's", t_native_core),
     ("diagnose on a core (as GDB's), a PID and a document", t_diagnose),
     ("native frames on a PID are GDB's", t_native_pid),
+    ("native frames of a chain of inlined calls are GDB's", t_unwind_inline),
     ("diff, diff --interval, ps --watch on a program making some progress", t_diff),
     ("exports: pprof, dot, folded", t_exports),
 ]
