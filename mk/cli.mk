@@ -36,7 +36,8 @@ $(CLI_BIN): gdb/asynctrace-cli.in $(CLI_PY)
 	sed -e 's|@PYTHON@|$(CLI_PYTHON)|' -e 's|@PYDIR@|$(abspath gdb)|' -e 's|@UNWIND@|$(abspath $(BUILD))/asynctrace-unwind|' $< > $@
 	chmod 755 $@
 
-$(SPEEDUPS): gdb/asynctrace/_speedups.c gdb/asynctrace/_speedups_json.h
+$(SPEEDUPS): gdb/asynctrace/_speedups.c gdb/asynctrace/_speedups_json.h \
+		gdb/asynctrace/_speedups_table.h
 	@test -f $(PY_INCLUDE)/Python.h || { echo "asynctrace: $(PY_INCLUDE)/Python.h is missing: make deps installs python3-dev" >&2; exit 1; }
 	$(CC) -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -I$(PY_INCLUDE) $< -o $@
 

@@ -886,12 +886,14 @@ error:
     return NULL;
 }
 
-#include "_speedups_json.h" /* json_tasks: the JSON writer's hot loop */
+#include "_speedups_json.h"  /* json_tasks: the JSON writer's hot loop */
+#include "_speedups_table.h" /* table_rows: the task table's first pass */
 
 static PyMethodDef methods[] = {
     {"owned", owned, METH_VARARGS, owned_doc},
     {"tasks", tasks, METH_VARARGS, tasks_doc},
     {"json_tasks", json_tasks, METH_VARARGS, json_tasks_doc},
+    {"table_rows", table_rows, METH_VARARGS, table_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,6 +25,8 @@ _TASK = ('{"id":%d,"address":"0x%x","name":%s,"state":%s,"flags":%s,'
 
 # The fields from "name" to "spawn" in _TASK (repeated from task to task).
 _MIDDLE = '"name":%s,"state":%s,"flags":%s,"parent":%d,"spawn":%s,'
+
+
 def _pieces(fmt, nframes, with_obj, nvalues):
     """A shape's task format (JsonWriter._chain) cut at its conversions into
     literal pieces, for the C form of tasks() (_speedups_json.h), which

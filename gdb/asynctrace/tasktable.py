@@ -13,7 +13,7 @@ text is written in pieces of about CHUNK_ROWS lines, so a million tasks
 never hold the whole table twice (docs/performance.md).
 """
 
-from . import text
+from . import accel, text
 from .text import DUE_SLACK_NS, duration_span, esc, lwp_text
 
 HEADER = ("ID", "STATE", "FOR", "ON", "POLLS", "NAME", "WHERE")
@@ -117,6 +117,7 @@ class _Cells(object):
         self.quoted = {}
         self.workers = {}
         self.entries = {}  # (cells of a row but ID) -> entry, of one runtime
+        self.by_fields = {}  # (task fields, words, FOR) -> entry, of one runtime
 
     def read(self, batches):
         """(ids, entries of the rows) of the tasks of `batches` (lists of
@@ -124,66 +125,92 @@ class _Cells(object):
         list [tail (filled later), STATE, FOR, ON, POLLS, NAME, WHERE].  The
         common row (a healthy task not on a thread whose await tree is a
         chain) finds its entry by the task's own fields, its FOR and its
-        resource words; the others go through task_where."""
+        resource words (self.by_fields); the others go through task_where.
+        The C form of _read (_speedups_table.h) takes the common rows whose
+        entry exists and hands every other task to _one."""
+        self.entries = {}
+        self.by_fields = {}  # (state, name, worker, polls, Chain, words, FOR) -> entry
+        ids, rows = [], []
+        c_form = accel.speedups  # its table_rows: _speedups_table.h
+        fast = c_form.table_rows if c_form is not None else None
+        if self.native_of is not None:
+            polled = self.polled
+            if polled is None:
+                fast = None  # every task is asked about: Python's
+        else:
+            polled = None
+        for tasks in batches:
+            if fast is not None and tasks.__class__ is list:
+                fast(tasks, self.now, self.by_fields, self.words, polled, ids, rows,
+                     self._one, duration_span, _sleep_span)
+            else:
+                self._read(tasks, ids, rows)
+        return ids, rows
+
+    def _one(self, t):
+        """The entry of one task's row (made and kept if new)."""
+        ids, rows = [], []
+        self._read((t,), ids, rows)
+        return rows[0]
+
+    def _read(self, tasks, ids, rows):
+        """Append the id and the entry of each task's row to ids and rows
+        (the reference of the C form)."""
         now, names = self.now, self.names
         native_of, polled = self.native_of, self.polled
         words_of = self.words
-        self.entries = {}
-        by_fields = {}  # (state, name, worker, polls, Chain, words, FOR) -> entry
+        by_fields = self.by_fields
         by_fields_get = by_fields.get
-        ids, rows = [], []
         ids_append, rows_append = ids.append, rows.append
         # One-entry caches of the FOR and sleep cells: the spans of ages
         # (and of time left to a deadline) that show the same text.
         for_lo = for_hi = sl_lo = sl_hi = 0
         for_text = sl_text = None
         timed = now is not None
-        for tasks in batches:
-            for t in tasks:
-                (tid, addr, name, state, _, _, _, polls, _, state_ns, _, _, worker, _,
-                 error, chain, _, res, _) = t
-                if state_ns and timed:
-                    age = now - state_ns if now > state_ns else 0
-                    if not for_lo <= age < for_hi:
-                        for_text, for_lo, for_hi = duration_span(age)
-                    age = for_text
-                else:
-                    age = "?"
-                nat = None
-                if native_of is not None and (polled is None or addr in polled):
-                    nat = native_of(t)
-                if chain is None or nat is not None or error is not None:
-                    ids_append(tid)
-                    rows_append(self._entry(self._where(t, nat), state, age, polls, name,
-                                            worker, nat))
-                    continue
-                words = None
-                if res is not None:
-                    kind, obj, _, values, rerr = res
-                    if rerr is not None:
-                        words = text.resource_words(res, now, names)
-                    elif kind == "sleep":
-                        deadline = values[0]
-                        if not timed or not deadline:
-                            words = "sleep"
-                        else:
-                            left = deadline - now
-                            if not sl_lo <= left < sl_hi:
-                                sl_text, sl_lo, sl_hi = _sleep_span(left)
-                            words = sl_text
-                    else:
-                        key = (kind, obj, values)
-                        words = words_of.get(key)
-                        if words is None:
-                            words = words_of[key] = text.resource_words(res, now, names)
-                key = (state, name, worker, polls, chain, words, age)
-                entry = by_fields_get(key)
-                if entry is None:
-                    entry = by_fields[key] = self._entry(self._chain_where(chain, words),
-                                                         state, age, polls, name, worker)
+        for t in tasks:
+            (tid, addr, name, state, _, _, _, polls, _, state_ns, _, _, worker, _,
+             error, chain, _, res, _) = t
+            if state_ns and timed:
+                age = now - state_ns if now > state_ns else 0
+                if not for_lo <= age < for_hi:
+                    for_text, for_lo, for_hi = duration_span(age)
+                age = for_text
+            else:
+                age = "?"
+            nat = None
+            if native_of is not None and (polled is None or addr in polled):
+                nat = native_of(t)
+            if chain is None or nat is not None or error is not None:
                 ids_append(tid)
-                rows_append(entry)
-        return ids, rows
+                rows_append(self._entry(self._where(t, nat), state, age, polls, name,
+                                        worker, nat))
+                continue
+            words = None
+            if res is not None:
+                kind, obj, _, values, rerr = res
+                if rerr is not None:
+                    words = text.resource_words(res, now, names)
+                elif kind == "sleep":
+                    deadline = values[0]
+                    if not timed or not deadline:
+                        words = "sleep"
+                    else:
+                        left = deadline - now
+                        if not sl_lo <= left < sl_hi:
+                            sl_text, sl_lo, sl_hi = _sleep_span(left)
+                        words = sl_text
+                else:
+                    key = (kind, obj, values)
+                    words = words_of.get(key)
+                    if words is None:
+                        words = words_of[key] = text.resource_words(res, now, names)
+            key = (state, name, worker, polls, chain, words, age)
+            entry = by_fields_get(key)
+            if entry is None:
+                entry = by_fields[key] = self._entry(self._chain_where(chain, words),
+                                                     state, age, polls, name, worker)
+            ids_append(tid)
+            rows_append(entry)
 
     def _chain_where(self, chain, words):
         """The WHERE of a chain of this shape ending in a resource described

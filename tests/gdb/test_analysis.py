@@ -731,6 +731,18 @@ def table_tasks(first, n, deadlines, ages):
     return out
 
 
+def uniform_tasks(first, deadlines, ages, rounds=3):
+    """Tasks alike but for FOR and the sleep's deadline, which walk every
+    edge `rounds` times (the rows after the first round find their entries
+    made: the C pass's own rows)."""
+    out = []
+    for _ in range(rounds):
+        for deadline, age in zip(deadlines, ages):
+            out.append(task(first + len(out), "alike",
+                            leaf=res("sleep", deadline_ns=NOW + deadline), state_ns=NOW - age))
+    return out
+
+
 class TestTaskTable(unittest.TestCase):
     """The table written from shared entries and spans of durations is the
     table of every row made alone, at every edge of every unit."""
@@ -755,15 +767,25 @@ class TestTaskTable(unittest.TestCase):
         ages = self.EDGES + [-5 * S]
         rt1 = {"id": 1, "flavor": "current-thread", "workers": 1, "address": "0x5000"}
         rt2 = {"id": 2, "flavor": "multi-thread", "workers": 4, "address": "0x6000"}
+        rt3 = {"id": 3, "flavor": "current-thread", "workers": 1, "address": "0x7000"}
+        edges = sorted(set(self.EDGES + [e + 1 for e in self.EDGES] +
+                           [e - 1 for e in self.EDGES[1:]]))
         snap = TableSnap([(rt1, table_tasks(1, 300, deadlines, ages), []),
                           (rt2, table_tasks(99990, 40, deadlines[::-1], ages[3:]),
-                           ["corrupt: a list cut short"])])
+                           ["corrupt: a list cut short"]),
+                          (rt3, uniform_tasks(500, edges + [-e for e in edges[::-1]],
+                                              edges + edges[::-1]), [])])
         want = reference_table(snap)
         self.assertIn("sleep until -1h00m (overdue)", want)
         self.assertIn("sleep due now", want)
         self.assertIn('"w%"', want)
         got = text.tasks_table(snap)
         self.assertEqual(got.split("\n"), want.split("\n"))
+        if accel.pure(True):  # and the Python form of the C pass
+            try:
+                self.assertEqual(text.tasks_table(snap), want)
+            finally:
+                accel.pure(False)
         pieces = []
         tasktable.write_table(snap, pieces.append)
         self.assertEqual("".join(pieces), want + "\n")
