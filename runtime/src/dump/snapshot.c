@@ -1062,11 +1062,19 @@ static at_dump *at__snapshot(const void *descriptor, int direct, const at_runtim
     at_debug_descriptor desc;
     if (at__read_descriptor(w, descriptor, &desc) == 0) {
         /* Plain copies are safe only while no runtime or thread context can
-         * be freed: both are unlinked and freed under the registry lock. */
+         * be freed: both are unlinked and freed under the registry lock.
+         * The runtime's own workers are stopped, but a thread outside them
+         * (the caller of block_on releasing a join handle) may still free
+         * one of its tasks: unlinking takes the owned-list lock, held here
+         * for the walk. */
         if (direct) {
             at__registry_lock();
+            if (only)
+                at__spin_lock(&at__rt((at_runtime *)only)->owned_lock);
             at__walk_runtimes(w, sc, (uint64_t)(uintptr_t)__atomic_load_n(
                                          &asynctrace_debug.runtimes, __ATOMIC_ACQUIRE), only);
+            if (only)
+                at__spin_unlock(&at__rt((at_runtime *)only)->owned_lock);
             at__walk_threads(w, (uint64_t)(uintptr_t)__atomic_load_n(&asynctrace_debug.threads,
                                                                      __ATOMIC_ACQUIRE));
             at__registry_unlock();
@@ -1094,8 +1102,9 @@ at_dump *at_snapshot_take(void)
 
 /* For the live-dump module: the same walk of one runtime over trusted memory
  * (that runtime is stopped at a safe point by the caller, so its tasks cannot
- * change or be freed meanwhile), with plain copies instead of system calls.
- * Other runtimes are not walked: their tasks may be freed concurrently. */
+ * change meanwhile; the walk holds its owned-list lock, so none can be
+ * unlinked and freed), with plain copies instead of system calls.  Other
+ * runtimes are not walked: their tasks may be freed concurrently. */
 at_dump *at__snapshot_direct(const at_runtime *rt)
 {
     return at__snapshot(&asynctrace_debug, 1, rt);
