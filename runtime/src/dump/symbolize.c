@@ -39,26 +39,6 @@ typedef struct at__resolver {
     size_t nnatives, natives_cap;
 } at__resolver;
 
-static Dwfl *at__dwfl_open(void)
-{
-    static char *debuginfo_path;
-    static const Dwfl_Callbacks callbacks = {
-        .find_elf = dwfl_linux_proc_find_elf,
-        .find_debuginfo = dwfl_standard_find_debuginfo,
-        .debuginfo_path = &debuginfo_path,
-    };
-    Dwfl *dwfl = dwfl_begin(&callbacks);
-    if (!dwfl)
-        return NULL;
-    dwfl_report_begin(dwfl);
-    if (dwfl_linux_proc_report(dwfl, getpid()) != 0 ||
-        dwfl_report_end(dwfl, NULL, NULL) != 0) {
-        dwfl_end(dwfl);
-        return NULL;
-    }
-    return dwfl;
-}
-
 /* A DWARF path as compiled: relative to the compilation directory when it
  * lies under it (so it reads like __FILE__ and the sites' file names). */
 static const char *at__as_compiled(at__resolver *r, Dwarf_Die *cu, const char *path)
@@ -112,7 +92,7 @@ static void at__dwfl_lookup(at__resolver *r, uint64_t addr, uint64_t line_addr,
 {
     if (!r->dwfl_tried) {
         r->dwfl_tried = 1;
-        r->dwfl = at__dwfl_open();
+        r->dwfl = at__dwfl_self_open();
     }
     if (!r->dwfl)
         return;

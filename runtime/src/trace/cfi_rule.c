@@ -18,7 +18,7 @@
 #define AT__DW_RBP 6
 #define AT__DW_RA 16
 
-static Dwfl *at__cfi_open(void)
+Dwfl *at__dwfl_self_open(void)
 {
     static char *debuginfo_path;
     static const Dwfl_Callbacks callbacks = {
@@ -76,7 +76,7 @@ int at__keeps_frame_pointer(at__collector *c, uint64_t ra)
     if (known)
         return known == 1;
     if (!c->dwfl && !c->dwfl_failed) {
-        c->dwfl = at__cfi_open();
+        c->dwfl = at__dwfl_self_open();
         c->dwfl_failed = !c->dwfl;
     }
     int ok = c->dwfl ? at__rule_of(c->dwfl, ra) : 0;

@@ -80,6 +80,9 @@ typedef struct at__collector {
 int at__keeps_frame_pointer(at__collector *c, uint64_t ra);
 /* Release what at__keeps_frame_pointer opened and remembered. */
 void at__cfi_close(at__collector *c);
+/* A libdwfl session over this process's own modules (cfi_rule.c; the
+ * capture's frame rules and the dump's symbols), or NULL. */
+struct Dwfl *at__dwfl_self_open(void);
 
 void at__collector_init(at__collector *c);
 /* Size the arrays for about `tasks` backtraces up front (no copying while
