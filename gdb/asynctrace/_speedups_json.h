@@ -175,6 +175,20 @@ static int json_task(JBuf *b, PyObject *t, PyObject *programs, PyObject *const *
         if ((r = fn(b, (obj))) != 1)                                           \
             return r;                                                          \
     } while (0)
+/* A field that may be None: null, or its conversion. */
+#define CONV_OR_NULL(fn, obj)                                                  \
+    do {                                                                       \
+        PyObject *o_ = (obj);                                                  \
+        if (o_ != Py_None) {                                                   \
+            CONV(fn, o_);                                                      \
+            break;                                                             \
+        }                                                                      \
+        PIECE();                                                               \
+        if (jb_room(b, 4) < 0)                                                 \
+            return -1;                                                         \
+        memcpy(b->p + b->len, "null", 4);                                      \
+        b->len += 4;                                                           \
+    } while (0)
 
     CONV(jb_dec, PyTuple_GET_ITEM(t, 0));                  /* id */
     CONV(jb_hex, PyTuple_GET_ITEM(t, 1));                  /* address */
@@ -183,27 +197,10 @@ static int json_task(JBuf *b, PyObject *t, PyObject *programs, PyObject *const *
     CONV(jb_str, jcached(caches[2], PyTuple_GET_ITEM(t, 4))); /* flags */
     CONV(jb_dec, PyTuple_GET_ITEM(t, 5));                  /* parent */
     v = PyTuple_GET_ITEM(t, 6);                            /* spawn */
-    if (v == Py_None) {
-        PIECE();
-        if (jb_room(b, 4) < 0)
-            return -1;
-        memcpy(b->p + b->len, "null", 4);
-        b->len += 4;
-    } else {
-        CONV(jb_str, jcached(caches[3], v));
-    }
+    CONV_OR_NULL(jb_str, v == Py_None ? Py_None : jcached(caches[3], v));
     for (i = 7; i <= 12; i++) /* polls, created, state, poll start/end, worker */
         CONV(jb_dec, PyTuple_GET_ITEM(t, i));
-    v = PyTuple_GET_ITEM(t, 13); /* thread */
-    if (v == Py_None) {
-        PIECE();
-        if (jb_room(b, 4) < 0)
-            return -1;
-        memcpy(b->p + b->len, "null", 4);
-        b->len += 4;
-    } else {
-        CONV(jb_dec, v);
-    }
+    CONV_OR_NULL(jb_dec, PyTuple_GET_ITEM(t, 13)); /* thread */
     for (i = 0; i < nframes; i++)
         CONV(jb_hex, PyTuple_GET_ITEM(frames, i));
     if (with_obj)
@@ -212,6 +209,7 @@ static int json_task(JBuf *b, PyObject *t, PyObject *programs, PyObject *const *
     for (i = 0; i < nvalues; i++)
         CONV(jb_dec, PyTuple_GET_ITEM(values, i));
     PIECE();
+#undef CONV_OR_NULL
 #undef CONV
 #undef PIECE
     return 1;
