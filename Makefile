@@ -86,7 +86,7 @@ $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf libasynctrace.so.$(VERSION) $@
 
 # Unit tests link the static library so they need no LD_LIBRARY_PATH.
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/cunit_main.h $(LIB_A) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/cunit_main.h tests/unit/test_support.h $(LIB_A) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< -o $@ $(LIB_A) $(CUNIT_LIBS) $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A) | $(BUILD)/examples

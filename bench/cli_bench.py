@@ -71,16 +71,21 @@ def timed_rss(args):
     return wall, usage.ru_maxrss / 1024.0
 
 
-def big_core(exe, tool, n, runs, tmp):
-    """`asynctrace ps` on a core of n tasks: BENCH lines of time and memory."""
-    core = os.path.join(tmp, "core-big")
+def make_core(exe, n, path):
+    """A core of `exe` holding n tasks, written to `path` (returned)."""
     proc = start_program(exe, n)
     try:
-        subprocess.run(GDB + ["-p", str(proc.pid), "-ex", "generate-core-file %s" % core],
+        subprocess.run(GDB + ["-p", str(proc.pid), "-ex", "generate-core-file %s" % path],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     finally:
         proc.kill()
         proc.wait()
+    return path
+
+
+def big_core(exe, tool, n, runs, tmp):
+    """`asynctrace ps` on a core of n tasks: BENCH lines of time and memory."""
+    core = make_core(exe, n, os.path.join(tmp, "core-big"))
     try:
         walls, rss = [], []
         for _ in range(runs):
@@ -114,14 +119,7 @@ def main():
         if not os.access(path, os.X_OK):
             sys.exit("cli_bench: %s is not built (make bench-build)" % path)
     tmp = tempfile.mkdtemp(prefix="at-cli-bench-")
-    core = os.path.join(tmp, "core")
-    proc = start_program(exe, args.tasks)
-    try:
-        subprocess.run(GDB + ["-p", str(proc.pid), "-ex", "generate-core-file %s" % core],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    finally:
-        proc.kill()
-        proc.wait()
+    core = make_core(exe, args.tasks, os.path.join(tmp, "core"))
     cli, gdb = [], []
     for _ in range(args.runs):
         w, _, out = timed([tool, "ps", core, exe])

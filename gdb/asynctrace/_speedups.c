@@ -1,15 +1,17 @@
-/* _speedups.c - the optional C form of the walk's two hot loops.
+/* _speedups.c - the optional C form of the per-task hot loops.
  *
- * asynctrace._speedups does what lists.ListWalker._owned_healthy and the
- * template branch of walk.Walker.tasks do in Python, and nothing else: the
- * owned-list walk of a list in which nothing is wrong, and the record of a
- * task whose await chain matches the chain template of the task before it.
- * Like the standard library's _json next to json, it is an accelerator of
- * code that stays in Python: the Python loops are the reference (and what
- * runs when this module is not built, or ASYNCTRACE_PURE_PYTHON is set);
- * tests compare the records of both.  Whatever is not plainly healthy goes
- * back to Python, which reads it again and says what is wrong, so no
- * message, check or verdict lives here.
+ * asynctrace._speedups does what these Python loops do, and nothing else:
+ * lists.ListWalker._owned_healthy (the owned-list walk of a list in which
+ * nothing is wrong), the template branch of walk.Walker.tasks (the record
+ * of a task whose await chain matches one of the chain templates met
+ * last), the JSON writer's per-task loop (_speedups_json.h) and the task
+ * table's first pass (_speedups_table.h).  Like the standard library's
+ * _json next to json, it is an accelerator of code that stays in Python:
+ * the Python loops are the reference (and what runs when this module is
+ * not built, ASYNCTRACE_PURE_PYTHON is set or accel.pure() says so); tests
+ * and the fuzzer compare both.  Whatever is not plainly healthy goes back
+ * to Python, which reads it again and says what is wrong, so no message,
+ * check or verdict lives here.
  *
  * Memory comes from the walk's block cache (memory.Memory): `blocks` maps a
  * block number to a 64 KiB buffer, `load(number)` reads one into it (None:
@@ -516,6 +518,8 @@ typedef struct {
         *null_object, *object_only, *objects, *resource, *task_type, *resource_type;
     Tpl tpl[NTPL]; /* tpl[0..ntpl): the templates met, most recent first */
     int ntpl;
+    uint64_t spawn_p;   /* the last spawn site looked up ... */
+    PyObject *spawn_sp; /* ... and its spawns entry (a reference), or NULL */
 } Ctx;
 
 static void ctx_clear(Ctx *c)
@@ -523,6 +527,7 @@ static void ctx_clear(Ctx *c)
     int i;
 
     mem_drop(&c->m);
+    Py_CLEAR(c->spawn_sp);
     for (i = 0; i < c->ntpl; i++)
         tpl_clear(&c->tpl[i]);
     c->ntpl = 0;
@@ -704,15 +709,20 @@ static PyObject *fast_task(Ctx *c, PyObject *item)
     memcpy(rest, rec, (size_t)c->rest_span);
     spawn_p = field_u(rest, &c->rest[R_SPAWN]);
     root = field_u(rest, &c->rest[R_ROOT]);
-    {
+    if (c->spawn_sp && spawn_p == c->spawn_p) {
+        sp = c->spawn_sp; /* tasks of a program mostly share a spawn site */
+    } else {
         PyObject *k = PyLong_FromUnsignedLongLong(spawn_p);
         if (!k)
             return NULL;
         sp = PyDict_GetItemWithError(c->spawns, k);
         Py_DECREF(k);
+        if (!sp && PyErr_Occurred())
+            return NULL;
+        Py_XINCREF(sp);
+        Py_XSETREF(c->spawn_sp, sp);
+        c->spawn_p = spawn_p;
     }
-    if (!sp && PyErr_Occurred())
-        return NULL;
     fl = PyDict_GetItemWithError(c->flag_names, flags_o);
     if (!fl && PyErr_Occurred())
         return NULL;

@@ -615,10 +615,11 @@ class Walker(ListWalker):
     def tasks(self, items, threads_by_task):
         """Task records of `items` from task_list: the hot loop of a large
         walk.  A healthy task whose await chain matches the chain template
-        of the task before it (chaintpl.py) costs one unpack per record
-        (its id, state, flags and name come from the list walk), in C when
-        the accelerator is built (accel.py: the same records); anything
-        else goes through _task_item()."""
+        of the task before it (chaintpl.py; in the C form, one of the eight
+        templates met last) costs one unpack per record (its id, state,
+        flags and name come from the list walk), in C when the accelerator
+        is built (accel.py: the same records); anything else goes through
+        _task_item()."""
         if accel.speedups is not None and self._frame_limit >= 0 and self._rest_limit >= 0:
             return self._tasks_c(items, threads_by_task)
         blocks_get = self.mem.blocks.get

@@ -12,16 +12,10 @@
 
 #include "asynctrace.h"
 #include "cunit_main.h"
+#include "test_support.h"
 
 #define CLIENTS 200
 #define PAYLOAD (16 * 1024)
-
-static unsigned scale(unsigned n)
-{
-    const char *s = getenv("ASYNCTRACE_TEST_SCALE");
-    unsigned d = s ? (unsigned)atoi(s) : 1;
-    return d > 1 ? n / d : n;
-}
 
 static unsigned char pattern(int client, size_t i)
 {

@@ -13,20 +13,11 @@
 
 #include "asynctrace.h"
 #include "cunit_main.h"
-
-static unsigned scale(unsigned n)
-{
-    const char *s = getenv("ASYNCTRACE_TEST_SCALE");
-    unsigned d = s ? (unsigned)atoi(s) : 1;
-    return d > 1 ? n / d : n;
-}
+#include "test_support.h"
 
 static at_runtime *mt_new(unsigned workers)
 {
-    at_runtime_options o = {AT_FLAVOR_MULTI_THREAD, workers, "mt-test"};
-    at_runtime *rt = at_runtime_new(&o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
-    return rt;
+    return mt_runtime(workers, "mt-test");
 }
 
 static int count_threads(void);

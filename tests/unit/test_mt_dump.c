@@ -10,13 +10,11 @@
 
 #include "asynctrace.h"
 #include "cunit_main.h"
+#include "test_support.h"
 
 static at_runtime *mt_new(unsigned workers)
 {
-    at_runtime_options o = {AT_FLAVOR_MULTI_THREAD, workers, "dump-test"};
-    at_runtime *rt = at_runtime_new(&o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
-    return rt;
+    return mt_runtime(workers, "dump-test");
 }
 
 static void wait_state(at_join_handle h, uint32_t state)

@@ -14,13 +14,7 @@
 #include "asynctrace.h"
 #include "core/runtime_state.h" /* white-box checks of private state */
 #include "cunit_main.h"
-
-static unsigned scale(unsigned n)
-{
-    const char *s = getenv("ASYNCTRACE_TEST_SCALE");
-    unsigned d = s ? (unsigned)atoi(s) : 1;
-    return d > 1 ? n / d : n;
-}
+#include "test_support.h"
 
 static at_runtime *rt_new(at_flavor flavor, unsigned workers)
 {
